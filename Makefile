@@ -1,0 +1,74 @@
+# vgpu-stub: top-level build.  `make help` lists the targets.
+#
+# Non-recursive: each part adds its rules from its own .mk file.  Outputs go
+# under build/.  Packagers: make && make install DESTDIR=... PREFIX=/usr
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+LIBDIR      ?= $(PREFIX)/lib
+LIBEXECDIR  ?= $(PREFIX)/libexec
+INCLUDEDIR  ?= $(PREFIX)/include
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= /lib/systemd/system
+DESTDIR     ?=
+
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+INSTALL     ?= install
+CFLAGS      ?= -O2 -g
+VGPU_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -Iinclude
+B           := build
+
+# What each part adds to (the parts' .mk files append to these).
+ALL_TARGETS :=          # built by `make`
+UNIT_TESTS  :=          # C test programs (GLib gtest, run with --tap)
+CHECK_PREREQS :=        # built before the tests run (e.g. the QEMU build)
+INSTALL_TARGETS :=      # phony install-* targets
+DEMO_PREREQS :=         # built before the demo runs
+BENCH_PREREQS :=        # built before the benchmarks run
+
+.PHONY: all check demo bench install deps clean help
+all:
+
+include common/common.mk
+include tests/tests.mk
+include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk \
+                   guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
+                   packaging/packaging.mk)
+
+all: $(ALL_TARGETS)
+
+# Installs the Debian packages that building and testing need (as root).
+deps:
+	@scripts/install-deps.sh
+
+# TESTS= selects test files (default: all); see tests/README.md.
+check: deps
+	@$(MAKE) --no-print-directory all $(CHECK_PREREQS) $(UNIT_TESTS)
+	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(sort $(wildcard tests/*/*.t)))
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(DEMO_PREREQS)
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_PREREQS)
+	@scripts/bench.sh
+
+install: all $(INSTALL_TARGETS)
+
+clean:
+	rm -rf $(B)
+
+help:
+	@echo 'make            build everything (outputs under build/)'
+	@echo 'make check      install missing Debian packages, build, run all tests'
+	@echo '                (TESTS="tests/x/y.t ..." runs only those)'
+	@echo 'make demo       run the demo: VMs sharing the mediator, see README.md'
+	@echo 'make bench      run the benchmarks, see docs/benchmarks.md'
+	@echo 'make install    install under DESTDIR/PREFIX (default /usr/local)'
+	@echo 'make deps       install the Debian packages the build needs (root)'
+	@echo 'make clean      remove build/'

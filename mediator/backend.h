@@ -1,0 +1,85 @@
+/*
+ * The interface between vgpu-mediatord and a backend (cpu, built in; cuda,
+ * a plugin).  Plain C with no GLib types, so that a plugin builds with only
+ * this header, include/vgpu/ and its own toolkit (nvcc for cuda).
+ *
+ * The mediator owns the queue and the threads: it starts one worker thread
+ * per unit (a GPU, or a CPU lane), opens the unit on that thread, and calls
+ * execute() there for each request the queue hands that unit, one at a
+ * time.  A backend never queues, reorders or calls back.
+ *
+ * A plugin is a shared object in the mediator's plugin directory named
+ * libvgpu-backend-NAME.so that exports VGPU_BACKEND_ENTRY_SYMBOL.
+ */
+#ifndef VGPU_MEDIATOR_BACKEND_H
+#define VGPU_MEDIATOR_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vgpu/codec.h"
+
+#define VGPU_BACKEND_ABI_VERSION    1u
+#define VGPU_BACKEND_ENTRY_SYMBOL   "vgpu_backend_entry"
+#define VGPU_BACKEND_ERROR_MAX      256     /* bytes of an error message, with NUL */
+
+/* What a unit is, for the startup log and `vgpuctl stats`. */
+struct vgpu_backend_unit_info {
+    char name[128];             /* "NVIDIA H100 80GB HBM3", "cpu lane 0" */
+    uint64_t memory_bytes;      /* device memory; 0 for cpu */
+    int compute_major;          /* compute capability; 0 for cpu */
+    int compute_minor;
+};
+
+/* Per-unit settings from mediator.conf ([pool X] sections). */
+struct vgpu_backend_unit_config {
+    int index;                  /* GPU ordinal for cuda, lane number for cpu */
+    uint32_t service_time_us;   /* cpu: extra time each request takes (tests, benchmarks) */
+};
+
+struct vgpu_backend_ops {
+    uint32_t abi_version;       /* VGPU_BACKEND_ABI_VERSION */
+    const char *name;           /* "cpu", "cuda" */
+
+    /*
+     * How many units this host has (GPUs for cuda), or -1 with a message in
+     * err when the backend cannot run here at all (no driver, no device).
+     * Called once on the main thread before any open().
+     */
+    int (*probe)(char *err, size_t err_size);
+
+    /*
+     * Open a unit on the calling (worker) thread and describe it in *info.
+     * Returns the unit's context, or NULL with a message in err.
+     */
+    void *(*open)(const struct vgpu_backend_unit_config *config,
+                  struct vgpu_backend_unit_info *info, char *err, size_t err_size);
+
+    /*
+     * Run one request that vgpu_request_decode() accepted, on the unit's
+     * worker thread.  Returns VGPU_OK with results[0..*result_count) filled
+     * (room for VGPU_RESPONSE_MAX_RESULTS), or VGPU_ERR_BACKEND with a
+     * message in err.  *exec_ns gets the time the unit spent on it.
+     */
+    uint32_t (*execute)(void *unit, const struct vgpu_request_view *request,
+                        uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
+                        char *err, size_t err_size);
+
+    /*
+     * After execute() failed: make the unit usable again (e.g. reset the
+     * GPU).  Returns false, with a message in err, when the unit must be
+     * taken out of service.
+     */
+    bool (*recover)(void *unit, char *err, size_t err_size);
+
+    /* Release the unit, on its worker thread. */
+    void (*close)(void *unit);
+};
+
+typedef const struct vgpu_backend_ops *(*vgpu_backend_entry_fn)(void);
+
+/* The built-in CPU backend. */
+const struct vgpu_backend_ops *vgpu_backend_cpu(void);
+
+#endif /* VGPU_MEDIATOR_BACKEND_H */

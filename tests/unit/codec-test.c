@@ -1,0 +1,408 @@
+/*
+ * The codec accepts well-formed requests, responses and wire headers and
+ * rejects each kind of malformed one with its named error, without reading
+ * past the bytes it was given.
+ */
+#include <glib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vgpu/codec.h"
+
+/* The len bytes end exactly at an inaccessible page: any over-read faults. */
+typedef struct {
+    unsigned char *page;
+    size_t page_size;
+} Guard;
+
+static unsigned char *guard_place(Guard *g, const void *bytes, size_t len)
+{
+    g->page_size = (size_t)sysconf(_SC_PAGESIZE);
+    g->page = mmap(NULL, 2 * g->page_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    g_assert(g->page != MAP_FAILED);
+    g_assert_cmpint(mprotect(g->page + g->page_size, g->page_size, PROT_NONE), ==, 0);
+    g_assert_cmpuint(len, <=, g->page_size);
+    memcpy(g->page + g->page_size - len, bytes, len);
+    return g->page + g->page_size - len;
+}
+
+static void guard_free(Guard *g)
+{
+    munmap(g->page, 2 * g->page_size);
+}
+
+/* The error of decoding a guarded copy (the view is not kept: it points into the copy). */
+static uint32_t decode_guarded(const void *bytes, size_t len)
+{
+    struct vgpu_request_view view;
+    Guard g;
+    uint32_t err = vgpu_request_decode(guard_place(&g, bytes, len), len, &view);
+
+    guard_free(&g);
+    return err;
+}
+
+static size_t vector_add(unsigned char *buf, uint32_t a, uint32_t b)
+{
+    return vgpu_request_encode_vector_add(buf, VGPU_REQUEST_MAX, a, b);
+}
+
+static void set_word(unsigned char *buf, unsigned index, uint32_t v)
+{
+    vgpu_le32_store(buf + 4 * index, v);
+}
+
+static void test_vector_add_round_trip(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    struct vgpu_request_view view;
+    size_t len = vector_add(buf, 7, 0xffffffffu);
+    Guard g;
+
+    g_assert_cmpuint(len, ==, 40);
+    g_assert_cmpuint(vgpu_le32_load(buf), ==, 0x00010000u);
+    g_assert_cmpuint(vgpu_le32_load(buf + 4), ==, VGPU_OP_VECTOR_ADD);
+    g_assert_cmpuint(vgpu_le32_load(buf + 12), ==, 2);
+    g_assert_cmpuint(vgpu_le32_load(buf + 16), ==, 40);   /* data_offset after params */
+    g_assert_cmpuint(vgpu_le32_load(buf + 20), ==, 0);
+    g_assert_cmpuint(vgpu_request_decode(guard_place(&g, buf, len), len, &view), ==, VGPU_OK);
+    g_assert_cmpuint(view.opcode, ==, VGPU_OP_VECTOR_ADD);
+    g_assert_cmpuint(view.param_count, ==, 2);
+    g_assert_cmpuint(vgpu_request_param(&view, 0), ==, 7);
+    g_assert_cmpuint(vgpu_request_param(&view, 1), ==, 0xffffffffu);
+    g_assert_null(view.data);
+    g_assert_cmpuint(view.data_length, ==, 0);
+    guard_free(&g);
+}
+
+static void test_encode_refuses_small_buffer(void)
+{
+    unsigned char buf[64];
+
+    g_assert_cmpuint(vgpu_request_encode_vector_add(buf, 39, 1, 2), ==, 0);
+    g_assert_cmpuint(vgpu_request_encode_vector_add(buf, 40, 1, 2), ==, 40);
+    g_assert_cmpuint(vgpu_response_encode(buf, 35, 0, (uint32_t[]){ 3 }, 1, NULL, 0, 0), ==, 0);
+}
+
+static void test_encode_refuses_oversized(void)
+{
+    static unsigned char buf[4096];
+    static uint32_t params[VGPU_REQUEST_MAX_PARAMS + 1];
+
+    g_assert_cmpuint(vgpu_request_encode(buf, sizeof(buf), 1, params,
+                                         VGPU_REQUEST_MAX_PARAMS, NULL, 0), ==, VGPU_REQUEST_MAX);
+    g_assert_cmpuint(vgpu_request_encode(buf, sizeof(buf), 1, params,
+                                         VGPU_REQUEST_MAX_PARAMS + 1, NULL, 0), ==, 0);
+    g_assert_cmpuint(vgpu_request_encode(buf, sizeof(buf), 1, NULL, 0, buf, 993), ==, 0);
+    g_assert_cmpuint(vgpu_request_encode(buf, sizeof(buf), 1, NULL, 0, buf, 992), ==, VGPU_REQUEST_MAX);
+}
+
+static void test_rejects_length_0_and_over_1024(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX + 1] = { 0 };
+    struct vgpu_request_view view;
+
+    vector_add(buf, 1, 2);
+    g_assert_cmpuint(vgpu_request_decode(buf, 0, &view), ==, VGPU_ERR_BAD_LENGTH);
+    g_assert_cmpuint(decode_guarded(buf, 1), ==, VGPU_ERR_BAD_LENGTH);
+    g_assert_cmpuint(decode_guarded(buf, 31), ==, VGPU_ERR_BAD_LENGTH);
+    g_assert_cmpuint(decode_guarded(buf, VGPU_REQUEST_MAX + 1), ==, VGPU_ERR_BAD_LENGTH);
+}
+
+static void test_rejects_bad_version(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    size_t len = vector_add(buf, 1, 2);
+
+    set_word(buf, 0, 0x00020000u);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_VERSION);
+    set_word(buf, 0, 0);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_VERSION);
+}
+
+static void test_rejects_bad_opcode(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    size_t len = vector_add(buf, 1, 2);
+
+    g_assert_null(vgpu_opcode_lookup(0));
+    for (uint32_t op = 0; op < 4; op += 2) {      /* 0 and 2 are not opcodes */
+        set_word(buf, 1, op);
+        g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_OPCODE);
+    }
+    set_word(buf, 1, 0xffffffffu);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_OPCODE);
+}
+
+static void test_rejects_param_count_too_large_for_length(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    size_t len = vector_add(buf, 1, 2);
+
+    g_assert_cmpuint(decode_guarded(buf, len - 4), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 3, 3);                  /* 3 params claimed, 2 present */
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 3, 0x40000000u);        /* 4 * count overflows 32 bits */
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 3, 0xffffffffu);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+}
+
+static void test_rejects_param_count_wrong_for_opcode(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    size_t len = vgpu_request_encode(buf, sizeof(buf), VGPU_OP_VECTOR_ADD,
+                                     (uint32_t[]){ 1, 2, 3 }, 3, NULL, 0);
+
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    len = vgpu_request_encode(buf, sizeof(buf), VGPU_OP_VECTOR_ADD, (uint32_t[]){ 1 }, 1, NULL, 0);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+}
+
+static void test_rejects_data_outside_request(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    size_t len = vector_add(buf, 1, 2);
+
+    set_word(buf, 4, 41);                 /* data_offset past the end */
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 4, 36);                 /* data_offset inside the params */
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 4, 0xfffffff0u);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 4, 40);
+    set_word(buf, 5, 1);                  /* data_length past the end */
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    set_word(buf, 5, 0xffffffffu);        /* offset + length wraps */
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+}
+
+static void test_rejects_data_the_opcode_takes_none_of(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    size_t len = vgpu_request_encode(buf, sizeof(buf), VGPU_OP_VECTOR_ADD,
+                                     (uint32_t[]){ 1, 2 }, 2, "abcd", 4);
+
+    g_assert_cmpuint(len, ==, 44);
+    g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+}
+
+static void test_rejects_nonzero_flags_and_reserved(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+
+    for (unsigned word = 2; word < 8; word += (word == 2 ? 4 : 1)) {   /* 2, 6, 7 */
+        size_t len = vector_add(buf, 1, 2);
+
+        set_word(buf, word, 1);
+        g_assert_cmpuint(decode_guarded(buf, len), ==, VGPU_ERR_BAD_PARAMS);
+    }
+}
+
+static void test_accepts_trailing_bytes_after_params(void)
+{
+    unsigned char buf[VGPU_REQUEST_MAX] = { 0 };
+    struct vgpu_request_view view;
+
+    vector_add(buf, 5, 6);
+    g_assert_cmpuint(vgpu_request_decode(buf, 64, &view), ==, VGPU_OK);
+    g_assert_cmpuint(vgpu_request_param(&view, 1), ==, 6);
+}
+
+static void test_response_round_trip(void)
+{
+    unsigned char buf[VGPU_RESPONSE_MAX];
+    struct vgpu_response_view view;
+    size_t len = vgpu_response_encode(buf, sizeof(buf), VGPU_OK, (uint32_t[]){ 42 }, 1,
+                                      NULL, 0, 17);
+    Guard g;
+
+    g_assert_cmpuint(len, ==, 36);
+    g_assert_cmpuint(vgpu_le32_load(buf + 12), ==, 36);   /* data_offset after results */
+    g_assert_cmpuint(vgpu_response_decode(guard_place(&g, buf, len), len, &view), ==, VGPU_OK);
+    g_assert_cmpuint(view.status, ==, VGPU_OK);
+    g_assert_cmpuint(view.result_count, ==, 1);
+    g_assert_cmpuint(vgpu_response_result(&view, 0), ==, 42);
+    g_assert_cmpuint(view.exec_time_us, ==, 17);
+    guard_free(&g);
+
+    len = vgpu_response_encode(buf, sizeof(buf), VGPU_ERR_BAD_OPCODE, NULL, 0, NULL, 0, 0);
+    g_assert_cmpuint(len, ==, 32);
+    g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_OK);
+    g_assert_cmpuint(view.status, ==, VGPU_ERR_BAD_OPCODE);
+}
+
+static void test_response_rejects_malformed(void)
+{
+    unsigned char buf[VGPU_RESPONSE_MAX];
+    struct vgpu_response_view view;
+    size_t len = vgpu_response_encode(buf, sizeof(buf), VGPU_OK, (uint32_t[]){ 42 }, 1,
+                                      NULL, 0, 0);
+
+    g_assert_cmpuint(vgpu_response_decode(buf, 31, &view), ==, VGPU_ERR_PROTOCOL);
+    g_assert_cmpuint(vgpu_response_decode(buf, VGPU_RESPONSE_MAX + 1, &view), ==, VGPU_ERR_PROTOCOL);
+    g_assert_cmpuint(vgpu_response_decode(buf, len - 1, &view), ==, VGPU_ERR_PROTOCOL);
+    set_word(buf, 2, 2);                  /* two results claimed, one present */
+    g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
+    set_word(buf, 2, 1);
+    set_word(buf, 4, 1);                  /* data past the end */
+    g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
+    set_word(buf, 4, 0);
+    set_word(buf, 0, 0x00020000u);
+    g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
+}
+
+static void test_error_table_is_complete(void)
+{
+    g_assert_cmpint(VGPU_ERROR_COUNT, >=, 15);
+    for (uint32_t code = 0; code < VGPU_ERROR_COUNT; code++) {
+        g_assert_nonnull(vgpu_error_name(code));
+        g_assert_cmpstr(vgpu_error_message(code), !=, "unknown error");
+        for (uint32_t other = 0; other < code; other++) {
+            g_assert_cmpstr(vgpu_error_name(code), !=, vgpu_error_name(other));
+        }
+    }
+    g_assert_null(vgpu_error_name(VGPU_ERROR_COUNT));
+    g_assert_cmpstr(vgpu_error_message(VGPU_ERROR_COUNT), ==, "unknown error");
+    /* the numbers are a stable contract */
+    g_assert_cmpint(VGPU_ERR_BAD_LENGTH, ==, 1);
+    g_assert_cmpint(VGPU_ERR_NOT_CONNECTED, ==, 6);
+    g_assert_cmpint(VGPU_ERR_QUEUE_FULL, ==, 8);
+    g_assert_cmpint(VGPU_ERR_CANCELLED, ==, 12);
+    g_assert_cmpstr(vgpu_error_name(VGPU_ERR_TIMEOUT), ==, "TIMEOUT");
+}
+
+static void test_wire_round_trip(void)
+{
+    unsigned char buf[VGPU_WIRE_MAX_MESSAGE];
+    unsigned char req[VGPU_REQUEST_MAX];
+    struct vgpu_wire_submit submit = { .request_id = 0x1234 };
+    struct vgpu_wire_header hdr;
+    size_t req_len = vector_add(req, 1, 2);
+    size_t len = vgpu_wire_encode(buf, sizeof(buf), VGPU_WIRE_SUBMIT, 9,
+                                  &submit, sizeof(submit), req, req_len);
+
+    g_assert_cmpuint(len, ==, 16 + 8 + 40);
+    g_assert_cmpmem(buf, 4, "VPGW", 4);
+    g_assert_cmpuint(vgpu_wire_header_decode(buf, &hdr), ==, VGPU_OK);
+    g_assert_cmpuint(hdr.type, ==, VGPU_WIRE_SUBMIT);
+    g_assert_cmpuint(hdr.seq, ==, 9);
+    g_assert_cmpuint(hdr.length, ==, 48);
+    g_assert_cmpmem(buf + 24, req_len, req, req_len);
+}
+
+static void test_wire_rejects_malformed_headers(void)
+{
+    unsigned char good[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_identity)];
+    struct vgpu_wire_identity id = { 0 };
+    struct vgpu_wire_header hdr;
+    unsigned char bad[sizeof(good)];
+
+    g_assert_cmpuint(vgpu_wire_encode(good, sizeof(good), VGPU_WIRE_IDENTITY, 0,
+                                      &id, sizeof(id), NULL, 0), ==, sizeof(good));
+    g_assert_cmpuint(vgpu_wire_header_decode(good, &hdr), ==, VGPU_OK);
+
+    memcpy(bad, good, sizeof(bad)); bad[0] ^= 1;                      /* magic */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    memcpy(bad, good, sizeof(bad)); bad[4] = 2;                       /* version */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    memcpy(bad, good, sizeof(bad)); bad[6] = 99;                      /* type */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    memcpy(bad, good, sizeof(bad)); bad[12] = 17;                     /* IDENTITY is 16 */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    memcpy(bad, good, sizeof(bad)); bad[8] = 1;                       /* seq on IDENTITY */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    memcpy(bad, good, sizeof(bad)); bad[6] = VGPU_WIRE_COMPLETE;      /* COMPLETE needs seq */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    bad[8] = 1;
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_OK);
+    vgpu_le32_store(bad + 12, 8 + VGPU_RESPONSE_MAX + 1);             /* oversized */
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    vgpu_le32_store(bad + 12, 0xffffffffu);
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+    bad[6] = VGPU_WIRE_SUBMIT;                                        /* empty SUBMIT */
+    vgpu_le32_store(bad + 12, 8);
+    g_assert_cmpuint(vgpu_wire_header_decode(bad, &hdr), ==, VGPU_ERR_PROTOCOL);
+}
+
+static void test_wire_encode_refuses_what_decode_would(void)
+{
+    unsigned char buf[VGPU_WIRE_MAX_MESSAGE + 16];
+    static unsigned char big[VGPU_REQUEST_MAX + 1];
+    struct vgpu_wire_submit submit = { 0 };
+
+    g_assert_cmpuint(vgpu_wire_encode(buf, sizeof(buf), VGPU_WIRE_SUBMIT, 0,
+                                      &submit, sizeof(submit), big, 40), ==, 0);
+    g_assert_cmpuint(vgpu_wire_encode(buf, sizeof(buf), VGPU_WIRE_SUBMIT, 1,
+                                      &submit, sizeof(submit), big, sizeof(big)), ==, 0);
+    g_assert_cmpuint(vgpu_wire_encode(buf, sizeof(buf), VGPU_WIRE_SUBMIT, 1,
+                                      &submit, sizeof(submit), big, VGPU_REQUEST_MAX),
+                     ==, VGPU_WIRE_MAX_MESSAGE);
+    g_assert_cmpuint(vgpu_wire_encode(buf, 60, VGPU_WIRE_SUBMIT, 1,
+                                      &submit, sizeof(submit), big, 40), ==, 0);
+    g_assert_cmpuint(vgpu_wire_encode(buf, sizeof(buf), 77, 0, NULL, 0, NULL, 0), ==, 0);
+}
+
+/* Random bytes: decode never faults, and what it accepts lies inside the input. */
+static void test_random_requests_stay_in_bounds(void)
+{
+    GRand *rand = g_rand_new_with_seed(20261125);
+    unsigned char buf[VGPU_REQUEST_MAX];
+    Guard g;
+
+    for (int i = 0; i < 20000; i++) {
+        size_t len = (size_t)g_rand_int_range(rand, 0, VGPU_REQUEST_MAX + 1);
+        struct vgpu_request_view view;
+        unsigned char *at;
+
+        vector_add(buf, 1, 2);
+        for (int k = g_rand_int_range(rand, 0, 4); k >= 0; k--) {
+            buf[g_rand_int_range(rand, 0, 40)] = (unsigned char)g_rand_int(rand);
+        }
+        if (i % 7 == 0) {
+            for (size_t k = 0; k < len; k++) {
+                buf[k] = (unsigned char)g_rand_int(rand);
+            }
+        }
+        at = guard_place(&g, buf, len);
+        if (vgpu_request_decode(at, len, &view) == VGPU_OK) {
+            g_assert_true(view.params + 4 * (size_t)view.param_count <= at + len);
+            g_assert_true(view.data_length == 0 || view.data + view.data_length <= at + len);
+        }
+        guard_free(&g);
+    }
+    g_rand_free(rand);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/codec/request/vector-add-round-trip", test_vector_add_round_trip);
+    g_test_add_func("/codec/request/encode-refuses-small-buffer", test_encode_refuses_small_buffer);
+    g_test_add_func("/codec/request/encode-refuses-oversized", test_encode_refuses_oversized);
+    g_test_add_func("/codec/request/rejects-length-0-and-over-1024", test_rejects_length_0_and_over_1024);
+    g_test_add_func("/codec/request/rejects-bad-version", test_rejects_bad_version);
+    g_test_add_func("/codec/request/rejects-bad-opcode", test_rejects_bad_opcode);
+    g_test_add_func("/codec/request/rejects-param-count-too-large-for-length",
+                    test_rejects_param_count_too_large_for_length);
+    g_test_add_func("/codec/request/rejects-param-count-wrong-for-opcode",
+                    test_rejects_param_count_wrong_for_opcode);
+    g_test_add_func("/codec/request/rejects-data-outside-request", test_rejects_data_outside_request);
+    g_test_add_func("/codec/request/rejects-data-the-opcode-takes-none-of",
+                    test_rejects_data_the_opcode_takes_none_of);
+    g_test_add_func("/codec/request/rejects-nonzero-flags-and-reserved",
+                    test_rejects_nonzero_flags_and_reserved);
+    g_test_add_func("/codec/request/accepts-trailing-bytes-after-params",
+                    test_accepts_trailing_bytes_after_params);
+    g_test_add_func("/codec/request/random-bytes-stay-in-bounds", test_random_requests_stay_in_bounds);
+    g_test_add_func("/codec/response/round-trip", test_response_round_trip);
+    g_test_add_func("/codec/response/rejects-malformed", test_response_rejects_malformed);
+    g_test_add_func("/codec/errors/table-is-complete", test_error_table_is_complete);
+    g_test_add_func("/codec/wire/round-trip", test_wire_round_trip);
+    g_test_add_func("/codec/wire/rejects-malformed-headers", test_wire_rejects_malformed_headers);
+    g_test_add_func("/codec/wire/encode-refuses-what-decode-would",
+                    test_wire_encode_refuses_what_decode_would);
+    return g_test_run();
+}
