@@ -35,7 +35,7 @@ all:
 
 include common/common.mk
 include tests/tests.mk
-include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk \
+include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk mediator/backend-cuda.mk \
                    guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
                    packaging/packaging.mk)
 

@@ -1,0 +1,55 @@
+# The cuda backend plugin, built with nvcc when the CUDA toolkit is here
+# (NVCC= or /usr/local/cuda).  Linked with the static CUDA runtime: at run
+# time it needs only the driver's libcuda.so.1, and without one it loads and
+# says so.
+NVCC        ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+# Turing to Hopper as machine code, plus PTX for newer GPUs to JIT.
+CUDA_GENCODE ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+                -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
+                -gencode arch=compute_90,code=[sm_90,compute_90]
+
+CUDA_PLUGIN       := $(B)/plugins/libvgpu-backend-cuda.so
+CUDA_FAULT_PLUGIN := $(B)/test-plugins/libvgpu-backend-cuda.so
+CUDA_SRCS    := mediator/backend-cuda.c mediator/backend-cuda-kernels.cu
+CUDA_DEPS    := $(CUDA_SRCS) mediator/backend-cuda-kernels.h mediator/backend.h \
+                $(COMMON_HEADERS) $(COMMON_LIB)
+CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt
+
+ifneq ($(NVCC),)
+ALL_TARGETS += $(CUDA_PLUGIN)
+INSTALL_TARGETS += install-cuda-plugin
+endif
+# The tests need the plugin: without nvcc they fail to build, saying why.
+UNIT_TESTS += $(B)/tests/cuda-plugin-test
+
+# $(call cuda_plugin,output,extra defines)
+define cuda_plugin
+	@mkdir -p $(dir $(1)) $(dir $(1))obj
+	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 $(2) -Iinclude -Imediator \
+	    -Xcompiler -fPIC,-fvisibility=hidden -c -o $(dir $(1))obj/backend-cuda-kernels.o \
+	    mediator/backend-cuda-kernels.cu
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(2) -fvisibility=hidden -I$(CUDA_HOME)/include -Imediator \
+	    -c -o $(dir $(1))obj/backend-cuda.o mediator/backend-cuda.c
+	$(CC) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -o $(1) $(dir $(1))obj/backend-cuda.o \
+	    $(dir $(1))obj/backend-cuda-kernels.o $(COMMON_LIB) $(CUDA_LDLIBS) -lstdc++
+endef
+
+$(CUDA_PLUGIN): $(CUDA_DEPS)
+	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
+	$(call cuda_plugin,$@,)
+
+# Test build: VECTOR_ADD of VGPU_CUDA_FAULT_OPERAND twice runs an illegal store.
+$(CUDA_FAULT_PLUGIN): $(CUDA_DEPS) | $(CUDA_PLUGIN)
+	$(call cuda_plugin,$@,-DVGPU_CUDA_FAULT_INJECTION)
+
+$(B)/tests/cuda-plugin-test: tests/unit/cuda-plugin-test.c mediator/backend.h $(CUDA_PLUGIN)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -Imediator $(shell $(PKG_CONFIG) --cflags gmodule-2.0) \
+	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' -o $@ $< \
+	    $(shell $(PKG_CONFIG) --libs gmodule-2.0)
+
+.PHONY: install-cuda-plugin
+install-cuda-plugin: $(CUDA_PLUGIN)
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/vgpu/backends
+	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
