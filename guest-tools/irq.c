@@ -123,7 +123,7 @@ enum vgpu_result vgpu_irq_wait(struct vgpu_irq *irq, const struct vgpu_bar *bar,
         return VGPU_RESULT_OK;
     }
     wait_ms = (deadline_ns - now + VGPU_NS_PER_MS - 1) / VGPU_NS_PER_MS;
-    n = poll(&pfd, 1, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms);
+    n = poll(&pfd, 1, wait_ms > VGPU_IRQ_RECHECK_MS ? VGPU_IRQ_RECHECK_MS : (int)wait_ms);
     if (n < 0) {
         return errno == EINTR ? VGPU_RESULT_OK
                               : vgpu_result_fail(VGPU_RESULT_IO, "cannot poll /dev/%s: %m", irq->name);

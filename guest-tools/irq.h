@@ -20,6 +20,10 @@
 #include "bar.h"
 #include "vgpu.h"
 
+/* Wake at least this often to re-check STATUS: an interrupt lost on the way
+ * (a driver or hypervisor bug) then costs this long, not the whole timeout. */
+#define VGPU_IRQ_RECHECK_MS 100
+
 struct vgpu_irq {
     int uio_fd;                     /* /dev/uioN, non-blocking; -1 when unused */
     int config_fd;                  /* the device's sysfs config file; -1 when unused */
@@ -44,8 +48,9 @@ void vgpu_irq_close(struct vgpu_irq *irq);
 enum vgpu_result vgpu_irq_arm(struct vgpu_irq *irq, const struct vgpu_bar *bar);
 
 /*
- * Sleep until an interrupt arrives or deadline_ns passes, then re-arm if one
- * arrived.  Returns OK (the caller checks STATUS and the time) or IO.
+ * Sleep until an interrupt arrives, deadline_ns passes or VGPU_IRQ_RECHECK_MS
+ * elapse, then re-arm if one arrived.  Returns OK (the caller checks STATUS
+ * and the time) or IO.
  */
 enum vgpu_result vgpu_irq_wait(struct vgpu_irq *irq, const struct vgpu_bar *bar,
                                uint64_t deadline_ns);
