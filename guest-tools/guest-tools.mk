@@ -98,3 +98,26 @@ install-guest-tools: $(LIBVGPU_A) $(GT)/libvgpu.so $(VGPU_CLIENT) $(GT)/60-vgpu.
 	done
 	$(INSTALL) -m 0644 $(GT)/60-vgpu.rules $(DESTDIR)$(UDEVRULESDIR)/60-vgpu.rules
 	$(INSTALL) -m 0644 guest-tools/vgpu-guest.sysusers $(DESTDIR)$(SYSUSERSDIR)/vgpu-guest.conf
+
+# Unit tests: libvgpu (internal modules too) and the real vgpu-client
+# binaries, both against the fake sysfs and mock device of fake-vgpu.c.
+JSON_GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
+JSON_GLIB_LIBS   := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
+GUEST_TEST_CFLAGS := $(GUEST_CFLAGS) $(GLIB_CFLAGS) -Itests/unit
+GUEST_FAKE_OBJ   := $(B)/tests/fake-vgpu.o
+
+UNIT_TESTS += $(B)/tests/libvgpu-test $(B)/tests/vgpu-client-test
+
+$(GUEST_FAKE_OBJ): tests/unit/fake-vgpu.c tests/unit/fake-vgpu.h $(COMMON_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/libvgpu-test: tests/unit/libvgpu-test.c $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(LIBVGPU_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(GLIB_LIBS) -lpthread
+
+$(B)/tests/vgpu-client-test: tests/unit/vgpu-client-test.c $(GUEST_FAKE_OBJ) $(LIBVGPU_A) \
+                             $(VGPU_CLIENT) $(VGPU_CLIENT_STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_TEST_CFLAGS) $(JSON_GLIB_CFLAGS) -DGUEST_TOOLS_BUILD='"$(abspath $(GT))"' \
+	    $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread
