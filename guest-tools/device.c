@@ -75,6 +75,13 @@ static enum vgpu_result device_setup_wait(struct vgpu_device *dev, const char *r
     if (wait == VGPU_WAIT_POLL) {
         return VGPU_RESULT_OK;
     }
+    if (!(vgpu_bar_read(&dev->bar, VGPU_REG_CAPABILITIES) & VGPU_CAP_COMPLETION_IRQ)) {
+        return wait == VGPU_WAIT_IRQ
+               ? vgpu_result_fail(VGPU_RESULT_NO_IRQ, "%s has no completion interrupt "
+                                  "(CAPABILITIES 0x%08x)", dev->address,
+                                  vgpu_bar_read(&dev->bar, VGPU_REG_CAPABILITIES))
+               : VGPU_RESULT_OK;
+    }
     r = vgpu_irq_open(&dev->irq, root, dev->address);
     if (r == VGPU_RESULT_OK) {
         dev->wait = VGPU_WAIT_IRQ;

@@ -518,7 +518,7 @@ static void test_uio_detection(void)
 static void test_irq_needs_uio(void)
 {
     FakeRoot *root = fake_root_new();
-    FakeDevice *e1000_bound, *uio_no_node;
+    FakeDevice *e1000_bound, *uio_no_node, *no_irq;
     vgpu_device *dev;
     struct vgpu_device_info info;
 
@@ -542,6 +542,21 @@ static void test_irq_needs_uio(void)
     vgpu_device_info(dev, &info);
     g_assert_cmpint(info.wait, ==, VGPU_WAIT_POLL);
     g_assert_cmpstr(info.uio, ==, "");
+    vgpu_device_close(dev);
+    fake_root_free(root);
+
+    /* a device without the completion interrupt: uio or not, it is polled */
+    root = fake_root_new();
+    fake_root_use(root);
+    no_irq = fake_device_add(root, ADDR_1E, VGPU_PCI_VENDOR_ID, VGPU_PCI_DEVICE_ID);
+    fake_device_bind(no_irq, "uio_pci_generic");
+    fake_device_add_uio(no_irq, "uio0", TRUE);
+    fake_device_set_capabilities(no_irq, 0);
+    g_assert_cmpint(try_open(NULL, VGPU_WAIT_IRQ), ==, VGPU_RESULT_NO_IRQ);
+    g_assert_nonnull(strstr(vgpu_last_error(), "no completion interrupt"));
+    dev = open_device(NULL, VGPU_WAIT_AUTO, 0);
+    vgpu_device_info(dev, &info);
+    g_assert_cmpint(info.wait, ==, VGPU_WAIT_POLL);
     vgpu_device_close(dev);
     fake_root_free(root);
 }
@@ -709,7 +724,7 @@ int main(int argc, char **argv)
     FIXTURE_TEST("/libvgpu/concurrency/threads-share-handle", test_threads_share_handle);
     FIXTURE_TEST("/libvgpu/concurrency/handles-share-device", test_handles_share_device);
     g_test_add_func("/libvgpu/uio/driver-detection", test_uio_detection);
-    g_test_add_func("/libvgpu/uio/irq-needs-uio-auto-polls", test_irq_needs_uio);
+    g_test_add_func("/libvgpu/uio/irq-needs-uio-and-capability-auto-polls", test_irq_needs_uio);
     g_test_add_func("/libvgpu/uio/completions-by-interrupt", test_irq_completions);
     g_test_add_func("/libvgpu/permission/denied", test_permission);
     g_test_add_func("/libvgpu/permission/group-member-allowed", test_permission_group);
