@@ -88,6 +88,12 @@ static gboolean lines_scan(struct config_lines *where, const char *text, gsize l
             }
             g_free(group);
             group = g_strndup(line + 1, l - 2);
+            if (g_hash_table_contains(where->lines, group)) {
+                g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_SYNTAX,
+                            "%s:%d: [%s] is already defined at line %d", path, n + 1, group,
+                            GPOINTER_TO_INT(g_hash_table_lookup(where->lines, group)));
+                return FALSE;
+            }
             g_hash_table_replace(where->lines, g_strdup(group), GINT_TO_POINTER(n + 1));
             continue;
         }
@@ -234,6 +240,10 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
         !parser_uint(p, g, "drain-timeout-ms", 0, CONFIG_DRAIN_TIMEOUT_MS_MAX,
                      &cfg->drain_timeout_ms, error)) {
         return FALSE;
+    }
+    if (!g_key_file_has_key(p->file, g, "vm-queue-limit", NULL) &&
+        cfg->vm_queue_limit > cfg->queue_limit) {
+        cfg->vm_queue_limit = cfg->queue_limit;    /* a small queue-limit caps the default */
     }
     if (cfg->vm_queue_limit > cfg->queue_limit) {
         return FAIL(p, error, CONFIG_ERROR_VALUE, g, "vm-queue-limit",
