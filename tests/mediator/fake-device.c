@@ -45,7 +45,8 @@ static const GOptionEntry entries[] = {
     { "protocol", 0, 0, G_OPTION_ARG_INT, &opt_protocol, "HELLO's protocol version", "V" },
     { "raw", 0, 0, G_OPTION_ARG_STRING, &opt_raw,
       "Send one malformed message: bad-magic, bad-length, unknown-type, identity, complete, "
-      "hello-twice, truncated, oversized, garbage; then read until closed", "KIND" },
+      "hello-twice, truncated, oversized, garbage (after the --submit requests, if any); "
+      "then read until closed", "KIND" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &opt_timeout_ms, "Give up after MS (default 10000)",
       "MS" },
     { NULL },
@@ -208,11 +209,11 @@ static int wait_identity(int fd)
     }
 }
 
-static int submit_and_collect(int fd)
+/* Send the --submit good and --bad bad requests, pipelined; 0 or an exit status. */
+static int submit_all(int fd)
 {
     unsigned char req[VGPU_REQUEST_MAX];
-    int expected = opt_submit + opt_bad, got = 0;
-    struct wire_msg m;
+    int expected = opt_submit + opt_bad;
 
     for (int i = 1; i <= opt_submit; i++) {
         size_t len = vgpu_request_encode_vector_add(req, sizeof(req), (uint32_t)(opt_base + i),
@@ -231,6 +232,17 @@ static int submit_and_collect(int fd)
             perror("fake-device: submit");
             return FAKE_EXIT_ERROR;
         }
+    }
+    return 0;
+}
+
+static int submit_and_collect(int fd)
+{
+    int expected = opt_submit + opt_bad, got = 0, status = submit_all(fd);
+    struct wire_msg m;
+
+    if (status) {
+        return status;
     }
     while (got < expected) {
         int rc = wire_read(fd, &m, opt_timeout_ms);
@@ -276,7 +288,12 @@ int main(int argc, char **argv)
         return FAKE_EXIT_ERROR;
     }
     if (opt_raw) {
-        status = send_raw(fd, opt_raw, uuid);
+        /* With --submit: queue requests first, then break the protocol. */
+        if (opt_submit + opt_bad > 0) {
+            status = opt_now ? 0 : wait_identity(fd);
+            status = status ? status : submit_all(fd);
+        }
+        status = status ? status : send_raw(fd, opt_raw, uuid);
     } else {
         if (opt_submit + opt_bad > 0 && !opt_now && !opt_no_hello) {
             status = wait_identity(fd);
