@@ -32,7 +32,9 @@ static void mediator_finish_scheduler(struct mediator *m)
         control_free(m->control);
         m->control = NULL;
     }
-    devices_stop_reading(m->devices);
+    if (m->devices) {
+        devices_stop_reading(m->devices);
+    }
     if (!scheduler_free(m->scheduler, 0)) {
         /* A worker still runs plugin code: keep the plugins loaded until exit. */
         m->backends = NULL;

@@ -14,6 +14,9 @@ bg_pids=()
 
 cleanup() {
     local p
+    if [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null; then
+        wait_until 5 sh -c "! kill -0 $daemon_pid"
+    fi
     for p in "${bg_pids[@]}" $daemon_pid; do
         kill -KILL "$p" 2>/dev/null
     done
