@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 15
+plan 16
 
 cap=16
 write_config "vm-queue-limit=$cap"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 8
 
 pools="[pool A]
 backend=cpu
