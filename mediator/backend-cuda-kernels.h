@@ -13,15 +13,18 @@
 extern "C" {
 #endif
 
-/* out[0] = a + b mod 2^32; out is a device-visible pointer (mapped host memory). */
+/*
+ * out[0] = a + b mod 2^32; out is a device-visible pointer (mapped host
+ * memory).  With service_ns > 0 the kernel first occupies the GPU that long.
+ */
 cudaError_t vgpu_cuda_launch_vector_add(uint32_t a, uint32_t b, uint32_t *out,
-                                        cudaStream_t stream);
+                                        uint64_t service_ns, cudaStream_t stream);
 
 #ifdef VGPU_CUDA_FAULT_INJECTION
 /* Test builds only: a kernel that stores to an illegal address. */
 cudaError_t vgpu_cuda_launch_illegal_store(cudaStream_t stream);
 
-/* Test builds only: VECTOR_ADD with these operands runs the illegal store. */
+/* Test builds only: VECTOR_ADD with this first operand runs the illegal store. */
 #define VGPU_CUDA_FAULT_OPERAND 0xfa017u
 #endif
 

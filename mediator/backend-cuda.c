@@ -26,6 +26,7 @@ struct cuda_unit {
     cudaStream_t stream;        /* non-blocking: never waits on the legacy stream */
     uint32_t *results_host;     /* mapped pinned memory, VGPU_RESPONSE_MAX_RESULTS words */
     uint32_t *results_device;   /* the same memory as the GPU addresses it */
+    uint64_t service_ns;        /* mediator.conf's service-time-us: extra GPU time per request */
 };
 
 #define CUDA_RESULTS_BYTES (VGPU_RESPONSE_MAX_RESULTS * sizeof(uint32_t))
@@ -144,6 +145,7 @@ static void *cuda_open(const struct vgpu_backend_unit_config *config,
         return NULL;
     }
     unit->device = config->index;
+    unit->service_ns = (uint64_t)config->service_time_us * 1000u;
     if (!cuda_unit_setup(unit, err, err_size)) {
         free(unit);
         return NULL;
@@ -158,11 +160,12 @@ static void *cuda_open(const struct vgpu_backend_unit_config *config,
 static cudaError_t cuda_launch_vector_add(struct cuda_unit *unit, uint32_t a, uint32_t b)
 {
 #ifdef VGPU_CUDA_FAULT_INJECTION
-    if (a == VGPU_CUDA_FAULT_OPERAND && b == VGPU_CUDA_FAULT_OPERAND) {
+    if (a == VGPU_CUDA_FAULT_OPERAND) {
         return vgpu_cuda_launch_illegal_store(unit->stream);
     }
 #endif
-    return vgpu_cuda_launch_vector_add(a, b, unit->results_device, unit->stream);
+    return vgpu_cuda_launch_vector_add(a, b, unit->results_device, unit->service_ns,
+                                       unit->stream);
 }
 
 static uint32_t cuda_execute(void *opaque, const struct vgpu_request_view *request,

@@ -39,7 +39,7 @@ $(CUDA_PLUGIN): $(CUDA_DEPS)
 	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
 	$(call cuda_plugin,$@,)
 
-# Test build: VECTOR_ADD of VGPU_CUDA_FAULT_OPERAND twice runs an illegal store.
+# Test build: VECTOR_ADD with first operand VGPU_CUDA_FAULT_OPERAND runs an illegal store.
 $(CUDA_FAULT_PLUGIN): $(CUDA_DEPS) | $(CUDA_PLUGIN)
 	$(call cuda_plugin,$@,-DVGPU_CUDA_FAULT_INJECTION)
 
@@ -53,3 +53,28 @@ $(B)/tests/cuda-plugin-test: tests/unit/cuda-plugin-test.c mediator/backend.h $(
 install-cuda-plugin: $(CUDA_PLUGIN)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/vgpu/backends
 	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
+
+# The raw CUDA floor benchmark (bench/cuda-floor.c): the backend's own kernel.
+CUDA_FLOOR := $(B)/bench/cuda-floor
+$(CUDA_FLOOR): bench/cuda-floor.c $(CUDA_PLUGIN)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Imediator -o $@ $< \
+	    $(B)/plugins/obj/backend-cuda-kernels.o $(CUDA_LDLIBS) -lstdc++
+
+# The GPU checks (`make gpu-test`, on a host with an NVIDIA GPU; see
+# docs/gpu.md): the plugin against the CPU backend and with a GPU fault, and
+# the mediator's integration tests with pools on the GPU.
+GPU_TESTS := $(B)/tests/cuda-backend-test $(sort $(wildcard tests/gpu/*.t))
+
+$(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN) \
+                              $(MEDIATOR_LIB) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) \
+	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' \
+	    -DVGPU_CUDA_FAULT_PLUGIN_PATH='"$(abspath $(CUDA_FAULT_PLUGIN))"' \
+	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_LIBS)
+
+.PHONY: gpu-test
+gpu-test:
+	@$(MAKE) --no-print-directory all $(CHECK_PREREQS) $(GPU_TESTS) $(CUDA_FLOOR)
+	@tests/run-tests $(GPU_TESTS)

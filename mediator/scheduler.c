@@ -504,8 +504,15 @@ struct scheduler *scheduler_new(const struct config *cfg, struct backends *backe
             }
         }
         pools = g_string_free(list, FALSE);
-        g_info("unit %u: %s (backend %s) serves pool(s) %s", i, u->info.name,
-               u->backend->name, pools);
+        if (u->info.memory_bytes) {
+            g_info("unit %u: %s (backend %s, GPU %d, %.1f GiB, compute capability %d.%d) "
+                   "serves pool(s) %s", i, u->info.name, u->backend->name, u->config.index,
+                   u->info.memory_bytes / 1073741824.0, u->info.compute_major,
+                   u->info.compute_minor, pools);
+        } else {
+            g_info("unit %u: %s (backend %s) serves pool(s) %s", i, u->info.name,
+                   u->backend->name, pools);
+        }
     }
     return s;
 }
