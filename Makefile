@@ -30,7 +30,7 @@ INSTALL_TARGETS :=      # phony install-* targets
 DEMO_PREREQS :=         # built before the demo runs
 BENCH_PREREQS :=        # built before the benchmarks run
 
-.PHONY: all check demo bench install deps clean help
+.PHONY: all check demo bench install deps clean help check-build demo-build bench-build
 all:
 
 include common/common.mk
@@ -47,16 +47,22 @@ deps:
 
 # TESTS= selects test files (default: all); see tests/README.md.
 check: deps
-	@$(MAKE) --no-print-directory all $(CHECK_PREREQS) $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory check-build
 	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(sort $(wildcard tests/*/*.t)))
 
 demo: deps
-	@$(MAKE) --no-print-directory all $(DEMO_PREREQS)
+	@$(MAKE) --no-print-directory demo-build
 	@scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_PREREQS)
+	@$(MAKE) --no-print-directory bench-build
 	@scripts/bench.sh
+
+# What each of the three needs built (run after deps, in a new make, so
+# that the packages deps installed are seen by pkg-config).
+check-build: all $(CHECK_PREREQS) $(UNIT_TESTS)
+demo-build: all $(DEMO_PREREQS)
+bench-build: all $(BENCH_PREREQS)
 
 install: all $(INSTALL_TARGETS)
 

@@ -10,6 +10,7 @@ CUDA_GENCODE ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,cod
                 -gencode arch=compute_90,code=[sm_90,compute_90]
 
 CUDA_PLUGIN       := $(B)/plugins/libvgpu-backend-cuda.so
+CUDA_FLOOR        := $(B)/bench/cuda-floor
 CUDA_FAULT_PLUGIN := $(B)/test-plugins/libvgpu-backend-cuda.so
 CUDA_SRCS    := mediator/backend-cuda.c mediator/backend-cuda-kernels.cu
 CUDA_DEPS    := $(CUDA_SRCS) mediator/backend-cuda-kernels.h mediator/backend.h \
@@ -19,6 +20,7 @@ CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt
 ifneq ($(NVCC),)
 ALL_TARGETS += $(CUDA_PLUGIN)
 INSTALL_TARGETS += install-cuda-plugin
+BENCH_PREREQS += $(CUDA_FLOOR)
 endif
 # The tests need the plugin: without nvcc they fail to build, saying why.
 UNIT_TESTS += $(B)/tests/cuda-plugin-test
@@ -55,7 +57,6 @@ install-cuda-plugin: $(CUDA_PLUGIN)
 	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
 
 # The raw CUDA floor benchmark (bench/cuda-floor.c): the backend's own kernel.
-CUDA_FLOOR := $(B)/bench/cuda-floor
 $(CUDA_FLOOR): bench/cuda-floor.c $(CUDA_PLUGIN)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Imediator -o $@ $< \
@@ -65,6 +66,11 @@ $(CUDA_FLOOR): bench/cuda-floor.c $(CUDA_PLUGIN)
 # docs/gpu.md): the plugin against the CPU backend and with a GPU fault, and
 # the mediator's integration tests with pools on the GPU.
 GPU_TESTS := $(B)/tests/cuda-backend-test $(sort $(wildcard tests/gpu/*.t))
+# The mediator's integration tests that hold for any backend, rerun with
+# their pools on GPU 0 (VGPU_TEST_BACKEND=cuda; see tests/mediator/lib.sh).
+GPU_MEDIATOR_TESTS := $(addprefix tests/mediator/, priority-order.t aging.t stats-exact.t \
+    unregistered-refused.t peer-pid-checked.t malformed-clients.t sigterm-drains.t \
+    stuck-peer.t control-socket.t vgpuctl-cli.t)
 
 $(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN) \
                               $(MEDIATOR_LIB) $(COMMON_LIB)
@@ -74,7 +80,7 @@ $(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUD
 	    -DVGPU_CUDA_FAULT_PLUGIN_PATH='"$(abspath $(CUDA_FAULT_PLUGIN))"' \
 	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_LIBS)
 
-.PHONY: gpu-test
-gpu-test:
-	@$(MAKE) --no-print-directory all $(CHECK_PREREQS) $(GPU_TESTS) $(CUDA_FLOOR)
-	@tests/run-tests $(GPU_TESTS)
+.PHONY: gpu-test gpu-test-build
+gpu-test-build: all $(CHECK_PREREQS) $(GPU_TESTS) $(CUDA_FLOOR)
+gpu-test: gpu-test-build
+	@VGPU_TEST_BACKEND=cuda tests/run-tests $(GPU_TESTS) $(GPU_MEDIATOR_TESTS)
