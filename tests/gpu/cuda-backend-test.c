@@ -125,7 +125,9 @@ static void test_gpu_fault_ends_in_backend_error_then_recovers(void)
                      ==, VGPU_ERR_BACKEND);
     g_test_message("fault: %s", err);
     g_assert_nonnull(strstr(err, "illegal"));
-    g_assert_true(ops->recover(unit, err, sizeof(err)));
+    if (!ops->recover(unit, err, sizeof(err))) {
+        g_error("recover() failed: %s", err);
+    }
     g_assert_cmpuint(run_add(ops, unit, 0xffffffffu, 3, &sum, err, sizeof(err)), ==, VGPU_OK);
     g_assert_cmpuint(sum, ==, 2);
     ops->close(unit);
