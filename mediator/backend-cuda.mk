@@ -1,7 +1,8 @@
-# The cuda backend plugin, built with nvcc when the CUDA toolkit is here
-# (NVCC= or /usr/local/cuda).  Linked with the static CUDA runtime: at run
-# time it needs only the driver's libcuda.so.1, and without one it loads and
-# says so.
+# The cuda backend: the plugin libvgpu-backend-cuda.so (no CUDA in it) and
+# its GPU worker program vgpu-cuda-worker (CUDA, nvcc), side by side; see
+# mediator/cuda-worker.h.  Built when the CUDA toolkit is here (NVCC= or
+# /usr/local/cuda).  The worker links the static CUDA runtime: at run time it
+# needs only the driver's libcuda.so.1, and without one it says so.
 NVCC        ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # Turing to Hopper as machine code, plus PTX for newer GPUs to JIT.
@@ -10,57 +11,69 @@ CUDA_GENCODE ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,cod
                 -gencode arch=compute_90,code=[sm_90,compute_90]
 
 CUDA_PLUGIN       := $(B)/plugins/libvgpu-backend-cuda.so
-CUDA_FLOOR        := $(B)/bench/cuda-floor
+CUDA_WORKER       := $(B)/plugins/vgpu-cuda-worker
 CUDA_FAULT_PLUGIN := $(B)/test-plugins/libvgpu-backend-cuda.so
-CUDA_SRCS    := mediator/backend-cuda.c mediator/backend-cuda-kernels.cu
-CUDA_DEPS    := $(CUDA_SRCS) mediator/backend-cuda-kernels.h mediator/backend.h \
-                $(COMMON_HEADERS) $(COMMON_LIB)
-CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt
+CUDA_FAULT_WORKER := $(B)/test-plugins/vgpu-cuda-worker
+CUDA_FLOOR        := $(B)/bench/cuda-floor
+CUDA_HEADERS := mediator/backend-cuda-kernels.h mediator/cuda-worker.h mediator/backend.h \
+                $(COMMON_HEADERS)
+CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 
 ifneq ($(NVCC),)
-ALL_TARGETS += $(CUDA_PLUGIN)
+ALL_TARGETS += $(CUDA_PLUGIN) $(CUDA_WORKER)
 INSTALL_TARGETS += install-cuda-plugin
 BENCH_PREREQS += $(CUDA_FLOOR)
 endif
 # The tests need the plugin: without nvcc they fail to build, saying why.
 UNIT_TESTS += $(B)/tests/cuda-plugin-test
+CHECK_PREREQS += $(CUDA_WORKER)
 
-# $(call cuda_plugin,output,extra defines)
-define cuda_plugin
-	@mkdir -p $(dir $(1)) $(dir $(1))obj
-	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 $(2) -Iinclude -Imediator \
-	    -Xcompiler -fPIC,-fvisibility=hidden -c -o $(dir $(1))obj/backend-cuda-kernels.o \
-	    mediator/backend-cuda-kernels.cu
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(2) -fvisibility=hidden -I$(CUDA_HOME)/include -Imediator \
-	    -c -o $(dir $(1))obj/backend-cuda.o mediator/backend-cuda.c
-	$(CC) -shared -Wl,-z,defs -Wl,--exclude-libs,ALL -o $(1) $(dir $(1))obj/backend-cuda.o \
-	    $(dir $(1))obj/backend-cuda-kernels.o $(COMMON_LIB) $(CUDA_LDLIBS) -lstdc++
+define need_nvcc
+	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
 endef
 
-$(CUDA_PLUGIN): $(CUDA_DEPS)
-	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
-	$(call cuda_plugin,$@,)
+$(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN): %/libvgpu-backend-cuda.so: mediator/backend-cuda.c \
+                                     $(CUDA_HEADERS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -fvisibility=hidden -Imediator -shared \
+	    -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $< $(COMMON_LIB) -ldl
+
+$(B)/plugins/obj/backend-cuda-kernels.o: mediator/backend-cuda-kernels.cu $(CUDA_HEADERS)
+	$(need_nvcc)
+	@mkdir -p $(@D)
+	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 -Iinclude -Imediator -c -o $@ $<
+$(B)/test-plugins/obj/backend-cuda-kernels.o: mediator/backend-cuda-kernels.cu $(CUDA_HEADERS) \
+                                              | $(B)/plugins/obj/backend-cuda-kernels.o
+	@mkdir -p $(@D)
+	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 -DVGPU_CUDA_FAULT_INJECTION -Iinclude -Imediator \
+	    -c -o $@ $<
 
 # Test build: VECTOR_ADD with first operand VGPU_CUDA_FAULT_OPERAND runs an illegal store.
-$(CUDA_FAULT_PLUGIN): $(CUDA_DEPS) | $(CUDA_PLUGIN)
-	$(call cuda_plugin,$@,-DVGPU_CUDA_FAULT_INJECTION)
+$(CUDA_WORKER): CUDA_DEFS :=
+$(CUDA_FAULT_WORKER): CUDA_DEFS := -DVGPU_CUDA_FAULT_INJECTION
+$(CUDA_WORKER) $(CUDA_FAULT_WORKER): %/vgpu-cuda-worker: mediator/cuda-worker.c \
+                                     %/obj/backend-cuda-kernels.o $(CUDA_HEADERS)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CUDA_DEFS) -I$(CUDA_HOME)/include -Imediator -o $@ \
+	    $< $*/obj/backend-cuda-kernels.o $(CUDA_LDLIBS)
 
-$(B)/tests/cuda-plugin-test: tests/unit/cuda-plugin-test.c mediator/backend.h $(CUDA_PLUGIN)
+.PHONY: install-cuda-plugin
+install-cuda-plugin: $(CUDA_PLUGIN) $(CUDA_WORKER)
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/vgpu/backends
+	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
+	$(INSTALL) -m 0755 $(CUDA_WORKER) $(DESTDIR)$(LIBDIR)/vgpu/backends/
+
+$(B)/tests/cuda-plugin-test: tests/unit/cuda-plugin-test.c mediator/backend.h $(CUDA_PLUGIN) \
+                             $(CUDA_WORKER)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -Imediator $(shell $(PKG_CONFIG) --cflags gmodule-2.0) \
 	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' -o $@ $< \
 	    $(shell $(PKG_CONFIG) --libs gmodule-2.0)
 
-.PHONY: install-cuda-plugin
-install-cuda-plugin: $(CUDA_PLUGIN)
-	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/vgpu/backends
-	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
-
 # The raw CUDA floor benchmark (bench/cuda-floor.c): the backend's own kernel.
-$(CUDA_FLOOR): bench/cuda-floor.c $(CUDA_PLUGIN)
+$(CUDA_FLOOR): bench/cuda-floor.c $(B)/plugins/obj/backend-cuda-kernels.o
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Imediator -o $@ $< \
-	    $(B)/plugins/obj/backend-cuda-kernels.o $(CUDA_LDLIBS) -lstdc++
+	    $(B)/plugins/obj/backend-cuda-kernels.o $(CUDA_LDLIBS)
 
 # The GPU checks (`make gpu-test`, on a host with an NVIDIA GPU; see
 # docs/gpu.md): the plugin against the CPU backend and with a GPU fault, and
@@ -72,7 +85,8 @@ GPU_MEDIATOR_TESTS := $(addprefix tests/mediator/, priority-order.t aging.t stat
     unregistered-refused.t peer-pid-checked.t malformed-clients.t sigterm-drains.t \
     stuck-peer.t control-socket.t vgpuctl-cli.t)
 
-$(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN) \
+$(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUDA_WORKER) \
+                              $(CUDA_FAULT_PLUGIN) $(CUDA_FAULT_WORKER) \
                               $(MEDIATOR_LIB) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) \
