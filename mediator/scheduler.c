@@ -503,7 +503,7 @@ struct scheduler *scheduler_new(const struct config *cfg, struct backends *backe
     g_cond_init(&s->opened);
     g_cond_init(&s->idle);
     s->queue = queue_new(cfg->queue_limit, cfg->vm_queue_limit, cfg->aging_ms);
-    s->spin_us = cfg->worker_spin_us;
+    s->spin_us = cfg->spin_us;
     s->units = g_ptr_array_new();
     for (unsigned i = 0; i < cfg->pool_count; i++) {
         struct sched_pool *sp = &s->pools[s->pool_count];
