@@ -30,3 +30,19 @@ install-qemu: qemu
 	    mode=644; [ -x "$$f" ] && mode=755; \
 	    $(INSTALL) -m $$mode "$$f" "$$dest/$$f"; done
 	@echo "installed QEMU with vgpu-stub: $(DESTDIR)$(QEMU_PREFIX)/bin/qemu-system-x86_64"
+
+# Device tests: gtest programs that run this QEMU build with -accel qtest
+# against a fake mediator on a real socket (tests/device/).
+DEVICE_TEST_NAMES := registers request errors irq reconnect fuzz migration
+DEVICE_TESTS := $(DEVICE_TEST_NAMES:%=$(B)/tests/device-%-test)
+DEVICE_TEST_LIB := $(B)/tests/device/qemu-harness.o $(B)/tests/device/fake-mediator.o
+DEVICE_TEST_HEADERS := $(wildcard tests/device/*.h)
+
+UNIT_TESTS += $(DEVICE_TESTS)
+
+$(B)/tests/device/%.o: tests/device/%.c $(DEVICE_TEST_HEADERS) $(COMMON_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+$(DEVICE_TESTS): $(B)/tests/device-%-test: $(B)/tests/device/%-test.o $(DEVICE_TEST_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(GLIB_LIBS)
