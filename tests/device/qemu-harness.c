@@ -572,6 +572,13 @@ void fixture_setup_unconnected(DeviceFixture *f, gconstpointer data)
     fixture_start_qemu(f, data);
 }
 
+void fixture_setup_mediator_down(DeviceFixture *f, gconstpointer data)
+{
+    fixture_make_dir(f);
+    fm_stop(f->fm);
+    fixture_start_qemu(f, data);
+}
+
 void fixture_setup_connected(DeviceFixture *f, gconstpointer data)
 {
     fixture_setup_unconnected(f, data);

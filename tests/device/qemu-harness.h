@@ -106,6 +106,8 @@ typedef struct {
 /* data: a VqOptions *, or NULL for the defaults */
 void fixture_setup_connected(DeviceFixture *f, gconstpointer data);
 void fixture_setup_unconnected(DeviceFixture *f, gconstpointer data);
+/* QEMU starts while the fake mediator is stopped (fm_restart starts it). */
+void fixture_setup_mediator_down(DeviceFixture *f, gconstpointer data);
 void fixture_teardown(DeviceFixture *f, gconstpointer data);
 
 /* Start QEMU in f->dir with opts (the fixture's fm must be listening). */
