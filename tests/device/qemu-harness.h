@@ -85,6 +85,9 @@ void vq_qmp_wait_event(VgpuQemu *q, const char *name);
 /* Poll QMP query-migrate until status is completed; false on failure. */
 bool vq_wait_migration(VgpuQemu *q);
 
+/* Poll QMP query-status until the VM runs; false after VQ_TIMEOUT_MS. */
+bool vq_wait_running(VgpuQemu *q);
+
 /* Whether QEMU's guest-error log (-d guest_errors) / stderr contain text */
 bool vq_guest_log_contains(VgpuQemu *q, const char *text);
 bool vq_stderr_contains(VgpuQemu *q, const char *text);
