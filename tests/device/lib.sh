@@ -99,3 +99,25 @@ qmp() {
 contract_value() {
     sed -nE "s/^#define $1 +(0x[0-9a-fA-F]+|[0-9]+)u?( .*)?$/\1/p" "$top"/include/vgpu/*.h
 }
+
+# pci_devices SOCKET: "vvvv:dddd qdev_id" for each device QMP's query-pci
+# reports, bridges' buses included.
+pci_devices() {
+    qmp "$1" '{"execute": "query-pci"}' | python3 -c '
+import json, sys
+def walk(devices):
+    for d in devices:
+        print("%04x:%04x %s" % (d["id"]["vendor"], d["id"]["device"], d.get("qdev_id", "")))
+        walk(d.get("pci_bridge", {}).get("devices", []))
+for bus in json.load(sys.stdin)["return"]:
+    walk(bus["devices"])'
+}
+
+# peripherals SOCKET: the ids of the devices given with -device ...,id=
+peripherals() {
+    qmp "$1" '{"execute": "qom-list", "arguments": {"path": "/machine/peripheral"}}' |
+        python3 -c '
+import json, sys
+print(" ".join(sorted(p["name"] for p in json.load(sys.stdin)["return"]
+                      if p["type"].startswith("child<"))))'
+}
