@@ -224,9 +224,12 @@ touch "$build.tmp/done"
 rm -rf "$build" && mv "$build.tmp" "$build"
 publish
 
-# Prune the least recently used trees and builds.
+# Prune the least recently used trees and builds, and failed attempts.
 prune() {       # dir keep marker
-    local dir=$1 keep=$2 marker=$3
+    local dir=$1 keep=$2 marker=$3 entry
+    for entry in "$dir"/*; do
+        [ -e "$entry/$marker" ] || rm -rf "$entry"
+    done
     ls -1t "$dir"/*/"$marker" 2>/dev/null | tail -n +"$((keep + 1))" |
         while read -r m; do rm -rf "$(dirname "$m")"; done
 }
