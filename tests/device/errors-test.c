@@ -13,6 +13,7 @@
 #define TEST_TIMEOUT_MS     50
 #define NS_PER_MS           1000000ull
 #define QUIET_MS            200     /* how long "nothing arrives" is watched */
+#define STALL_MAX_REQUESTS  10000   /* far more than any socket buffer holds */
 
 static const VqOptions no_chardev = { .no_chardev = true };
 static const VqOptions short_timeout = { .timeout_ms = TEST_TIMEOUT_MS };
@@ -292,6 +293,36 @@ static void test_fragmentation(DeviceFixture *f, gconstpointer data)
     g_assert_cmphex(vq_readl(q, VGPU_REG_POOL_ID), ==, 'C');
 }
 
+/*
+ * A mediator that stops reading: once the socket is full the device drops
+ * the link instead of blocking QEMU, refuses with NOT_CONNECTED, and comes
+ * back by reconnecting.
+ */
+static void test_mediator_not_reading(DeviceFixture *f, gconstpointer data)
+{
+    VgpuQemu *q = f->q;
+    unsigned sent;
+
+    (void)data;
+    vq_writel(q, VGPU_REG_REQUEST_LEN, VGPU_BUFFER_SIZE);
+    for (sent = 0; sent < STALL_MAX_REQUESTS; sent++) {
+        vq_writel(q, VGPU_REG_DOORBELL, VGPU_DOORBELL_SUBMIT);
+        if (vq_readl(q, VGPU_REG_STATUS) != VGPU_STATUS_BUSY) {
+            break;
+        }
+        vq_clock_step(q, (TEST_TIMEOUT_MS + 1) * NS_PER_MS);
+        assert_error(q, VGPU_ERR_TIMEOUT);
+    }
+    g_test_message("the socket took %u requests", sent);
+    g_assert_cmpuint(sent, <, STALL_MAX_REQUESTS);
+    assert_error(q, VGPU_ERR_NOT_CONNECTED);
+    g_assert_true(vq_stderr_contains(q, "the mediator does not take messages"));
+    g_assert_true(fm_wait_closed(f->fm, VQ_TIMEOUT_MS));
+
+    fixture_connect(f);
+    g_assert_cmpuint(fixture_vector_add(f, 4, 5), ==, 9);
+}
+
 /* A guest reset forgets the request in flight; its completion is dropped. */
 static void test_reset_in_flight(DeviceFixture *f, gconstpointer data)
 {
@@ -344,6 +375,8 @@ int main(int argc, char **argv)
         fixture_setup_connected, NULL, test_bad_identity);
     ADD("/vgpu-stub/errors/fragmented-and-coalesced-frames-parsed",
         fixture_setup_connected, NULL, test_fragmentation);
+    ADD("/vgpu-stub/errors/mediator-not-reading-drops-link-instead-of-blocking",
+        fixture_setup_connected, &short_timeout, test_mediator_not_reading);
     ADD("/vgpu-stub/errors/reset-forgets-request-in-flight",
         fixture_setup_connected, NULL, test_reset_in_flight);
 #undef ADD
