@@ -98,7 +98,7 @@ struct VgpuStubState {
     uint8_t rx_buf[VGPU_WIRE_MAX_MESSAGE];
     uint32_t rx_len;                /* bytes in rx_buf */
     bool rx_have_header;            /* rx_header decoded and checked */
-    bool rx_discard;                /* bad message seen: ignore until reset */
+    bool dropping;                  /* link being dropped: input ignored */
     struct vgpu_wire_header rx_header;
 };
 
@@ -196,7 +196,7 @@ static void vgpu_stub_rx_reset(VgpuStubState *s)
 {
     s->rx_len = 0;
     s->rx_have_header = false;
-    s->rx_discard = false;
+    s->dropping = false;
 }
 
 /*
@@ -206,7 +206,7 @@ static void vgpu_stub_rx_reset(VgpuStubState *s)
  */
 static void vgpu_stub_drop_link(VgpuStubState *s)
 {
-    s->rx_discard = true;
+    s->dropping = true;
     qemu_bh_schedule(s->disconnect_bh);
 }
 
@@ -264,7 +264,7 @@ static void vgpu_stub_doorbell(VgpuStubState *s)
         vgpu_stub_refuse(s, VGPU_ERR_BAD_LENGTH);
         return;
     }
-    if (!s->connected) {
+    if (!s->connected || s->dropping) {
         if (!s->warned_not_connected) {
             warn_report("vgpu-stub: doorbell while not connected to the "
                         "mediator; refused with NOT_CONNECTED");
@@ -375,7 +375,7 @@ static int vgpu_stub_can_receive(void *opaque)
 {
     VgpuStubState *s = opaque;
 
-    return s->rx_discard ? 0 : vgpu_stub_rx_wanted(s);
+    return s->dropping ? 0 : vgpu_stub_rx_wanted(s);
 }
 
 /* Frames may arrive in any fragments: collect header, then payload. */
@@ -383,7 +383,7 @@ static void vgpu_stub_receive(void *opaque, const uint8_t *buf, int size)
 {
     VgpuStubState *s = opaque;
 
-    while (size > 0 && !s->rx_discard) {
+    while (size > 0 && !s->dropping) {
         int n = MIN(size, vgpu_stub_rx_wanted(s));
 
         memcpy(s->rx_buf + s->rx_len, buf, n);
@@ -402,7 +402,7 @@ static void vgpu_stub_receive(void *opaque, const uint8_t *buf, int size)
         }
         if (s->rx_have_header && vgpu_stub_rx_wanted(s) == 0) {
             vgpu_stub_handle_message(s);
-            if (!s->rx_discard) {
+            if (!s->dropping) {
                 vgpu_stub_rx_reset(s);
             }
         }
