@@ -130,11 +130,14 @@ if [ ! -e "$src_dir/$dsc" ]; then
     rm -rf "$src_dir.tmp" && mkdir -p "$src_dir.tmp"
     if ! (cd "$src_dir.tmp" && apt-get source --download-only qemu >/dev/null 2>&1) ||
        [ ! -e "$src_dir.tmp/$dsc" ]; then
-        [ "$(id -u)" = 0 ] || die "cannot download qemu $version: run 'apt-get update' as root and retry"
-        say "download failed; refreshing apt lists and retrying"
-        apt-get update -q >/dev/null
         rm -rf "$src_dir.tmp"
-        exec "$0" --prefix "$prefix" --out "$out"
+        [ "$(id -u)" = 0 ] || die "cannot download qemu $version: run 'apt-get update' as root and retry"
+        [ -z "${VGPU_QEMU_LISTS_REFRESHED:-}" ] ||
+            die "cannot download qemu $version even after 'apt-get update': is the archive reachable?"
+        say "download failed; refreshing apt lists and retrying"
+        apt-get update -q >/dev/null || die "apt-get update failed"
+        exec 9>&-
+        VGPU_QEMU_LISTS_REFRESHED=1 exec "$0" --prefix "$prefix" --out "$out"
     fi
     rm -rf "$src_dir" && mv "$src_dir.tmp" "$src_dir"
 fi
