@@ -1,5 +1,5 @@
 /*
- * A few thousand random BAR0 and config-space-free accesses (any offset,
+ * A few thousand random BAR0 accesses (any offset,
  * size and value, doorbells included, with requests completing meanwhile),
  * after which the device still runs a request to DONE.  The run's random
  * seed is printed; --seed repeats it.
