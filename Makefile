@@ -45,10 +45,13 @@ all: $(ALL_TARGETS)
 deps:
 	@scripts/install-deps.sh
 
-# TESTS= selects test files (default: all); see tests/README.md.
+# The shell tests; tests/gpu/ needs a GPU and runs with `make gpu-test`.
+CHECK_SCRIPTS = $(sort $(filter-out tests/gpu/%,$(wildcard tests/*/*.t)))
+
+# TESTS= selects test files (default: all).
 check: deps
 	@$(MAKE) --no-print-directory check-build
-	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(sort $(wildcard tests/*/*.t)))
+	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(CHECK_SCRIPTS))
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-build
