@@ -3,6 +3,9 @@
 # Non-recursive: each part adds its rules from its own .mk file.  Outputs go
 # under build/.  Packagers: make && make install DESTDIR=... PREFIX=/usr
 
+# The release: packages (packaging/, vgpu.spec) and --version say it too.
+VGPU_VERSION := 0.1.0
+
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
@@ -79,5 +82,9 @@ help:
 	@echo 'make demo       run the demo: VMs sharing the mediator, see README.md'
 	@echo 'make bench      run the benchmarks, see docs/benchmarks.md'
 	@echo 'make install    install under DESTDIR/PREFIX (default /usr/local)'
+	@echo 'make deb        Debian packages in build/packages/ (vgpu, vgpu-guest-tools, libvgpu0, libvgpu-dev)'
+	@echo 'make rpm        RPM packages in build/packages/ (vgpu, vgpu-guest-tools, -devel)'
+	@echo 'make qemu       the QEMU build with the vgpu-stub device (cached), build/qemu/'
+	@echo 'make gpu-test   the GPU checks, on a host with an NVIDIA GPU (docs/gpu.md)'
 	@echo 'make deps       install the Debian packages the build needs (root)'
 	@echo 'make clean      remove build/'

@@ -1,5 +1,4 @@
 # vgpu-mediatord, its backends, the control client library and vgpuctl.
-VGPU_VERSION ?= 0.1.0
 
 MEDIATOR_PKGS   := glib-2.0 gio-2.0 gio-unix-2.0 gmodule-2.0 json-glib-1.0 libsystemd
 MEDIATOR_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MEDIATOR_PKGS) 2>/dev/null) \
