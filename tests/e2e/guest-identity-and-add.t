@@ -21,7 +21,7 @@ vgpuctl register "$uuid" --pool B --priority medium --vm-id 42 --name e2e-guest 
 gv_vm_start guest "$uuid"
 gv_vm_wait_ready guest
 ok $? "the VM boots and its agent takes commands" || { show_logs; bail "no VM"; }
-is "$(vm_field "$uuid" connected)" 1 "its device is connected to the mediator"
+is "$(vm_field "$uuid" CONNECTED)" 1 "its device is connected to the mediator"
 
 vendor=$(printf '0x%04x' "$(contract_value VGPU_PCI_VENDOR_ID)")
 device=$(printf '0x%04x' "$(contract_value VGPU_PCI_DEVICE_ID)")
@@ -58,14 +58,9 @@ requests=$((1 + $(echo "$wrap_pairs" | wc -w) + 1))
 is "$(vgpuctl stats --json | json "[(v['submitted'], v['completed'], v['errors']) for v in j['vms']]")" \
     "[($requests, $requests, {})]" "the mediator counted the VM's $requests requests, all completed"
 
-# Identity follows the registry while the VM runs.  The IDENTITY message
-# reaches the device a moment after vgpuctl returns: the guest waits for it.
-wait_identity() {   # the JSON value of "registered" to wait for
-    echo "for i in \$(seq 100); do vgpu-client --json info | grep -q '\"registered\":$1' && break;" \
-         "sleep 0.1; done; vgpu-client info"
-}
+# Identity follows the registry while the VM runs.
 vgpuctl unregister "$uuid" >/dev/null
-info=$(gv_vm_run guest 60 "$(wait_identity false)")
+info=$(gv_vm_run guest 60 "$(await_identity false); vgpu-client info")
 like "$(echo "$info" | tr '\n' ' ')" "pool: +none .* vm-id: +none " \
     "after unregister, info shows no identity"
 err=$(gv_vm_run guest 30 "vgpu-client --json add 1 2")
@@ -73,7 +68,7 @@ is "$?:$(echo "$err" | client_json "j['error']['device_error']")" 1:NOT_REGISTER
     "add ends in ERROR NOT_REGISTERED (exit 1)"
 
 vgpuctl register "$uuid" --pool A --priority high --vm-id 43 --name e2e-guest >/dev/null
-info=$(gv_vm_run guest 60 "$(wait_identity true) && vgpu-client add 20 22")
+info=$(gv_vm_run guest 60 "$(await_identity true); vgpu-client info && vgpu-client add 20 22")
 like "$(echo "$info" | tr '\n' ' ')" "pool: +A priority: +high vm-id: +43 .* 42 $" \
     "registered again with a new identity, the device shows it and add works, without a reboot"
 

@@ -34,9 +34,14 @@ json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 # (the agent's output also holds the client's diagnostics from stderr).
 client_json() { grep '^{' | tail -n 1 | json "$1"; }
 
-# vm_field UUID FIELD: a field of the VM in vgpuctl list --json.
+# vm_field UUID COLUMN: a column of the VM's row in vgpuctl list
+# (CONNECTED, QUEUED, RUNNING...).  Read from the text table with awk, not
+# through a JSON parser, so that a poll sees fresh values: python's start-up
+# alone can outlast a short request.
 vm_field() {
-    vgpuctl list --json | json "[v['$2'] for v in j['vms'] if v['uuid']=='$1'][0]"
+    vgpuctl list | awk -v uuid="$1" -v col="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+        $0 ~ uuid { print $c }'
 }
 vm_field_is() { [ "$(vm_field "$1" "$2")" = "$3" ]; }
 
@@ -47,6 +52,14 @@ contract_value() {
 
 # Host CLOCK_MONOTONIC in ns, the clock of the device's TIMESTAMP.
 monotonic_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
+
+# A guest command that waits (up to 10 s) until the device's identity is
+# there ("true") or gone ("false"): the mediator's IDENTITY reaches the
+# device a moment after vgpuctl returns.
+await_identity() {
+    echo "for i in \$(seq 100); do vgpu-client --json info | grep -q '\"registered\":$1' && break;" \
+         "sleep 0.1; done"
+}
 
 # boot_all LIMIT NAME...: wait until every named VM takes commands.
 boot_all() {
