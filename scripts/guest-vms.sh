@@ -189,6 +189,9 @@ gv_vm_has_line_or_gone() { gv_vm_has_line "$1" "$2" || ! gv_vm_running "$1"; }
 # out=$(gv_vm_run ...)) still get distinct ones.
 gv_vm_send() {
     local name=$1 command=$2 next=$gv_dir/vm-$1/next-id
+    case $command in
+    *$'\n'*) gv_error "gv_vm_send: the agent takes one line: '$command'"; return 2 ;;
+    esac
     gv_id=$(cat "$next")
     echo $((gv_id + 1)) >"$next"
     printf '%s %s\n' "$gv_id" "$command" >&"${gv_vm_fd[$name]}"
@@ -214,7 +217,7 @@ gv_vm_status() { gv_vm_console "$1" | sed -n "s/^<<< $2 status \([0-9]*\)$/\1/p"
 # gv_vm_run NAME SECONDS COMMAND: run a command in the VM and print its
 # output; returns its exit status, or 124 when it did not finish in time.
 gv_vm_run() {
-    gv_vm_send "$1" "$3"
+    gv_vm_send "$1" "$3" || return
     gv_vm_wait "$1" "$gv_id" "$2" || { gv_vm_output "$1" "$gv_id"; return 124; }
     gv_vm_output "$1" "$gv_id"
     return "$(gv_vm_status "$1" "$gv_id")"
