@@ -106,6 +106,17 @@ gv_accel_args() {
 
 gv_vgpuctl() { "$GV_VGPUCTL" --runtime-dir "$gv_run" --timeout 5000 "$@"; }
 
+# gv_vm_field UUID COLUMN: a column of the VM's row in vgpuctl list
+# (CONNECTED, QUEUED, RUNNING...).  Read from the text table with awk, not
+# through a JSON parser, so that a poll sees fresh values: python's start-up
+# alone can outlast a short request.
+gv_vm_field() {
+    gv_vgpuctl list | awk -v uuid="$1" -v col="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+        $0 ~ uuid { print $c }'
+}
+gv_vm_field_is() { [ "$(gv_vm_field "$1" "$2")" = "$3" ]; }
+
 # gv_mediator_config POOLS [MEDIATOR-LINE...]: write DIR/mediator.conf with
 # the [pool X] groups given and extra lines for [mediator].
 gv_mediator_config() {
@@ -140,13 +151,27 @@ gv_mediator_stop() {
     [ "$gv_mediator_status" = 124 ] || gv_mediator_pid=
 }
 
-# gv_vm_start NAME UUID [QEMU-ARG...]: boot a VM in the background.  Its
-# files are in DIR/vm-NAME/ (qemu.log: QEMU's own output).
-gv_vm_start() {
-    local name=$1 uuid=$2 dir=$gv_dir/vm-$1 fd
-    shift 2
+# gv_vm_prepare NAME: the VM's files in DIR/vm-NAME/: serial.log (its
+# ttyS0), the FIFOs agent.in and agent.out (its ttyS1), opened here for the
+# commands.  gv_vm_start uses it; so can another way to start the VM (such
+# as libvirt, with <serial type='file'> and <serial type='pipe'>), which
+# then gives gv_vm_pid[NAME] the QEMU process id.
+gv_vm_prepare() {
+    local name=$1 dir=$gv_dir/vm-$1 fd
     mkdir -p "$dir" && mkfifo "$dir/agent.in" "$dir/agent.out" || return 1
     : >"$dir/serial.log"
+    echo 1 >"$dir/next-id"
+    # Read-write, so that opening never waits for QEMU's end of the FIFO.
+    exec {fd}<>"$dir/agent.in"
+    gv_vm_fd[$name]=$fd
+}
+
+# gv_vm_start NAME UUID [QEMU-ARG...]: boot a VM in the background
+# (qemu.log in its directory: QEMU's own output).
+gv_vm_start() {
+    local name=$1 uuid=$2 dir=$gv_dir/vm-$1
+    shift 2
+    gv_vm_prepare "$name" || return 1
     # shellcheck disable=SC2086  # gv_accel is two words
     timeout --kill-after=5 "$GV_VM_LIMIT" "$GV_QEMU" $gv_accel -machine q35 -m "$GV_VM_MEMORY" \
         -nodefaults -display none -no-reboot -name "$name" -uuid "$uuid" \
@@ -158,10 +183,6 @@ gv_vm_start() {
         -device vgpu-stub,chardev=mediator,addr=0x1e \
         "$@" >"$dir/qemu.log" 2>&1 </dev/null &
     gv_vm_pid[$name]=$!
-    # Read-write, so that opening never waits for QEMU's end of the FIFO.
-    exec {fd}<>"$dir/agent.in"
-    gv_vm_fd[$name]=$fd
-    echo 1 >"$dir/next-id"
 }
 
 gv_vm_running() { kill -0 "${gv_vm_pid[$1]}" 2>/dev/null; }

@@ -34,16 +34,8 @@ json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 # (the agent's output also holds the client's diagnostics from stderr).
 client_json() { grep '^{' | tail -n 1 | json "$1"; }
 
-# vm_field UUID COLUMN: a column of the VM's row in vgpuctl list
-# (CONNECTED, QUEUED, RUNNING...).  Read from the text table with awk, not
-# through a JSON parser, so that a poll sees fresh values: python's start-up
-# alone can outlast a short request.
-vm_field() {
-    vgpuctl list | awk -v uuid="$1" -v col="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
-        $0 ~ uuid { print $c }'
-}
-vm_field_is() { [ "$(vm_field "$1" "$2")" = "$3" ]; }
+vm_field() { gv_vm_field "$@"; }
+vm_field_is() { gv_vm_field_is "$@"; }
 
 # A number from the contract headers, so tests never repeat one.
 contract_value() {
