@@ -117,6 +117,16 @@ gv_vm_field() {
 }
 gv_vm_field_is() { [ "$(gv_vm_field "$1" "$2")" = "$3" ]; }
 
+# The guest command that loads Debian's uio modules (in the image) and
+# binds uio_pci_generic to the device by its ids from include/vgpu/regs.h.
+gv_bind_uio_command() {
+    local vendor device
+    vendor=$(sed -n 's/^#define VGPU_PCI_VENDOR_ID *0x\([0-9a-fA-F]*\).*/\1/p' "$gv_top/include/vgpu/regs.h")
+    device=$(sed -n 's/^#define VGPU_PCI_DEVICE_ID *0x\([0-9a-fA-F]*\).*/\1/p' "$gv_top/include/vgpu/regs.h")
+    echo "insmod /lib/modules/vgpu/uio.ko && insmod /lib/modules/vgpu/uio_pci_generic.ko &&" \
+         "echo '$vendor $device' >/sys/bus/pci/drivers/uio_pci_generic/new_id"
+}
+
 # gv_mediator_config POOLS [MEDIATOR-LINE...]: write DIR/mediator.conf with
 # the [pool X] groups given and extra lines for [mediator].
 gv_mediator_config() {

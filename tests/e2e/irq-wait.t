@@ -27,9 +27,7 @@ like "$(gv_vm_run guest 30 "vgpu-client info")" "wait: +poll" "and auto polls"
 
 ids=$(printf '%04x %04x' "$(contract_value VGPU_PCI_VENDOR_ID)" "$(contract_value VGPU_PCI_DEVICE_ID)")
 dev=/sys/bus/pci/devices/0000:00:1e.0
-bind="insmod /lib/modules/vgpu/uio.ko && insmod /lib/modules/vgpu/uio_pci_generic.ko"
-bind+=" && echo '$ids' >/sys/bus/pci/drivers/uio_pci_generic/new_id"
-out=$(gv_vm_run guest 30 "$bind && basename \$(readlink $dev/driver)")
+out=$(gv_vm_run guest 30 "$(gv_bind_uio_command) && basename \$(readlink $dev/driver)")
 is "$?:$out" "0:uio_pci_generic" "uio_pci_generic binds the device by its ids ($ids)"
 like "$(gv_vm_run guest 30 "vgpu-client info")" "wait: +irq \(/dev/uio0\)" \
     "now auto waits on the interrupt through /dev/uio0"
