@@ -111,12 +111,12 @@ extract_vmlinux() {
 
 # Append a layer with the static vgpu-client $1 to the initramfs in $2.
 add_client() {
-    local client=$1 out=$2 layer
+    local client=$1 out=$2 layer=$2/.client-layer
     [ -f "$client" ] || die "no vgpu-client at '$client' (make build/guest-tools/vgpu-client-static)"
     if readelf -l "$client" 2>/dev/null | grep -q 'program interpreter'; then
         die "'$client' is not statically linked: the busybox guest has no libc"
     fi
-    layer=$(mktemp -d)
+    rm -rf "$layer"
     mkdir -p "$layer/root/bin"
     cp "$client" "$layer/root/bin/vgpu-client"
     pack "$layer/root" "$layer/client.cpio.gz"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # VMs with vgpu-stub and a mediator to serve them, for the whole-path tests
 # (tests/e2e/, through tests/e2e/lib.sh), make demo and make bench.  Source
 # it from bash, call gv_setup DIR, and call gv_cleanup on exit (trap).
@@ -88,8 +89,10 @@ gv_setup() {
     [ -x "$GV_QEMU" ] || { gv_error "no QEMU build at $GV_QEMU: run 'make qemu'"; return 1; }
     [ -f "$GV_IMAGE/initramfs-client.cpio.gz" ] ||
         { gv_error "no guest image with vgpu-client: run 'make guest-image-client'"; return 1; }
-    [ -x "$GV_MEDIATORD" ] && [ -x "$GV_VGPUCTL" ] ||
-        { gv_error "no $GV_MEDIATORD or $GV_VGPUCTL: run 'make'"; return 1; }
+    if [ ! -x "$GV_MEDIATORD" ] || [ ! -x "$GV_VGPUCTL" ]; then
+        gv_error "no $GV_MEDIATORD or $GV_VGPUCTL: run 'make'"
+        return 1
+    fi
     gv_kernel=$GV_IMAGE/vmlinux
     [ -e "$gv_kernel" ] || gv_kernel=$GV_IMAGE/vmlinuz
     gv_write_agent "$gv_dir/agent/vgpu-test.sh"

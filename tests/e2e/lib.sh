@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the whole-path tests (tests/e2e/*.t); source after
 # tests/lib/tap.sh.  Each test gets a private temp dir ($tmp) with the
 # mediator's runtime dir, VMs and mediator started through
