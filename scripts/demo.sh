@@ -48,7 +48,8 @@ demo_cleanup() {
     fi
 }
 trap demo_cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 fail() { echo "demo: $*" >&2; exit 1; }
 

@@ -188,7 +188,7 @@ gv_vm_start() {
     # shellcheck disable=SC2086  # gv_accel is two words
     timeout --kill-after=5 "$GV_VM_LIMIT" "$GV_QEMU" $gv_accel -machine q35 -m "$GV_VM_MEMORY" \
         -nodefaults -display none -no-reboot -name "$name" -uuid "$uuid" \
-        -kernel "$gv_kernel" -initrd "$gv_dir/initramfs.cpio.gz" \
+        -pidfile "$dir/qemu.pid" -kernel "$gv_kernel" -initrd "$gv_dir/initramfs.cpio.gz" \
         -append "console=ttyS0 panic=-1 quiet" \
         -serial "file:$dir/serial.log" \
         -chardev "pipe,id=agent,path=$dir/agent" -serial chardev:agent \
@@ -198,7 +198,7 @@ gv_vm_start() {
     gv_vm_pid[$name]=$!
 }
 
-gv_vm_running() { kill -0 "${gv_vm_pid[$1]}" 2>/dev/null; }
+gv_vm_running() { [ -n "${gv_vm_pid[$1]:-}" ] && kill -0 "${gv_vm_pid[$1]}" 2>/dev/null; }
 
 # The VM's console, without the serial line's carriage returns.
 gv_vm_console() { tr -d '\r' <"$gv_dir/vm-$1/serial.log"; }
@@ -270,22 +270,24 @@ gv_vm_stop() {
     return "$status"
 }
 
-# gv_vm_kill NAME: SIGTERM (QEMU quits at once), SIGKILL after 5 s.
+# gv_vm_kill NAME: SIGTERM (QEMU quits at once), SIGKILL after 5 s, to
+# QEMU itself too: gv_vm_pid is the timeout(1) around it.
 gv_vm_kill() {
-    local pid=${gv_vm_pid[$1]}
+    local pid=${gv_vm_pid[$1]} qemu
     kill -TERM "$pid" 2>/dev/null
     gv_wait_pid 5 "$pid" >/dev/null
     if [ $? = 124 ]; then
-        kill -KILL "$pid" 2>/dev/null
+        qemu=$(cat "$gv_dir/vm-$1/qemu.pid" 2>/dev/null)
+        kill -KILL "$pid" ${qemu:+"$qemu"} 2>/dev/null
         wait "$pid" 2>/dev/null
     fi
 }
 
 # Kill the VM if it still runs and close its agent FIFO.
 gv_vm_forget() {
-    local fd=${gv_vm_fd[$1]}
+    local fd=${gv_vm_fd[$1]:-}
     gv_vm_running "$1" && gv_vm_kill "$1"
-    exec {fd}>&-
+    [ -z "$fd" ] || exec {fd}>&-
     unset "gv_vm_pid[$1]" "gv_vm_fd[$1]"
 }
 
