@@ -40,7 +40,7 @@ include common/common.mk
 include tests/tests.mk
 include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk mediator/backend-cuda.mk \
                    guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
-                   packaging/packaging.mk)
+                   packaging/packaging.mk tests/e2e/e2e.mk)
 
 all: $(ALL_TARGETS)
 

@@ -142,9 +142,11 @@ void client_print_add(bool json, const struct client_add_result *add)
     }
     printf("{\"a\":%" PRIu32 ",\"b\":%" PRIu32 ",\"sum\":%" PRIu32, add->a, add->b, add->sum);
     printf(",\"request_id\":%" PRIu32 ",\"exec_time_us\":%" PRIu32
-           ",\"latency_us\":%.3f,\"timestamp_ns\":%" PRIu64 "}\n",
+           ",\"latency_us\":%.3f,\"timestamp_ns\":%" PRIu64 ",\"wait\":",
            add->completion.request_id, add->exec_time_us, add->latency_us,
            add->completion.timestamp_ns);
+    json_string(vgpu_wait_mode_name(add->wait));
+    printf("}\n");
 }
 
 void client_print_bench(bool json, const struct vgpu_device_info *info,

@@ -15,6 +15,7 @@ struct client_add_result {
     uint32_t a, b, sum;
     uint32_t exec_time_us;          /* the backend's time, from the response */
     double latency_us;              /* submit to completion, as the guest saw it */
+    enum vgpu_wait_mode wait;       /* how the client waited for it */
     struct vgpu_completion completion;
 };
 

@@ -217,6 +217,7 @@ static int client_info(const struct client_options *opts)
 static int client_add(const struct client_options *opts, const char *a, const char *b)
 {
     struct client_add_result add = { 0 };
+    struct vgpu_device_info info;
     unsigned long va, vb;
     enum vgpu_result r;
     uint64_t start;
@@ -235,6 +236,8 @@ static int client_add(const struct client_options *opts, const char *a, const ch
     }
     add.a = (uint32_t)va;
     add.b = (uint32_t)vb;
+    vgpu_device_info(dev, &info);
+    add.wait = info.wait;
     start = vgpu_clock_now_ns();
     r = vgpu_device_vector_add(dev, add.a, add.b, &add.sum, &add.exec_time_us, &add.completion);
     add.latency_us = (double)(vgpu_clock_now_ns() - start) / VGPU_NS_PER_US;

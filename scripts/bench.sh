@@ -2,6 +2,8 @@
 # make bench: benchmarks, each reported as a ratio to a floor measured in
 # the same run on the same machine (see docs/benchmarks.md).
 #   BENCH_ITERATIONS=N   round trips per measurement (default 20000)
+#   BENCH_GUEST=0        leave out the booted guest (it needs make qemu and
+#                        make guest-image-client, which make bench builds)
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,8 +77,68 @@ gpus=0" "plugin-dir=$build/plugins") || { echo "$report"; return 1; }
                m, c, s, m / (c + s) }'
 }
 
+# p50/p99 value of a report line starting with WORD ("floor", "mediator").
+report_value() {    # report word p50|p99
+    echo "$1" | sed -nE "s/^$2 .* $3 *([0-9.]+) us.*/\1/p" | head -n 1
+}
+
+# A booted guest (scripts/guest-vms.sh; KVM where it works, else TCG) runs
+# vgpu-client bench against a mediator on the cpu backend (one lane,
+# service time 0), polling and then waiting on the interrupt through
+# uio_pci_generic.  Reported against the mediator round trip and the
+# socket floor measured above in the same run ($1: that report).
+bench_guest() {
+    local host=$1 dir med50 med99 sock50 g50 g99 rc=0
+    local uuid=6f1c2a3b-0000-4d5e-8f90-0123456789ab warmup=2000
+    echo "== guest round trip (docs/benchmarks.md: Guest round trip)"
+    dir=$(mktemp -d)
+    (
+        . "$top/scripts/guest-vms.sh"
+        trap 'gv_cleanup; rm -rf "$dir"' EXIT
+        gv_setup "$dir" || exit 1
+        gv_mediator_config "[pool A]
+backend=cpu
+workers=1
+service-time-us=0" "log-level=warning"
+        gv_mediator_start || exit 1
+        gv_vgpuctl register "$uuid" --pool A --priority high --vm-id 1 --name bench >/dev/null || exit 1
+        gv_vm_start bench "$uuid"
+        gv_vm_wait_ready bench || exit 1
+        echo "guest: $gv_accel, 1 vCPU, $(sed -n 's/^kernel //p' "$GV_IMAGE/key")"
+        # unmeasured first: TCG translates the client's code on first use
+        gv_vm_run bench 300 "vgpu-client bench -n $warmup" >/dev/null || exit 1
+        gv_vm_run bench 600 "vgpu-client --json --wait poll bench -n $iterations" |
+            grep '^{' | tail -n 1 >"$dir/poll.json"
+        gv_vm_run bench 60 "$(gv_bind_uio_command)" >/dev/null || exit 1
+        gv_vm_run bench 300 "vgpu-client bench --wait irq -n $warmup" >/dev/null || exit 1
+        gv_vm_run bench 600 "vgpu-client --json --wait irq bench -n $iterations" |
+            grep '^{' | tail -n 1 >"$dir/irq.json"
+        for mode in poll irq; do
+            sed -E 's/.*"count":([0-9]+).*"p50_us":([0-9.]+).*"p99_us":([0-9.]+).*/\1 \2 \3/' "$dir/$mode.json" |
+                awk -v m="$mode" '{ printf "guest    vgpu-client bench, wait %-4s %6d:  p50 %7.1f us  p99 %7.1f us\n", m, $1, $2, $3 }'
+        done
+    ) >"$dir.report" 2>&1 || rc=1
+    cat "$dir.report"
+    [ "$rc" = 0 ] || { rm -f "$dir.report"; return 1; }
+    med50=$(report_value "$host" mediator p50)
+    med99=$(report_value "$host" mediator p99)
+    sock50=$(report_value "$host" floor p50)
+    for mode in poll irq; do
+        g50=$(report_value "$(cat "$dir.report")" "guest .* wait $mode" p50)
+        g99=$(report_value "$(cat "$dir.report")" "guest .* wait $mode" p99)
+        awk -v m="$mode" -v g50="$g50" -v g99="$g99" -v m50="$med50" -v m99="$med99" -v s50="$sock50" 'BEGIN {
+            printf "ratio    guest %-4s / mediator round trip:     p50 %7.2fx    p99 %7.2fx   (p50 / socket floor %.1fx)\n",
+                   m, g50 / m50, g99 / m99, g50 / s50 }'
+    done
+    rm -f "$dir.report"
+}
+
 machine
-bench_mediator || status=1
+host_report=$(bench_mediator) || status=1
+echo "$host_report"
+if [ "${BENCH_GUEST:-1}" != 0 ]; then
+    bench_guest "$host_report" || status=1
+fi
 if [ -e /dev/nvidiactl ]; then
     bench_cuda || status=1
 else

@@ -1,8 +1,176 @@
-#!/bin/sh
-# make demo: will start the mediator, boot three VMs (pools A and B; high,
-# medium, low priority), run requests in each and print results, latencies
-# and the mediator's stats.  The parts it needs are not built yet.
-echo "make demo: not available yet."
-echo "It will boot three VMs that share the host's GPUs through vgpu-mediatord"
-echo "and show each VM's results, latency and the mediator's per-VM stats."
-exit 1
+#!/bin/bash
+# make demo: three VMs share one vgpu-mediatord.  It starts the mediator
+# (cpu backend, pools A and B) in a private directory, registers and boots
+# three VMs with the vgpu-stub device (high and low priority in pool A,
+# medium in pool B), runs requests in each and prints the results, shows
+# the priority rule at work, each VM's latency and the mediator's stats,
+# and stops everything it started.  docs/demo.md explains each step.
+#
+#   scripts/demo.sh            (make demo builds what it needs first)
+#   VGPU_DEMO_KEEP=1           keep the directory with the logs
+#   VGPU_TEST_ACCEL=tcg|kvm    force the accelerator (default: KVM if it works)
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/guest-vms.sh"
+
+BOOT_LIMIT=180          # seconds for the VMs to boot
+COMMAND_LIMIT=60        # seconds for one command in a VM
+SERVICE_US_A=20000      # pool A: each request takes 20 ms (a GPU kernel's time)
+BENCH_A=50              # bench requests in pool A (about 1 s at 20 ms each)
+BENCH_B=1000            # bench requests in pool B (no service time)
+
+# name pool priority vm-id
+VMS="web A high 1
+batch A low 2
+ml B medium 3"
+
+demo_dir=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-demo.XXXXXX")
+started=$(date +%s)
+step_no=0
+status=1
+
+step() {
+    step_no=$((step_no + 1))
+    printf '\n[%d/6] %s\n' "$step_no" "$*"
+}
+say() { printf '      %s\n' "$@"; }
+indent() { sed 's/^/      /'; }
+uuid_of() { printf '6f1c2a3b-0000-4d5e-8f90-%012d' "$1"; }
+vm_column() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' <<<"$VMS"; }   # name column
+
+demo_cleanup() {
+    gv_cleanup
+    if [ "$status" = 0 ] && [ -z "${VGPU_DEMO_KEEP:-}" ]; then
+        rm -rf "$demo_dir"
+    else
+        echo "Logs (mediator, each VM's console and QEMU output) are in $demo_dir"
+    fi
+}
+trap demo_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() { echo "demo: $*" >&2; exit 1; }
+
+# How a VM starts and stops: swap these two for another way (libvirt's
+# virsh start of a domain attached with vgpuctl attach) without touching
+# the steps.  A started VM's ttyS0 goes to DIR/vm-NAME/serial.log and its
+# ttyS1 reads DIR/vm-NAME/agent.in (scripts/guest-vms.sh).
+demo_vm_start() {       # name uuid
+    gv_vm_start "$1" "$2"
+}
+demo_vm_stop() {        # name
+    gv_vm_stop "$1" 30
+}
+
+# in_vm NAME COMMAND: show and run a command in a VM, with its output.
+in_vm() {
+    printf '      %s$ %s\n' "$1" "$2"
+    gv_vm_run "$1" "$COMMAND_LIMIT" "$2" | indent
+    return "${PIPESTATUS[0]}"
+}
+
+echo "vgpu-stub demo: three VMs share the host's accelerator through vgpu-mediatord"
+gv_setup "$demo_dir" || fail "cannot set up (run 'make demo', which builds what is missing)"
+echo "QEMU:  $GV_QEMU ($gv_accel)"
+echo "guest: $(sed -n 's/^kernel //p' "$GV_IMAGE/key"), busybox and the static vgpu-client"
+echo "work:  $demo_dir"
+
+step "Start vgpu-mediatord: cpu backend, pools A and B with one lane each"
+gv_mediator_config "[pool A]
+backend=cpu
+workers=1
+service-time-us=$SERVICE_US_A
+[pool B]
+backend=cpu
+workers=1"
+say "Pool A's requests take $((SERVICE_US_A / 1000)) ms each (service-time-us, standing in for a GPU" \
+    "kernel), so that its two VMs queue behind each other; pool B's take no time." \
+    "config: $gv_conf"
+gv_mediator_start || fail "the mediator did not start"
+say "$(gv_vgpuctl ping)"
+
+step "Register the VMs (what the libvirt hook does when a domain starts)"
+while read -r name pool prio id; do
+    say "vgpuctl register $(uuid_of "$id") --pool $pool --priority $prio --vm-id $id --name $name"
+    gv_vgpuctl register "$(uuid_of "$id")" --pool "$pool" --priority "$prio" --vm-id "$id" \
+        --name "$name" >/dev/null || fail "register $name failed"
+done <<<"$VMS"
+gv_vgpuctl list | indent
+
+step "Boot the VMs: QEMU with -device vgpu-stub, in parallel"
+names=$(cut -d' ' -f1 <<<"$VMS")
+for name in $names; do
+    demo_vm_start "$name" "$(uuid_of "$(vm_column "$name" 4)")"
+done
+boot_start=$(date +%s%N)
+for name in $names; do
+    gv_vm_wait_ready "$name" "$BOOT_LIMIT" || fail "VM $name did not boot"
+    say "$name is up after $(( ($(date +%s%N) - boot_start) / 1000000 )) ms"
+done
+
+step "Requests from each VM: its identity, then VECTOR_ADD (the sum wraps at 2^32)"
+for name in $names; do
+    [ "$name" = "${names%%$'\n'*}" ] || echo
+    in_vm "$name" "vgpu-client info" || fail "info failed in $name"
+    in_vm "$name" "vgpu-client add 2 40" || fail "add failed in $name"
+    in_vm "$name" "vgpu-client add 4294967295 1" || fail "add failed in $name"
+done
+
+step "Priority: pool A's VMs both wait for its lane"
+say "vgpuctl pause holds dispatch; batch (low) submits first, then web (high);" \
+    "ml (pool B) submits too.  Then vgpuctl resume."
+gv_vgpuctl pause >/dev/null
+order="batch web ml"
+declare -A id_of
+for name in $order; do
+    gv_vm_send "$name" "vgpu-client --json add 1 1"
+    id_of[$name]=$gv_id
+    # Wait until the mediator has it queued, so that arrival is this order.
+    gv_wait_until 30 gv_vm_field_is "$(uuid_of "$(vm_column "$name" 4)")" QUEUED 1 ||
+        fail "$name's request did not reach the queue"
+done
+gv_vgpuctl list | indent
+gv_vgpuctl resume >/dev/null
+say "" "Completion times (the device's TIMESTAMP register, host clock):"
+for name in $order; do
+    gv_vm_wait "$name" "${id_of[$name]}" "$COMMAND_LIMIT" || fail "$name's request did not complete"
+    stamp=$(gv_vm_output "$name" "${id_of[$name]}" | sed -n 's/.*"timestamp_ns":\([0-9]*\).*/\1/p')
+    echo "$stamp $name"
+done | sort -n | awk -v vms="$VMS" '
+    BEGIN { n = split(vms, lines, "\n"); for (i = 1; i <= n; i++) { split(lines[i], f, " ");
+            pool[f[1]] = f[2]; prio[f[1]] = f[3] } }
+    NR == 1 { first = $1 }
+    { printf "      +%6.1f ms  %-6s (pool %s, %s)\n", ($1 - first) / 1e6, $2, pool[$2], prio[$2] }'
+say "In pool A, web (high) ran before batch (low) although it asked later;" \
+    "ml ran at once on pool B's own lane."
+
+step "Latency seen in each guest: vgpu-client bench, one VM at a time"
+for name in $names; do
+    pool=$(vm_column "$name" 2)
+    count=$BENCH_A
+    [ "$pool" = B ] && count=$BENCH_B
+    gv_vm_run "$name" "$COMMAND_LIMIT" "vgpu-client --json bench -n $count" >"$demo_dir/bench-$name.json" ||
+        fail "bench failed in $name"
+    grep '^{' "$demo_dir/bench-$name.json" | tail -n 1 | sed -E \
+        's/.*"count":([0-9]+).*"p50_us":([0-9.]+).*"p90_us":([0-9.]+).*"p99_us":([0-9.]+).*/\1 \2 \3 \4/' |
+        awk -v n="$name" -v p="$pool" '{ printf "      %-6s pool %s  %5d requests  p50 %9.1f us  p90 %9.1f us  p99 %9.1f us\n",
+                                         n, p, $1, $2, $3, $4 }'
+done
+say "Pool A's latency is its $((SERVICE_US_A / 1000)) ms service time plus the path; pool B's is the" \
+    "path alone: guest MMIO, QEMU, the socket, the mediator and back (TCG makes the" \
+    "guest side slow; make bench compares it with the host-side floor)."
+echo
+say "The mediator's accounting (vgpuctl stats):"
+gv_vgpuctl stats | indent
+
+echo
+echo "Stopping the VMs (their agents end and they power off) and the mediator."
+for name in $names; do
+    demo_vm_stop "$name" || echo "demo: $name did not power off by itself; it was stopped" >&2
+done
+gv_mediator_stop TERM
+[ "$gv_mediator_status" = 0 ] || echo "demo: the mediator exited with status $gv_mediator_status" >&2
+status=0
+echo "Demo done in $(( $(date +%s) - started )) s."

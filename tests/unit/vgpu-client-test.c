@@ -255,6 +255,7 @@ static void test_add(gconstpointer data)
     g_assert_cmpfloat(json_object_get_double_member(o, "latency_us"), >, 0);
     fake_device_stats(dev, &stats);
     g_assert_cmpint(json_object_get_int_member(o, "timestamp_ns"), ==, stats.last_timestamp_ns);
+    g_assert_cmpstr(json_object_get_string_member(o, "wait"), ==, "poll");
     g_assert_cmpuint(stats.doorbells, ==, 3);
     fake_root_free(root);
 }
@@ -432,6 +433,8 @@ static void test_irq(gconstpointer data)
     FakeRoot *root = fake_root_new();
     g_autoptr(Run) info = NULL;
     g_autoptr(Run) add = NULL;
+    g_autoptr(Run) json = NULL;
+    g_autoptr(JsonParser) parser = NULL;
     FakeStats stats;
 
     dev = fake_device_add(root, ADDR_1E, VGPU_PCI_VENDOR_ID, VGPU_PCI_DEVICE_ID);
@@ -445,8 +448,11 @@ static void test_irq(gconstpointer data)
     add = run_client(client, root, "--wait", "irq", "add", "40", "2");
     g_assert_cmpint(add->status, ==, EXIT_OK);
     g_assert_cmpstr(add->out, ==, "42\n");
+    json = run_client(client, root, "--json", "add", "1", "2");
+    g_assert_cmpint(json->status, ==, EXIT_OK);
+    g_assert_cmpstr(json_object_get_string_member(parse_json(json->out, &parser), "wait"), ==, "irq");
     fake_device_stats(dev, &stats);
-    g_assert_cmpuint(stats.interrupts, ==, 1);
+    g_assert_cmpuint(stats.interrupts, ==, 2);
     fake_root_free(root);
 }
 

@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared by the whole-path tests (tests/e2e/*.t); source after
+# tests/lib/tap.sh.  Each test gets a private temp dir ($tmp) with the
+# mediator's runtime dir, VMs and mediator started through
+# scripts/guest-vms.sh (gv_*), all stopped on exit, and the dir removed
+# (KEEP_TMP=1 keeps it).
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-e2e.XXXXXX")
+. "$top/scripts/guest-vms.sh"
+
+# A failed check makes the cleanup show what the VMs and the mediator said.
+e2e_failed=0
+eval "tap_$(declare -f ok)"
+ok() { tap_ok "$@" || { e2e_failed=1; return 1; }; }
+
+e2e_cleanup() {
+    [ "$e2e_failed" = 0 ] || show_logs
+    gv_cleanup
+    if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap e2e_cleanup EXIT
+
+gv_setup "$tmp" || bail "cannot set up the VMs (see above)"
+diag "accelerator: $gv_accel; kernel: ${gv_kernel##*/}"
+
+vgpuctl() { gv_vgpuctl "$@"; }
+
+uuid_n() { printf '00000000-0000-4000-8000-%012d' "$1"; }
+
+# json EXPR: evaluate a Python expression over the JSON on stdin (as j).
+json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+# client_json EXPR: the same over the last line of vgpu-client --json output
+# (the agent's output also holds the client's diagnostics from stderr).
+client_json() { grep '^{' | tail -n 1 | json "$1"; }
+
+vm_field() { gv_vm_field "$@"; }
+vm_field_is() { gv_vm_field_is "$@"; }
+
+# A number from the contract headers, so tests never repeat one.
+contract_value() {
+    sed -nE "s/^#define $1 +(0x[0-9a-fA-F]+|[0-9]+)u?( .*)?$/\1/p" "$top"/include/vgpu/*.h
+}
+
+# Host CLOCK_MONOTONIC in ns, the clock of the device's TIMESTAMP.
+monotonic_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
+
+# A guest command that waits (up to 10 s) until the device's identity is
+# there ("true") or gone ("false"): the mediator's IDENTITY reaches the
+# device a moment after vgpuctl returns.
+await_identity() {
+    echo "for i in \$(seq 100); do vgpu-client --json info | grep -q '\"registered\":$1' && break;" \
+         "sleep 0.1; done"
+}
+
+# boot_all LIMIT NAME...: wait until every named VM takes commands.
+boot_all() {
+    local limit=$1 name; shift
+    for name in "$@"; do
+        gv_vm_wait_ready "$name" "$limit" || return 1
+    done
+}
+
+# What the VMs and the mediator said (the end of each log).
+show_logs() {
+    local f
+    for f in "$tmp"/vm-*/serial.log "$tmp"/vm-*/qemu.log "$tmp/mediator.log"; do
+        [ -s "$f" ] && diag "${f#"$tmp"/}:" "$(tr -d '\r' <"$f" | tail -n 30)"
+    done
+    return 0
+}
