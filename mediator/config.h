@@ -1,0 +1,92 @@
+/*
+ * mediator.conf: the daemon's settings and its pools (a GLib key file).
+ * docs/mediator.md and mediator.conf(5) describe every key.
+ *
+ * Every error names the file, and where it can, the line, group and key:
+ *   /etc/vgpu/mediator.conf:12: [pool A] workers: "x" is not a number in 1..64
+ */
+#ifndef MEDIATOR_CONFIG_H
+#define MEDIATOR_CONFIG_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+#ifndef MEDIATOR_CONFIG_PATH
+#define MEDIATOR_CONFIG_PATH        "/etc/vgpu/mediator.conf"
+#endif
+#ifndef MEDIATOR_PLUGIN_DIR
+#define MEDIATOR_PLUGIN_DIR         "/usr/lib/vgpu/backends"
+#endif
+#define MEDIATOR_RUNTIME_DIR        "/run/vgpu"
+#define MEDIATOR_DEVICE_SOCKET      "mediator.sock"
+#define MEDIATOR_CONTROL_SOCKET     "control.sock"
+
+#define CONFIG_QUEUE_LIMIT_DEFAULT      4096u
+#define CONFIG_QUEUE_LIMIT_MAX          1000000u
+#define CONFIG_VM_QUEUE_LIMIT_DEFAULT   64u
+#define CONFIG_AGING_MS_MAX             3600000u    /* an hour */
+#define CONFIG_DRAIN_TIMEOUT_MS_DEFAULT 5000u
+#define CONFIG_DRAIN_TIMEOUT_MS_MAX     600000u
+#define CONFIG_WORKERS_DEFAULT          1u
+#define CONFIG_WORKERS_MAX              64u
+#define CONFIG_GPUS_MAX                 64u         /* GPU ordinals 0..63 */
+#define CONFIG_SERVICE_TIME_US_MAX      10000000u   /* 10 s */
+#define CONFIG_BACKEND_NAME_MAX         32u
+
+#define CONFIG_ERROR (config_error_quark())
+GQuark config_error_quark(void);
+
+enum config_error_code {
+    CONFIG_ERROR_READ,          /* the file cannot be read */
+    CONFIG_ERROR_SYNTAX,        /* not a key file */
+    CONFIG_ERROR_UNKNOWN,       /* a group or key that does not exist */
+    CONFIG_ERROR_VALUE,         /* a value out of range or of the wrong kind */
+    CONFIG_ERROR_MISSING,       /* something required is absent */
+};
+
+struct config_pool {
+    uint32_t pool_id;           /* 'A'..'Z' */
+    char *backend;              /* "cpu", "cuda", or another plugin's name */
+    char *fallback;             /* "cpu" or NULL (none): used when the backend cannot run */
+    int gpus[CONFIG_GPUS_MAX];  /* GPU ordinals (not cpu); gpu_count 0: all the backend has */
+    unsigned gpu_count;
+    unsigned workers;           /* cpu lanes */
+    uint32_t service_time_us;   /* cpu: extra time per request */
+    int line;                   /* line of the [pool X] header, for messages */
+};
+
+struct config {
+    char *path;                 /* the file it came from */
+    char *runtime_dir;          /* sockets live here */
+    GLogLevelFlags log_level;   /* the least severe level logged */
+    unsigned queue_limit;       /* all queued requests */
+    unsigned vm_queue_limit;    /* queued requests per VM */
+    unsigned aging_ms;          /* 0: aging off */
+    unsigned drain_timeout_ms;  /* at SIGTERM, how long running requests may take */
+    char *plugin_dir;           /* libvgpu-backend-NAME.so live here */
+    char *socket_group;         /* group of the device socket; NULL: the daemon's */
+    struct config_pool pools[QUEUE_POOL_COUNT];
+    unsigned pool_count;        /* in file order */
+};
+
+/* Read and check the file at path into *cfg (cleared first).  FALSE with error. */
+gboolean config_load(struct config *cfg, const char *path, GError **error);
+
+/* The same for len bytes of text said to come from path. */
+gboolean config_parse(struct config *cfg, const char *text, gsize len, const char *path,
+                      GError **error);
+
+void config_clear(struct config *cfg);
+
+/* The pool's settings; NULL when the config has no such pool. */
+const struct config_pool *config_pool(const struct config *cfg, uint32_t pool_id);
+
+/* "A, B" (free with g_free). */
+char *config_pool_names(const struct config *cfg);
+
+/* "error", "warning", "info", "debug" for a level config_parse accepts. */
+const char *config_log_level_name(GLogLevelFlags level);
+
+#endif /* MEDIATOR_CONFIG_H */

@@ -1,0 +1,605 @@
+/*
+ * The device listener and its connections: see devices.h.
+ */
+#include <errno.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devices.h"
+#include "sockets.h"
+#include "vgpu/codec.h"
+
+#define DEVICE_IN_BUFFER    (4 * VGPU_WIRE_MAX_MESSAGE)
+#define DEVICE_SOCKET_MODE  0660
+
+struct device_conn {
+    gint refcount;
+    struct devices *owner;          /* NULL once closed (main thread) */
+    GMutex lock;                    /* guards fd, closed, out, out_scheduled, stuck */
+    int fd;
+    bool closed;
+    GByteArray *out;                /* bytes the socket did not take yet */
+    bool out_scheduled;             /* the main thread was asked to flush out */
+    bool stuck;                     /* out grew past DEVICE_OUT_MAX */
+    guint in_watch;                 /* main thread */
+    guint out_watch;                /* main thread */
+    pid_t peer_pid;                 /* SO_PEERCRED at accept */
+    bool hello;                     /* HELLO received */
+    uint8_t uuid[16];               /* from HELLO */
+    char uuid_str[VGPU_UUID_STRING_LEN + 1];
+    struct registry_vm *vm;         /* the identity it was given (a reference), or NULL */
+    size_t in_len;
+    unsigned char in[DEVICE_IN_BUFFER];
+};
+
+struct devices {
+    char *socket_path;
+    int listen_fd;                  /* -1 once stopped */
+    guint listen_watch;
+    struct registry *registry;
+    struct scheduler *scheduler;    /* NULL once reading stopped */
+    GHashTable *conns;              /* the open connections (holding a reference each) */
+    GHashTable *by_uuid;            /* uuid_str -> GPtrArray of conns that said HELLO */
+};
+
+static struct device_conn *conn_ref(struct device_conn *c)
+{
+    g_atomic_int_inc(&c->refcount);
+    return c;
+}
+
+static gpointer conn_copy_ref(gconstpointer src, gpointer data)
+{
+    (void)data;
+    return conn_ref((struct device_conn *)src);
+}
+
+static void conn_unref(gpointer data)
+{
+    struct device_conn *c = data;
+
+    if (g_atomic_int_dec_and_test(&c->refcount)) {
+        g_byte_array_unref(c->out);
+        g_mutex_clear(&c->lock);
+        g_free(c);
+    }
+}
+
+/* "pid 1234 (uuid ...)" for messages. */
+static const char *conn_label(struct device_conn *c, char *buf, size_t size)
+{
+    if (c->hello) {
+        snprintf(buf, size, "device pid %d (uuid %s)", (int)c->peer_pid, c->uuid_str);
+    } else {
+        snprintf(buf, size, "device pid %d (before HELLO)", (int)c->peer_pid);
+    }
+    return buf;
+}
+#define LABEL(c) conn_label((c), (char[96]){ 0 }, 96)
+
+/* Write what out holds (caller holds c->lock).  FALSE when the peer is gone. */
+static gboolean conn_write_out(struct device_conn *c)
+{
+    while (c->out->len) {
+        ssize_t n = send(c->fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        g_byte_array_remove_range(c->out, 0, (guint)n);
+    }
+    return TRUE;
+}
+
+static gboolean conn_on_writable(gint fd, GIOCondition cond, gpointer data);
+static void conn_close(struct device_conn *c, uint32_t cancel_error);
+
+/* Main thread, asked by conn_send(): watch for room to write, or drop a stuck peer. */
+static gboolean conn_out_requested(gpointer data)
+{
+    struct device_conn *c = data;
+    bool stuck;
+
+    if (!c->owner) {
+        return G_SOURCE_REMOVE;
+    }
+    g_mutex_lock(&c->lock);
+    stuck = c->stuck;
+    if (!stuck && !c->out_watch) {
+        c->out_watch = g_unix_fd_add(c->fd, G_IO_OUT, conn_on_writable, c);
+    }
+    g_mutex_unlock(&c->lock);
+    if (stuck) {
+        g_warning("%s stopped reading (%u bytes unsent): closing it", LABEL(c), DEVICE_OUT_MAX);
+        conn_close(c, VGPU_ERR_CANCELLED);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean conn_on_writable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct device_conn *c = data;
+    gboolean alive;
+
+    (void)fd;
+    (void)cond;
+    g_mutex_lock(&c->lock);
+    alive = conn_write_out(c);
+    if (c->out->len == 0 || !alive) {
+        c->out_scheduled = false;
+        c->out_watch = 0;
+    }
+    g_mutex_unlock(&c->lock);
+    if (!alive) {
+        conn_close(c, VGPU_ERR_CANCELLED);
+        return G_SOURCE_REMOVE;
+    }
+    return c->out_watch ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/*
+ * Send len bytes (any thread; never blocks).  Written straight to the
+ * socket when nothing is waiting before them; else buffered for the main
+ * thread to flush.  Dropped when the connection is closed.
+ */
+static void conn_send(struct device_conn *c, const void *buf, size_t len)
+{
+    g_mutex_lock(&c->lock);
+    if (c->closed) {
+        g_mutex_unlock(&c->lock);
+        return;
+    }
+    if (c->out->len == 0) {
+        ssize_t n;
+
+        do {
+            n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)len) {
+            g_mutex_unlock(&c->lock);
+            return;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            g_mutex_unlock(&c->lock);   /* peer gone: its read side will see the hangup */
+            return;
+        }
+        buf = (const unsigned char *)buf + (n > 0 ? n : 0);
+        len -= (size_t)(n > 0 ? n : 0);
+    }
+    g_byte_array_append(c->out, buf, (guint)len);
+    if (c->out->len > DEVICE_OUT_MAX) {
+        c->stuck = true;
+    }
+    if (!c->out_scheduled || c->stuck) {
+        c->out_scheduled = true;
+        g_idle_add_full(G_PRIORITY_HIGH, conn_out_requested, conn_ref(c), conn_unref);
+    }
+    g_mutex_unlock(&c->lock);
+}
+
+static void send_identity(struct device_conn *c, uint32_t error, const struct registry_vm *vm)
+{
+    unsigned char msg[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_identity)];
+    unsigned char head[sizeof(struct vgpu_wire_identity)];
+    size_t len;
+
+    vgpu_le32_store(head, error);
+    vgpu_le32_store(head + 4, vm ? vm->pool_id : 0);
+    vgpu_le32_store(head + 8, vm ? vm->priority : 0);
+    vgpu_le32_store(head + 12, vm ? vm->vm_id : 0);
+    len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_IDENTITY, 0, head, sizeof(head), NULL, 0);
+    conn_send(c, msg, len);
+}
+
+static void send_complete(struct device_conn *c, uint32_t seq, uint32_t request_id,
+                          uint32_t error, const void *response, size_t response_len)
+{
+    unsigned char msg[VGPU_WIRE_MAX_MESSAGE];
+    unsigned char head[sizeof(struct vgpu_wire_complete)];
+    size_t len;
+
+    vgpu_le32_store(head, request_id);
+    vgpu_le32_store(head + 4, error);
+    len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_COMPLETE, seq, head, sizeof(head),
+                           response, response_len);
+    g_assert(len > 0);
+    conn_send(c, msg, len);
+}
+
+/* request_complete_fn of requests from devices: any thread. */
+static void conn_request_complete(struct request *r, uint32_t error, const void *response,
+                                  size_t response_len)
+{
+    send_complete(r->owner, r->seq, r->request_id, error, response, response_len);
+}
+
+static void by_uuid_remove(struct devices *d, struct device_conn *c)
+{
+    GPtrArray *list = g_hash_table_lookup(d->by_uuid, c->uuid_str);
+
+    if (list) {
+        g_ptr_array_remove(list, c);
+        if (list->len == 0) {
+            g_hash_table_remove(d->by_uuid, c->uuid_str);
+        }
+    }
+}
+
+static bool request_of_conn(struct request *r, void *data)
+{
+    return r->owner == data;
+}
+
+/*
+ * Close c (main thread): its queued requests end with cancel_error (and
+ * are not answered: there is no one to answer).  Anything already queued
+ * for output is tried once more so that a last IDENTITY arrives.
+ */
+static void conn_close(struct device_conn *c, uint32_t cancel_error)
+{
+    struct devices *d = c->owner;
+
+    if (!d) {
+        return;
+    }
+    c->owner = NULL;
+    if (c->in_watch) {
+        g_source_remove(c->in_watch);
+        c->in_watch = 0;
+    }
+    if (c->out_watch) {
+        g_source_remove(c->out_watch);
+        c->out_watch = 0;
+    }
+    if (c->hello) {
+        by_uuid_remove(d, c);
+    }
+    g_mutex_lock(&c->lock);
+    conn_write_out(c);
+    c->closed = true;
+    close(c->fd);
+    c->fd = -1;
+    g_byte_array_set_size(c->out, 0);
+    g_mutex_unlock(&c->lock);
+    if (d->scheduler) {
+        unsigned n = scheduler_cancel(d->scheduler, request_of_conn, c, cancel_error);
+
+        if (n) {
+            g_info("%s: %u queued request(s) dropped (%s)", LABEL(c), n,
+                   vgpu_error_name(cancel_error));
+        }
+    }
+    g_clear_pointer(&c->vm, registry_vm_unref);
+    g_hash_table_remove(d->conns, c);       /* drops the set's reference */
+}
+
+/* A malformed wire message: log it with the peer, close, charge its queue to PROTOCOL. */
+static void conn_protocol_error(struct device_conn *c, const char *why)
+{
+    g_warning("%s: %s: closing the connection", LABEL(c), why);
+    conn_close(c, VGPU_ERR_PROTOCOL);
+}
+
+/*
+ * Give c the identity the registry holds for its UUID (or none), and close
+ * it when the registered pid is not its peer.  initial: right after HELLO,
+ * when an IDENTITY is always sent.  FALSE when c was closed.
+ */
+static gboolean conn_update_identity(struct devices *d, struct device_conn *c, bool initial)
+{
+    struct registry_vm *vm = registry_lookup(d->registry, c->uuid);
+
+    if (vm && vm->pid && vm->pid != c->peer_pid) {
+        g_warning("%s claims domain '%s', whose registered QEMU is pid %d: refused (PERMISSION)",
+                  LABEL(c), vm->name, (int)vm->pid);
+        send_identity(c, VGPU_ERR_PERMISSION, NULL);
+        conn_close(c, VGPU_ERR_PERMISSION);
+        return FALSE;
+    }
+    if (vm && c->vm != vm) {
+        g_clear_pointer(&c->vm, registry_vm_unref);
+        c->vm = registry_vm_ref(vm);
+        g_info("%s is domain '%s': pool %c, priority %s, vm-id %u", LABEL(c), vm->name,
+               (char)vm->pool_id, vgpu_priority_name(vm->priority), vm->vm_id);
+        send_identity(c, VGPU_OK, vm);
+    } else if (!vm && (c->vm || initial)) {
+        g_clear_pointer(&c->vm, registry_vm_unref);
+        g_info("%s is not registered: it waits for its registration", LABEL(c));
+        send_identity(c, VGPU_ERR_NOT_REGISTERED, NULL);
+    }
+    return TRUE;
+}
+
+static gboolean handle_hello(struct devices *d, struct device_conn *c, const unsigned char *p)
+{
+    uint32_t version = vgpu_le32_load(p + 16);
+    GPtrArray *list;
+
+    if (c->hello) {
+        conn_protocol_error(c, "HELLO sent twice");
+        return FALSE;
+    }
+    if (vgpu_le32_load(p + 20) != 0) {
+        conn_protocol_error(c, "HELLO with a nonzero reserved word");
+        return FALSE;
+    }
+    c->hello = true;
+    memcpy(c->uuid, p, sizeof(c->uuid));
+    vgpu_uuid_format(c->uuid, c->uuid_str);
+    list = g_hash_table_lookup(d->by_uuid, c->uuid_str);
+    if (!list) {
+        list = g_ptr_array_new();
+        g_hash_table_insert(d->by_uuid, g_strdup(c->uuid_str), list);
+    }
+    g_ptr_array_add(list, c);
+    if (version >> 16 != VGPU_PROTOCOL_VERSION >> 16) {
+        g_warning("%s speaks protocol %u.%u, this mediator %u.%u: refused", LABEL(c),
+                  version >> 16, version & 0xffff, VGPU_PROTOCOL_VERSION >> 16,
+                  VGPU_PROTOCOL_VERSION & 0xffff);
+        send_identity(c, VGPU_ERR_BAD_VERSION, NULL);
+        conn_close(c, VGPU_ERR_BAD_VERSION);
+        return FALSE;
+    }
+    return conn_update_identity(d, c, true);
+}
+
+static gboolean handle_submit(struct devices *d, struct device_conn *c, uint32_t seq,
+                              const unsigned char *p, size_t len)
+{
+    uint32_t request_id = vgpu_le32_load(p);
+    struct request *r;
+    uint32_t error;
+
+    if (vgpu_le32_load(p + 4) != 0) {
+        conn_protocol_error(c, "SUBMIT with a nonzero reserved word");
+        return FALSE;
+    }
+    if (!c->vm) {
+        unsigned char response[VGPU_RESPONSE_HEADER_SIZE];
+        size_t rlen = vgpu_response_encode(response, sizeof(response), VGPU_ERR_NOT_REGISTERED,
+                                           NULL, 0, NULL, 0, 0);
+
+        scheduler_count_unattributed(d->scheduler, VGPU_ERR_NOT_REGISTERED);
+        send_complete(c, seq, request_id, VGPU_ERR_NOT_REGISTERED, response, rlen);
+        return TRUE;
+    }
+    r = request_new(c->vm, seq, request_id, p + sizeof(struct vgpu_wire_submit),
+                    len - sizeof(struct vgpu_wire_submit), conn_request_complete, conn_ref(c),
+                    conn_unref);
+    error = vgpu_request_decode(r->bytes, r->length, &r->view);
+    if (error != VGPU_OK) {
+        g_debug("%s: request %u refused: %s", LABEL(c), request_id, vgpu_error_name(error));
+        scheduler_reject(d->scheduler, r, error);
+    } else {
+        scheduler_submit(d->scheduler, r);
+    }
+    return TRUE;
+}
+
+/* Handle one whole message.  FALSE when c was closed. */
+static gboolean handle_message(struct devices *d, struct device_conn *c,
+                               const struct vgpu_wire_header *hdr, const unsigned char *payload)
+{
+    switch (hdr->type) {
+    case VGPU_WIRE_HELLO:
+        return handle_hello(d, c, payload);
+    case VGPU_WIRE_SUBMIT:
+        return handle_submit(d, c, hdr->seq, payload, hdr->length);
+    default:
+        conn_protocol_error(c, hdr->type == VGPU_WIRE_IDENTITY
+                                   ? "a device sent IDENTITY (only the mediator sends it)"
+                                   : "a device sent COMPLETE (only the mediator sends it)");
+        return FALSE;
+    }
+}
+
+static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct device_conn *c = data;
+    struct devices *d = c->owner;
+    size_t used = 0;
+    ssize_t n;
+
+    (void)cond;
+    n = recv(fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
+        if (c->in_len) {
+            conn_protocol_error(c, "connection ended inside a message");
+        } else {
+            g_info("%s disconnected", LABEL(c));
+            conn_close(c, VGPU_ERR_CANCELLED);
+        }
+        return G_SOURCE_REMOVE;
+    }
+    if (n < 0) {
+        return G_SOURCE_CONTINUE;
+    }
+    c->in_len += (size_t)n;
+    while (c->in_len - used >= VGPU_WIRE_HEADER_SIZE) {
+        struct vgpu_wire_header hdr;
+
+        if (vgpu_wire_header_decode(c->in + used, &hdr) != VGPU_OK) {
+            conn_protocol_error(c, "malformed wire header (magic, version, type, seq or length)");
+            return G_SOURCE_REMOVE;
+        }
+        if (c->in_len - used < VGPU_WIRE_HEADER_SIZE + hdr.length) {
+            break;
+        }
+        if (!handle_message(d, c, &hdr, c->in + used + VGPU_WIRE_HEADER_SIZE)) {
+            return G_SOURCE_REMOVE;
+        }
+        used += VGPU_WIRE_HEADER_SIZE + hdr.length;
+    }
+    memmove(c->in, c->in + used, c->in_len - used);
+    c->in_len -= used;
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean devices_on_accept(gint fd, GIOCondition cond, gpointer data)
+{
+    struct devices *d = data;
+
+    (void)cond;
+    for (;;) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct ucred cred = { 0 };
+        socklen_t cred_len = sizeof(cred);
+        struct device_conn *c;
+
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                g_warning("accepting a device connection failed: %s", g_strerror(errno));
+            }
+            return G_SOURCE_CONTINUE;
+        }
+        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0) {
+            g_warning("a device connection without peer credentials: %s", g_strerror(errno));
+            close(cfd);
+            continue;
+        }
+        if (g_hash_table_size(d->conns) >= DEVICES_MAX_CONNECTIONS) {
+            g_warning("device pid %d refused: already %u connections", (int)cred.pid,
+                      DEVICES_MAX_CONNECTIONS);
+            close(cfd);
+            continue;
+        }
+        c = g_new0(struct device_conn, 1);
+        c->refcount = 1;
+        c->owner = d;
+        g_mutex_init(&c->lock);
+        c->fd = cfd;
+        c->out = g_byte_array_new();
+        c->peer_pid = cred.pid;
+        c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, c);
+        g_hash_table_add(d->conns, c);
+        g_debug("device pid %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
+    }
+}
+
+struct devices *devices_new(const char *socket_path, const char *group, struct registry *registry,
+                            struct scheduler *scheduler, GError **error)
+{
+    int fd = sockets_listen(socket_path, DEVICE_SOCKET_MODE, group, error);
+    struct devices *d;
+
+    if (fd < 0) {
+        return NULL;
+    }
+    d = g_new0(struct devices, 1);
+    d->socket_path = g_strdup(socket_path);
+    d->listen_fd = fd;
+    d->registry = registry;
+    d->scheduler = scheduler;
+    d->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_unref, NULL);
+    d->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify)g_ptr_array_unref);
+    d->listen_watch = g_unix_fd_add(fd, G_IO_IN, devices_on_accept, d);
+    return d;
+}
+
+void devices_stop_listening(struct devices *d)
+{
+    if (d->listen_fd >= 0) {
+        g_source_remove(d->listen_watch);
+        close(d->listen_fd);
+        unlink(d->socket_path);
+        d->listen_fd = -1;
+    }
+}
+
+void devices_stop_reading(struct devices *d)
+{
+    GHashTableIter iter;
+    gpointer key;
+
+    d->scheduler = NULL;
+    g_hash_table_iter_init(&iter, d->conns);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        struct device_conn *c = key;
+
+        if (c->in_watch) {
+            g_source_remove(c->in_watch);
+            c->in_watch = 0;
+        }
+    }
+}
+
+gsize devices_pending_output(struct devices *d)
+{
+    GHashTableIter iter;
+    gpointer key;
+    gsize total = 0;
+
+    g_hash_table_iter_init(&iter, d->conns);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        struct device_conn *c = key;
+
+        g_mutex_lock(&c->lock);
+        total += c->out->len;
+        g_mutex_unlock(&c->lock);
+    }
+    return total;
+}
+
+void devices_free(struct devices *d)
+{
+    GList *conns;
+
+    devices_stop_listening(d);
+    d->scheduler = NULL;
+    conns = g_hash_table_get_keys(d->conns);
+    for (GList *l = conns; l; l = l->next) {
+        conn_close(l->data, VGPU_ERR_CANCELLED);
+    }
+    g_list_free(conns);
+    g_hash_table_destroy(d->conns);
+    g_hash_table_destroy(d->by_uuid);
+    g_free(d->socket_path);
+    g_free(d);
+}
+
+unsigned devices_registration_changed(struct devices *d, const uint8_t uuid[16])
+{
+    char key[VGPU_UUID_STRING_LEN + 1];
+    GPtrArray *list, *copy;
+    unsigned closed = 0;
+
+    vgpu_uuid_format(uuid, key);
+    list = g_hash_table_lookup(d->by_uuid, key);
+    if (!list) {
+        return 0;
+    }
+    /* Closing a connection edits the list: walk a copy. */
+    copy = g_ptr_array_copy(list, conn_copy_ref, NULL);
+    for (guint i = 0; i < copy->len; i++) {
+        struct device_conn *c = g_ptr_array_index(copy, i);
+
+        if (c->owner && !conn_update_identity(d, c, false)) {
+            closed++;
+        }
+        conn_unref(c);
+    }
+    g_ptr_array_unref(copy);
+    return closed;
+}
+
+unsigned devices_connected(struct devices *d, const uint8_t uuid[16])
+{
+    char key[VGPU_UUID_STRING_LEN + 1];
+    GPtrArray *list;
+
+    vgpu_uuid_format(uuid, key);
+    list = g_hash_table_lookup(d->by_uuid, key);
+    return list ? list->len : 0;
+}
+
+unsigned devices_count(struct devices *d)
+{
+    return g_hash_table_size(d->conns);
+}

@@ -1,0 +1,58 @@
+/*
+ * The device listener: one connection per running vgpu-stub device on
+ * <runtime-dir>/mediator.sock, speaking the wire protocol of
+ * include/vgpu/wire.h.
+ *
+ * A device says HELLO with its VM's UUID and gets IDENTITY back from the
+ * registry (or NOT_REGISTERED, and stays connected until the VM is
+ * registered).  The peer's pid (SO_PEERCRED) must be the registered QEMU
+ * pid when one is known.  SUBMITs go to the scheduler; COMPLETEs are sent
+ * by whichever thread finishes the request, straight to the socket, with a
+ * per-connection buffer for a peer that reads slowly.
+ *
+ * Main thread only, except completions (thread-safe).
+ */
+#ifndef MEDIATOR_DEVICES_H
+#define MEDIATOR_DEVICES_H
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "registry.h"
+#include "scheduler.h"
+
+#define DEVICES_MAX_CONNECTIONS 1024
+#define DEVICE_OUT_MAX          (4u << 20)  /* unsent bytes before a peer counts as stuck */
+
+struct devices;
+
+/* Listen on socket_path (mode 0660, group when not NULL).  NULL with an error. */
+struct devices *devices_new(const char *socket_path, const char *group, struct registry *registry,
+                            struct scheduler *scheduler, GError **error);
+
+/* Close every connection and the listener, remove the socket file. */
+void devices_free(struct devices *d);
+
+/* Stop accepting connections (at SIGTERM); the socket file goes away. */
+void devices_stop_listening(struct devices *d);
+
+/* Stop reading from devices (before the scheduler goes away). */
+void devices_stop_reading(struct devices *d);
+
+/* Bytes not yet written to any device. */
+gsize devices_pending_output(struct devices *d);
+
+/*
+ * The registration of uuid changed (registered, unregistered, pid set):
+ * tell its connections their identity, and close those whose peer is not
+ * the registered pid.  Returns how many connections were closed.
+ */
+unsigned devices_registration_changed(struct devices *d, const uint8_t uuid[16]);
+
+/* Connections that have said HELLO with uuid. */
+unsigned devices_connected(struct devices *d, const uint8_t uuid[16]);
+
+/* All connections. */
+unsigned devices_count(struct devices *d);
+
+#endif /* MEDIATOR_DEVICES_H */

@@ -1,0 +1,180 @@
+/*
+ * vgpu-mediatord's lifecycle: start the modules, run, drain on SIGTERM.
+ */
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+
+#include "mediator.h"
+
+enum stop_phase {
+    STOP_DRAIN,                 /* running requests finish */
+    STOP_FLUSH,                 /* completions go out */
+};
+
+struct stop_state {
+    struct mediator *m;
+    enum stop_phase phase;
+    gint64 deadline_us;
+};
+
+void mediator_notify_status(struct mediator *m)
+{
+    sd_notifyf(0, "STATUS=%u VM(s) registered, %u device connection(s)",
+               registry_count(m->registry), devices_count(m->devices));
+}
+
+static void mediator_finish_scheduler(struct mediator *m)
+{
+    if (m->control) {
+        control_free(m->control);
+        m->control = NULL;
+    }
+    devices_stop_reading(m->devices);
+    if (!scheduler_free(m->scheduler, 0)) {
+        /* A worker still runs plugin code: keep the plugins loaded until exit. */
+        m->backends = NULL;
+    }
+    m->scheduler = NULL;
+}
+
+/* Shutdown steps, every MEDIATOR_DRAIN_POLL_MS until done. */
+static gboolean mediator_stop_tick(gpointer data)
+{
+    struct stop_state *st = data;
+    struct mediator *m = st->m;
+    gint64 now = g_get_monotonic_time();
+
+    if (st->phase == STOP_DRAIN) {
+        unsigned running = scheduler_running(m->scheduler);
+
+        if (running && now < st->deadline_us) {
+            return G_SOURCE_CONTINUE;
+        }
+        if (running) {
+            g_warning("stopping: %u request(s) still running after drain-timeout-ms=%u",
+                      running, m->cfg.drain_timeout_ms);
+        }
+        mediator_finish_scheduler(m);
+        st->phase = STOP_FLUSH;
+        st->deadline_us = now + (gint64)MEDIATOR_FLUSH_MS * 1000;
+    }
+    if (devices_pending_output(m->devices) && now < st->deadline_us) {
+        return G_SOURCE_CONTINUE;
+    }
+    g_main_loop_quit(m->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean mediator_on_stop_signal(gpointer data)
+{
+    struct mediator *m = data;
+    struct stop_state *st;
+
+    if (m->stopping) {
+        g_info("already stopping");
+        return G_SOURCE_CONTINUE;
+    }
+    m->stopping = true;
+    g_info("stopping: no new connections; running requests get %u ms to finish",
+           m->cfg.drain_timeout_ms);
+    sd_notify(0, "STOPPING=1\nSTATUS=draining");
+    devices_stop_listening(m->devices);
+    scheduler_drain(m->scheduler);
+    st = g_new0(struct stop_state, 1);
+    st->m = m;
+    st->phase = STOP_DRAIN;
+    st->deadline_us = g_get_monotonic_time() + (gint64)m->cfg.drain_timeout_ms * 1000;
+    g_timeout_add_full(G_PRIORITY_DEFAULT, MEDIATOR_DRAIN_POLL_MS, mediator_stop_tick, st, g_free);
+    mediator_stop_tick(st);     /* nothing running: no need to wait a tick */
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean mediator_on_hup(gpointer data)
+{
+    (void)data;
+    g_warning("SIGHUP: reloading the configuration is not supported; restart the service "
+              "to apply changes");
+    return G_SOURCE_CONTINUE;
+}
+
+struct mediator *mediator_new(struct config *cfg, GError **error)
+{
+    struct mediator *m = g_new0(struct mediator, 1);
+    g_autofree char *device_path = NULL, *control_path = NULL;
+
+    m->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    m->started_us = g_get_monotonic_time();
+    if (g_mkdir_with_parents(m->cfg.runtime_dir, 0755) < 0) {
+        int saved = errno;
+
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved),
+                    "cannot create runtime-dir %s: %s", m->cfg.runtime_dir, g_strerror(saved));
+        goto fail;
+    }
+    m->backends = backends_new(m->cfg.plugin_dir);
+    m->registry = registry_new();
+    m->scheduler = scheduler_new(&m->cfg, m->backends, error);
+    if (!m->scheduler) {
+        goto fail;
+    }
+    device_path = g_build_filename(m->cfg.runtime_dir, MEDIATOR_DEVICE_SOCKET, NULL);
+    control_path = g_build_filename(m->cfg.runtime_dir, MEDIATOR_CONTROL_SOCKET, NULL);
+    m->devices = devices_new(device_path, m->cfg.socket_group, m->registry, m->scheduler, error);
+    if (!m->devices) {
+        goto fail;
+    }
+    m->control = control_new(control_path, commands_handle, m, error);
+    if (!m->control) {
+        goto fail;
+    }
+    m->loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, mediator_on_stop_signal, m);
+    g_unix_signal_add(SIGINT, mediator_on_stop_signal, m);
+    g_unix_signal_add(SIGHUP, mediator_on_hup, m);
+    g_info("vgpu-mediatord %s ready: devices on %s, control on %s", VGPU_VERSION, device_path,
+           control_path);
+    return m;
+fail:
+    mediator_free(m);
+    return NULL;
+}
+
+int mediator_run(struct mediator *m)
+{
+    sd_notify(0, "READY=1");
+    mediator_notify_status(m);
+    g_main_loop_run(m->loop);
+    g_info("stopped");
+    return m->exit_status;
+}
+
+void mediator_free(struct mediator *m)
+{
+    if (m->control) {
+        control_free(m->control);
+    }
+    if (m->devices) {
+        devices_stop_reading(m->devices);
+    }
+    if (m->scheduler) {
+        mediator_finish_scheduler(m);
+    }
+    if (m->devices) {
+        devices_free(m->devices);
+    }
+    if (m->registry) {
+        registry_free(m->registry);
+    }
+    if (m->backends) {
+        backends_free(m->backends);
+    }
+    if (m->loop) {
+        g_main_loop_unref(m->loop);
+    }
+    config_clear(&m->cfg);
+    g_free(m);
+}

@@ -1,0 +1,58 @@
+/*
+ * vgpu-mediatord as a whole: the config and the modules it wires together
+ * (registry, scheduler, device listener, control socket).  main.c parses
+ * options and runs it; tests drive the modules directly.
+ */
+#ifndef MEDIATOR_MEDIATOR_H
+#define MEDIATOR_MEDIATOR_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "backends.h"
+#include "config.h"
+#include "control.h"
+#include "devices.h"
+#include "registry.h"
+#include "scheduler.h"
+
+#ifndef VGPU_VERSION
+#define VGPU_VERSION "0.1.0"
+#endif
+
+#define MEDIATOR_DRAIN_POLL_MS  10      /* how often a stopping daemon looks at its units */
+#define MEDIATOR_FLUSH_MS       2000    /* how long a stopping daemon tries to send */
+
+struct mediator {
+    struct config cfg;
+    struct backends *backends;
+    struct registry *registry;
+    struct scheduler *scheduler;
+    struct devices *devices;
+    struct control *control;
+    GMainLoop *loop;
+    gint64 started_us;          /* monotonic */
+    bool stopping;              /* SIGTERM/SIGINT received */
+    int exit_status;
+};
+
+/* Start everything cfg describes (takes cfg over).  NULL with an error. */
+struct mediator *mediator_new(struct config *cfg, GError **error);
+
+/* Run until SIGTERM/SIGINT has drained it; returns the exit status. */
+int mediator_run(struct mediator *m);
+
+void mediator_free(struct mediator *m);
+
+/* Answer one control request line: see docs/control-protocol.md (commands.c). */
+char *commands_handle(const char *line, size_t len, void *mediator);
+
+/* Replies of list, stats and metrics (report.c). */
+void report_list(struct mediator *m, JsonBuilder *b);
+void report_stats(struct mediator *m, JsonBuilder *b);
+char *report_metrics(struct mediator *m);
+
+/* Tell systemd how things stand (STATUS=...). */
+void mediator_notify_status(struct mediator *m);
+
+#endif /* MEDIATOR_MEDIATOR_H */

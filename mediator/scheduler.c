@@ -1,0 +1,642 @@
+/*
+ * The scheduler: see scheduler.h.
+ *
+ * Locks, always taken in this order: the scheduler's lock, then
+ * stats_lock(), then a device connection's lock (inside complete()).
+ */
+#include <string.h>
+
+#include "scheduler.h"
+
+struct scheduler {
+    GMutex lock;
+    struct queue *queue;
+    struct sched_pool pools[QUEUE_POOL_COUNT];  /* config order */
+    unsigned pool_count;
+    struct sched_pool *by_id[QUEUE_POOL_COUNT]; /* pool letter - 'A' -> pool */
+    GPtrArray *units;                   /* struct sched_unit * */
+    GCond opened;                       /* a unit finished open() */
+    GCond idle;                         /* a unit finished a request */
+    bool paused;
+    bool draining;                      /* refuse new work, pop nothing */
+    bool stopping;                      /* workers exit */
+    struct stats_counters total;        /* stats_lock() guards it */
+};
+
+static struct sched_pool *pool_of(struct scheduler *s, uint32_t pool_id)
+{
+    return s->by_id[pool_id - VGPU_POOL_FIRST];
+}
+
+/* Apply f to the counters r is accounted in: its VM's, its pool's, the total. */
+#define FOR_EACH_COUNTERS(s, r, c, body) do { \
+        struct stats_counters *list_[3] = { \
+            &(r)->vm->stats, &pool_of(s, (r)->vm->pool_id)->stats, &(s)->total }; \
+        for (int i_ = 0; i_ < 3; i_++) { struct stats_counters *c = list_[i_]; body; } \
+    } while (0)
+
+/*
+ * Account r's outcome and send it, once: a request can race between its
+ * worker and a drain that gave up waiting.  Returns false when r had
+ * already been completed.  Does not free r.
+ */
+static bool request_finish(struct scheduler *s, struct request *r, uint32_t error,
+                           const uint32_t *results, uint32_t result_count, uint64_t exec_ns)
+{
+    unsigned char response[VGPU_RESPONSE_MAX];
+    uint64_t exec_us = exec_ns / 1000;
+    size_t len;
+
+    if (!g_atomic_int_compare_and_exchange(&r->finished, 0, 1)) {
+        return false;
+    }
+    if (exec_us > G_MAXUINT32) {
+        exec_us = G_MAXUINT32;
+    }
+    stats_lock();
+    FOR_EACH_COUNTERS(s, r, c, {
+        if (r->state == REQUEST_QUEUED) {
+            c->queued--;
+        } else if (r->state == REQUEST_RUNNING) {
+            c->running--;
+            stats_hist_record(&c->exec, exec_us);
+        }
+        if (error == VGPU_OK) {
+            c->completed++;
+        } else {
+            c->errors[error]++;
+        }
+    });
+    stats_unlock();
+    len = vgpu_response_encode(response, sizeof(response), error, results,
+                               error == VGPU_OK ? result_count : 0, NULL, 0, (uint32_t)exec_us);
+    r->complete(r, error, response, len);
+    return true;
+}
+
+static void count_submitted(struct scheduler *s, struct request *r)
+{
+    stats_lock();
+    FOR_EACH_COUNTERS(s, r, c, c->submitted++);
+    stats_unlock();
+}
+
+void scheduler_count_unattributed(struct scheduler *s, uint32_t error)
+{
+    stats_lock();
+    s->total.submitted++;
+    s->total.errors[error]++;
+    stats_unlock();
+}
+
+void scheduler_reject(struct scheduler *s, struct request *r, uint32_t error)
+{
+    count_submitted(s, r);
+    request_finish(s, r, error, NULL, 0, 0);
+    request_free(r);
+}
+
+/* Wake one idle unit that serves pool_id, if any (caller holds the lock). */
+static void wake_unit_for(struct scheduler *s, uint32_t pool_id)
+{
+    uint32_t bit = QUEUE_POOL_BIT(pool_id);
+
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        if (u->waiting && (u->pool_mask & bit)) {
+            u->waiting = false;
+            g_cond_signal(&u->wake);
+            return;
+        }
+    }
+}
+
+void scheduler_submit(struct scheduler *s, struct request *r)
+{
+    struct sched_pool *pool = pool_of(s, r->vm->pool_id);
+    uint32_t error;
+
+    count_submitted(s, r);
+    g_mutex_lock(&s->lock);
+    if (s->draining) {
+        error = VGPU_ERR_CANCELLED;
+    } else if (pool->units_in_service == 0) {
+        error = VGPU_ERR_BACKEND;
+    } else {
+        error = queue_push(s->queue, &r->entry, r->vm->pool_id, r->vm->priority,
+                           &r->vm->queued, g_get_monotonic_time());
+    }
+    if (error == VGPU_OK) {
+        r->state = REQUEST_QUEUED;
+        stats_lock();
+        FOR_EACH_COUNTERS(s, r, c, c->queued++);
+        stats_unlock();
+        if (!s->paused) {
+            wake_unit_for(s, r->vm->pool_id);
+        }
+    }
+    g_mutex_unlock(&s->lock);
+    if (error != VGPU_OK) {
+        request_finish(s, r, error, NULL, 0, 0);
+        request_free(r);
+    }
+}
+
+struct cancel_ctx {
+    bool (*match)(struct request *r, void *data);
+    void *data;
+    GPtrArray *taken;
+};
+
+static bool cancel_match(struct queue_entry *e, void *data)
+{
+    struct cancel_ctx *ctx = data;
+
+    return ctx->match((struct request *)e, ctx->data);
+}
+
+static void cancel_take(struct queue_entry *e, void *data)
+{
+    struct cancel_ctx *ctx = data;
+
+    g_ptr_array_add(ctx->taken, e);
+}
+
+/* Take the matching queued requests out (caller holds the lock). */
+static GPtrArray *take_matching(struct scheduler *s, bool (*match)(struct request *r, void *data),
+                                void *data)
+{
+    struct cancel_ctx ctx = { match, data, g_ptr_array_new() };
+
+    queue_remove_matching(s->queue, cancel_match, cancel_take, &ctx);
+    return ctx.taken;
+}
+
+/* Complete and free what take_matching() took (without the lock). */
+static unsigned finish_taken(struct scheduler *s, GPtrArray *taken, uint32_t error)
+{
+    unsigned n = taken->len;
+
+    for (guint i = 0; i < taken->len; i++) {
+        struct request *r = g_ptr_array_index(taken, i);
+
+        request_finish(s, r, error, NULL, 0, 0);
+        request_free(r);
+    }
+    g_ptr_array_unref(taken);
+    return n;
+}
+
+unsigned scheduler_cancel(struct scheduler *s, bool (*match)(struct request *r, void *data),
+                          void *data, uint32_t error)
+{
+    GPtrArray *taken;
+
+    g_mutex_lock(&s->lock);
+    taken = take_matching(s, match, data);
+    g_mutex_unlock(&s->lock);
+    return finish_taken(s, taken, error);
+}
+
+static bool match_pool_mask(struct request *r, void *data)
+{
+    return (QUEUE_POOL_BIT(r->vm->pool_id) & *(uint32_t *)data) != 0;
+}
+
+/*
+ * Take u out of service after recover() failed; pools left without a unit
+ * end their queued requests with BACKEND (caller holds the lock).
+ */
+static GPtrArray *unit_retire(struct scheduler *s, struct sched_unit *u)
+{
+    uint32_t orphaned = 0;
+
+    u->in_service = false;
+    for (unsigned i = 0; i < s->pool_count; i++) {
+        struct sched_pool *p = &s->pools[i];
+
+        if ((u->pool_mask & QUEUE_POOL_BIT(p->pool_id)) && --p->units_in_service == 0) {
+            orphaned |= QUEUE_POOL_BIT(p->pool_id);
+            g_critical("pool %c has no unit in service: its requests now fail with BACKEND",
+                       (char)p->pool_id);
+        }
+    }
+    return take_matching(s, match_pool_mask, &orphaned);
+}
+
+/* Run r on u (without the lock); account the unit and complete r. */
+static void unit_run(struct sched_unit *u, struct request *r)
+{
+    struct scheduler *s = u->sched;
+    const struct vgpu_backend_ops *ops = u->backend->ops;
+    uint32_t results[VGPU_RESPONSE_MAX_RESULTS];
+    uint32_t result_count = 0, error;
+    char err[VGPU_BACKEND_ERROR_MAX] = "";
+    gint64 start = g_get_monotonic_time(), end;
+    uint64_t wait_us = (uint64_t)(start - r->entry.enqueued_us);
+    uint64_t exec_ns = 0;
+
+    stats_lock();
+    FOR_EACH_COUNTERS(s, r, c, {
+        c->queued--;
+        c->running++;
+        stats_hist_record(&c->wait, wait_us);
+    });
+    stats_unlock();
+    error = ops->execute(u->ctx, &r->view, results, &result_count, &exec_ns, err, sizeof(err));
+    if (error != VGPU_OK) {
+        char why[VGPU_BACKEND_ERROR_MAX] = "";
+
+        g_warning("%s: request %u of domain '%s' (uuid %s) failed: %s", u->info.name,
+                  r->request_id, r->vm->name, r->vm->uuid_str, err[0] ? err : "no reason given");
+        error = VGPU_ERR_BACKEND;       /* the only failure a backend may report */
+        if (!ops->recover(u->ctx, why, sizeof(why))) {
+            GPtrArray *orphans;
+
+            g_critical("%s taken out of service: recovery failed: %s", u->info.name, why);
+            g_mutex_lock(&s->lock);
+            orphans = unit_retire(s, u);
+            g_mutex_unlock(&s->lock);
+            finish_taken(s, orphans, VGPU_ERR_BACKEND);
+        }
+    }
+    if (result_count > VGPU_RESPONSE_MAX_RESULTS) {
+        result_count = VGPU_RESPONSE_MAX_RESULTS;
+    }
+    end = g_get_monotonic_time();
+    stats_lock();
+    u->stats.requests++;
+    u->stats.busy_us += (uint64_t)(end - start);
+    stats_unlock();
+    request_finish(s, r, error, results, result_count, exec_ns);
+}
+
+static gpointer unit_main(gpointer data)
+{
+    struct sched_unit *u = data;
+    struct scheduler *s = u->sched;
+    char err[VGPU_BACKEND_ERROR_MAX] = "";
+    void *ctx = u->backend->ops->open(&u->config, &u->info, err, sizeof(err));
+
+    g_mutex_lock(&s->lock);
+    u->ctx = ctx;
+    u->open_state = ctx ? 1 : -1;
+    u->in_service = ctx != NULL;
+    g_strlcpy(u->open_error, err[0] ? err : "open failed", sizeof(u->open_error));
+    g_cond_broadcast(&s->opened);
+    while (ctx) {
+        struct queue_entry *e = NULL;
+        struct request *r;
+
+        while (!s->stopping && u->in_service) {
+            if (!s->paused && !s->draining &&
+                (e = queue_pop(s->queue, u->pool_mask, g_get_monotonic_time()))) {
+                break;
+            }
+            u->waiting = true;
+            g_cond_wait(&u->wake, &s->lock);
+            u->waiting = false;
+        }
+        if (!e) {
+            break;
+        }
+        r = (struct request *)e;
+        r->state = REQUEST_RUNNING;
+        u->current = r;
+        g_mutex_unlock(&s->lock);
+        unit_run(u, r);
+        g_mutex_lock(&s->lock);
+        u->current = NULL;
+        g_cond_broadcast(&s->idle);
+        g_mutex_unlock(&s->lock);
+        request_free(r);
+        g_mutex_lock(&s->lock);
+    }
+    g_mutex_unlock(&s->lock);
+    if (ctx) {
+        u->backend->ops->close(ctx);
+    }
+    return NULL;
+}
+
+static struct sched_unit *unit_add(struct scheduler *s, const struct backend *be, int index,
+                                   uint32_t service_time_us)
+{
+    struct sched_unit *u = g_new0(struct sched_unit, 1);
+
+    u->sched = s;
+    u->backend = be;
+    u->config.index = index;
+    u->config.service_time_us = service_time_us;
+    g_cond_init(&u->wake);
+    g_ptr_array_add(s->units, u);
+    return u;
+}
+
+static struct sched_unit *unit_find(struct scheduler *s, const struct backend *be, int index)
+{
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        if (u->backend == be && u->config.index == index) {
+            return u;
+        }
+    }
+    return NULL;
+}
+
+/* The GPU backend for pool, with the units it names checked; NULL with why. */
+static const struct backend *pool_gpu_backend(const struct config_pool *pool,
+                                              struct backends *backends, GError **error)
+{
+    const struct backend *be = backends_get(backends, pool->backend, error);
+
+    if (!be) {
+        return NULL;
+    }
+    for (unsigned g = 0; g < pool->gpu_count; g++) {
+        if (pool->gpus[g] >= be->unit_count) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                        "backend \"%s\" has %d unit(s) here, so GPU %d does not exist",
+                        pool->backend, be->unit_count, pool->gpus[g]);
+            return NULL;
+        }
+    }
+    if (be->unit_count == 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "backend \"%s\" found no unit on this host", pool->backend);
+        return NULL;
+    }
+    return be;
+}
+
+/* Set up the pool's backend and units (falling back to cpu if allowed). */
+static gboolean pool_build(struct scheduler *s, const struct config *cfg,
+                           const struct config_pool *pool, struct sched_pool *sp,
+                           struct backends *backends, GError **error)
+{
+    uint32_t bit = QUEUE_POOL_BIT(pool->pool_id);
+    const struct backend *be = NULL;
+    g_autoptr(GError) why = NULL;
+
+    sp->pool_id = pool->pool_id;
+    if (strcmp(pool->backend, "cpu") != 0) {
+        be = pool_gpu_backend(pool, backends, &why);
+        if (!be && !pool->fallback) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "%s:%d: [pool %c] backend: %s (set fallback=cpu to run this pool "
+                        "on the CPU instead)", cfg->path, pool->line, (char)pool->pool_id,
+                        why->message);
+            return FALSE;
+        }
+        if (!be) {
+            g_warning("pool %c: %s; using fallback=cpu with %u lane(s)", (char)pool->pool_id,
+                      why->message, pool->workers);
+            sp->fell_back = true;
+        }
+    }
+    if (be) {
+        int count = pool->gpu_count ? (int)pool->gpu_count : be->unit_count;
+
+        for (int g = 0; g < count; g++) {
+            int index = pool->gpu_count ? pool->gpus[g] : g;
+            struct sched_unit *u = unit_find(s, be, index);
+
+            if (!u) {
+                u = unit_add(s, be, index, pool->service_time_us);
+            }
+            u->pool_mask |= bit;
+        }
+    } else {
+        be = backends_get(backends, "cpu", error);
+        if (!be) {
+            return FALSE;
+        }
+        for (unsigned lane = 0; lane < pool->workers; lane++) {
+            unit_add(s, be, (int)lane, pool->service_time_us)->pool_mask = bit;
+        }
+    }
+    sp->backend = be;
+    return TRUE;
+}
+
+/* Start every unit's worker and wait until each has opened (or failed to). */
+static gboolean units_start(struct scheduler *s, GError **error)
+{
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+        g_autofree char *name = g_strdup_printf("vgpu-unit-%u", i);
+
+        u->thread = g_thread_new(name, unit_main, u);
+    }
+    g_mutex_lock(&s->lock);
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        while (u->open_state == 0) {
+            g_cond_wait(&s->opened, &s->lock);
+        }
+        if (u->open_state < 0 && !(error && *error)) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "backend \"%s\" cannot open unit %d: %s", u->backend->name,
+                        u->config.index, u->open_error);
+        }
+    }
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        for (unsigned p = 0; p < s->pool_count && u->in_service; p++) {
+            if (u->pool_mask & QUEUE_POOL_BIT(s->pools[p].pool_id)) {
+                s->pools[p].units_in_service++;
+            }
+        }
+    }
+    g_mutex_unlock(&s->lock);
+    return !(error && *error);
+}
+
+struct scheduler *scheduler_new(const struct config *cfg, struct backends *backends,
+                                GError **error)
+{
+    struct scheduler *s = g_new0(struct scheduler, 1);
+    g_autoptr(GError) local = NULL;
+
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->opened);
+    g_cond_init(&s->idle);
+    s->queue = queue_new(cfg->queue_limit, cfg->vm_queue_limit, cfg->aging_ms);
+    s->units = g_ptr_array_new();
+    for (unsigned i = 0; i < cfg->pool_count; i++) {
+        struct sched_pool *sp = &s->pools[s->pool_count];
+
+        if (!pool_build(s, cfg, &cfg->pools[i], sp, backends, &local)) {
+            break;
+        }
+        s->by_id[sp->pool_id - VGPU_POOL_FIRST] = sp;
+        s->pool_count++;
+    }
+    if (!local) {
+        units_start(s, &local);
+    }
+    if (local) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        scheduler_free(s, 0);
+        return NULL;
+    }
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+        g_autofree char *pools = NULL;
+        GString *list = g_string_new(NULL);
+
+        for (unsigned p = 0; p < s->pool_count; p++) {
+            if (u->pool_mask & QUEUE_POOL_BIT(s->pools[p].pool_id)) {
+                g_string_append_printf(list, "%s%c", list->len ? "," : "",
+                                       (char)s->pools[p].pool_id);
+            }
+        }
+        pools = g_string_free(list, FALSE);
+        g_info("unit %u: %s (backend %s) serves pool(s) %s", i, u->info.name,
+               u->backend->name, pools);
+    }
+    return s;
+}
+
+static bool match_all(struct request *r, void *data)
+{
+    (void)r;
+    (void)data;
+    return true;
+}
+
+void scheduler_drain(struct scheduler *s)
+{
+    GPtrArray *taken;
+    unsigned n;
+
+    g_mutex_lock(&s->lock);
+    s->draining = true;
+    taken = take_matching(s, match_all, NULL);
+    g_mutex_unlock(&s->lock);
+    n = finish_taken(s, taken, VGPU_ERR_CANCELLED);
+    if (n) {
+        g_info("stopping: %u queued request(s) cancelled", n);
+    }
+}
+
+unsigned scheduler_running(struct scheduler *s)
+{
+    unsigned n = 0;
+
+    g_mutex_lock(&s->lock);
+    for (guint i = 0; i < s->units->len; i++) {
+        n += ((struct sched_unit *)g_ptr_array_index(s->units, i))->current != NULL;
+    }
+    g_mutex_unlock(&s->lock);
+    return n;
+}
+
+bool scheduler_free(struct scheduler *s, unsigned timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    bool stuck = false;
+
+    scheduler_drain(s);
+
+    g_mutex_lock(&s->lock);
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        while (u->current && g_cond_wait_until(&s->idle, &s->lock, deadline)) {
+        }
+        if (u->current) {
+            /* It overran the drain time: answer for it; its worker is left behind. */
+            g_warning("%s did not finish request %u within %u ms; ending it with CANCELLED",
+                      u->info.name, u->current->request_id, timeout_ms);
+            request_finish(s, u->current, VGPU_ERR_CANCELLED, NULL, 0, 0);
+            stuck = true;
+            u->thread = NULL;   /* not joined */
+        }
+    }
+    s->stopping = true;
+    for (guint i = 0; i < s->units->len; i++) {
+        g_cond_signal(&((struct sched_unit *)g_ptr_array_index(s->units, i))->wake);
+    }
+    g_mutex_unlock(&s->lock);
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        if (u->thread) {
+            g_thread_join(u->thread);
+        }
+    }
+    if (stuck) {
+        return false;   /* a worker still uses s; the process is about to exit */
+    }
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        g_cond_clear(&u->wake);
+        g_free(u);
+    }
+    g_ptr_array_unref(s->units);
+    queue_free(s->queue);
+    g_cond_clear(&s->opened);
+    g_cond_clear(&s->idle);
+    g_mutex_clear(&s->lock);
+    g_free(s);
+    return true;
+}
+
+void scheduler_set_paused(struct scheduler *s, bool paused)
+{
+    g_mutex_lock(&s->lock);
+    s->paused = paused;
+    if (!paused) {
+        for (guint i = 0; i < s->units->len; i++) {
+            g_cond_signal(&((struct sched_unit *)g_ptr_array_index(s->units, i))->wake);
+        }
+    }
+    g_mutex_unlock(&s->lock);
+}
+
+bool scheduler_paused(struct scheduler *s)
+{
+    bool paused;
+
+    g_mutex_lock(&s->lock);
+    paused = s->paused;
+    g_mutex_unlock(&s->lock);
+    return paused;
+}
+
+struct sched_pool *scheduler_pools(struct scheduler *s, unsigned *count)
+{
+    *count = s->pool_count;
+    return s->pools;
+}
+
+unsigned scheduler_unit_count(struct scheduler *s)
+{
+    return s->units->len;
+}
+
+struct sched_unit *scheduler_unit(struct scheduler *s, unsigned index)
+{
+    return g_ptr_array_index(s->units, index);
+}
+
+const struct stats_counters *scheduler_total(struct scheduler *s)
+{
+    return &s->total;
+}
+
+unsigned scheduler_queued(struct scheduler *s)
+{
+    unsigned n;
+
+    g_mutex_lock(&s->lock);
+    n = queue_length(s->queue);
+    g_mutex_unlock(&s->lock);
+    return n;
+}

@@ -1,0 +1,117 @@
+/*
+ * The scheduler: the one queue, the units that serve the pools (one worker
+ * thread each), and the accounting of every request.
+ *
+ * A unit is a GPU of a plugin backend or a CPU lane.  A GPU named by
+ * several pools is one unit serving all of them; CPU lanes belong to their
+ * pool.  An idle unit waits on its own condition variable and is woken
+ * directly by the submit that gives it work (no polling).
+ *
+ * Every request handed to the scheduler ends exactly once in
+ * scheduler-accounted completion: its complete() runs with the outcome.
+ */
+#ifndef MEDIATOR_SCHEDULER_H
+#define MEDIATOR_SCHEDULER_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "backends.h"
+#include "config.h"
+#include "request.h"
+#include "stats.h"
+
+struct sched_pool {
+    uint32_t pool_id;                   /* 'A'..'Z' */
+    const struct backend *backend;      /* what its units run */
+    bool fell_back;                     /* runs on cpu because its backend cannot run */
+    unsigned units_in_service;          /* the scheduler's lock guards it */
+    struct stats_counters stats;        /* stats_lock() guards it */
+};
+
+struct sched_unit_stats {
+    uint64_t requests;                  /* requests it ran */
+    uint64_t busy_us;                   /* time it spent running them */
+};
+
+struct sched_unit {
+    struct scheduler *sched;
+    const struct backend *backend;
+    struct vgpu_backend_unit_config config;
+    struct vgpu_backend_unit_info info; /* filled by open() */
+    uint32_t pool_mask;                 /* QUEUE_POOL_BIT of each pool it serves */
+    GThread *thread;
+    GCond wake;                         /* signalled when there is work or on stop */
+    void *ctx;                          /* the backend's unit; worker thread only */
+    /* Guarded by the scheduler's lock: */
+    bool waiting;                       /* idle in g_cond_wait, not yet woken */
+    bool in_service;                    /* false after a failed recover() */
+    int open_state;                     /* 0 opening, 1 open, -1 failed */
+    char open_error[VGPU_BACKEND_ERROR_MAX];
+    struct request *current;            /* running now */
+    /* Guarded by stats_lock(): */
+    struct sched_unit_stats stats;
+};
+
+struct scheduler;
+
+/*
+ * Build the pools and units the config describes, load their backends
+ * (falling back to cpu where a pool allows it), start the workers and wait
+ * until every unit is open.  NULL with an error naming the config key.
+ */
+struct scheduler *scheduler_new(const struct config *cfg, struct backends *backends,
+                                GError **error);
+
+/*
+ * Begin to stop: refuse new requests (CANCELLED) and end the queued ones
+ * with CANCELLED; running ones go on.
+ */
+void scheduler_drain(struct scheduler *s);
+
+/* Requests running on units now. */
+unsigned scheduler_running(struct scheduler *s);
+
+/*
+ * Stop: drain, give running requests until timeout_ms to finish (then
+ * complete them with CANCELLED), stop the workers and free everything.
+ * Returns false when a unit overran (its worker is left running and s is
+ * not freed: the process should exit).
+ */
+bool scheduler_free(struct scheduler *s, unsigned timeout_ms);
+
+/*
+ * Accept r (already decoded) for its VM's pool: queue it, or complete it at
+ * once with QUEUE_FULL, BACKEND (no unit in service) or CANCELLED (stopping).
+ * Either way it is accounted and the scheduler owns it.
+ */
+void scheduler_submit(struct scheduler *s, struct request *r);
+
+/* Account and complete r at once with error (e.g. a request that did not decode). */
+void scheduler_reject(struct scheduler *s, struct request *r, uint32_t error);
+
+/* Count an error that no VM can be charged with (e.g. a SUBMIT without identity). */
+void scheduler_count_unattributed(struct scheduler *s, uint32_t error);
+
+/* End the queued requests for which match(r, data) holds with error.  Returns how many. */
+unsigned scheduler_cancel(struct scheduler *s, bool (*match)(struct request *r, void *data),
+                          void *data, uint32_t error);
+
+/* Stop handing queued requests to units (running ones finish), or go on. */
+void scheduler_set_paused(struct scheduler *s, bool paused);
+bool scheduler_paused(struct scheduler *s);
+
+/* The pools, in config order. */
+struct sched_pool *scheduler_pools(struct scheduler *s, unsigned *count);
+
+/* The units, 0..scheduler_unit_count() - 1. */
+unsigned scheduler_unit_count(struct scheduler *s);
+struct sched_unit *scheduler_unit(struct scheduler *s, unsigned index);
+
+/* The counters of every request (attributed or not). */
+const struct stats_counters *scheduler_total(struct scheduler *s);
+
+/* Requests queued now. */
+unsigned scheduler_queued(struct scheduler *s);
+
+#endif /* MEDIATOR_SCHEDULER_H */

@@ -1,0 +1,95 @@
+/*
+ * Listening sockets: see sockets.h.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sockets.h"
+
+static gboolean address_of(const char *path, struct sockaddr_un *addr, GError **error)
+{
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr->sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME,
+                    "socket path %s is longer than %zu bytes", path, sizeof(addr->sun_path) - 1);
+        return FALSE;
+    }
+    strcpy(addr->sun_path, path);
+    return TRUE;
+}
+
+/* Whether a daemon answers at addr. */
+static gboolean socket_alive(const struct sockaddr_un *addr)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    gboolean alive;
+
+    if (fd < 0) {
+        return FALSE;
+    }
+    alive = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0;
+    close(fd);
+    return alive;
+}
+
+int sockets_listen(const char *path, mode_t mode, const char *group, GError **error)
+{
+    struct sockaddr_un addr;
+    struct stat st;
+    int fd, saved;
+
+    if (!address_of(path, &addr, error)) {
+        return -1;
+    }
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                        "%s exists and is not a socket: remove it or choose another runtime-dir",
+                        path);
+            return -1;
+        }
+        if (socket_alive(&addr)) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                        "another vgpu-mediatord is already listening on %s", path);
+            return -1;
+        }
+        unlink(path);       /* left by a daemon that died */
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        goto fail;
+    }
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, mode) < 0) {
+        goto fail;
+    }
+    if (group) {
+        struct group *gr = getgrnam(group);
+
+        if (!gr) {
+            errno = ENOENT;
+            goto fail;
+        }
+        if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+            goto fail;
+        }
+    }
+    if (listen(fd, SOCKETS_BACKLOG) < 0) {
+        goto fail;
+    }
+    return fd;
+fail:
+    saved = errno;
+    g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved), "cannot listen on %s: %s",
+                path, g_strerror(saved));
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    return -1;
+}

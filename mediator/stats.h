@@ -1,0 +1,67 @@
+/*
+ * Accounting of requests: counters, error counts by code, and latency
+ * histograms, kept per VM, per pool and in total (and busy time per unit).
+ *
+ * One mutex (stats_lock) guards every stats_counters: the main thread and
+ * the worker threads update them, the control socket reads snapshots.
+ *
+ * Percentiles come from a log-linear histogram: exact below
+ * STATS_HIST_EXACT microseconds, then STATS_HIST_SUB buckets per power of
+ * two, so a reported p50/p99 is within 1/STATS_HIST_SUB (3.2%) of the true
+ * value; sums, counts and maxima are exact.
+ */
+#ifndef MEDIATOR_STATS_H
+#define MEDIATOR_STATS_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <stdint.h>
+
+#include "vgpu/errors.h"
+
+#define STATS_HIST_EXACT    64u         /* values below this get a bucket each */
+#define STATS_HIST_SUB_BITS 5u
+#define STATS_HIST_SUB      (1u << STATS_HIST_SUB_BITS)
+#define STATS_HIST_MAX_EXP  40u         /* 2^40 us, 12 days: larger values are clamped */
+#define STATS_HIST_BUCKETS  (STATS_HIST_EXACT + (STATS_HIST_MAX_EXP - 6u + 1u) * STATS_HIST_SUB)
+
+struct stats_hist {
+    uint64_t count;                     /* values recorded */
+    uint64_t sum;                       /* their sum, us */
+    uint64_t max;                       /* the largest, us */
+    uint64_t buckets[STATS_HIST_BUCKETS];
+};
+
+struct stats_counters {
+    uint64_t submitted;                 /* SUBMITs attributed to this VM/pool */
+    uint64_t completed;                 /* finished with VGPU_OK */
+    uint64_t errors[VGPU_ERROR_COUNT];  /* finished with each error code */
+    uint64_t queued;                    /* waiting in the queue now */
+    uint64_t running;                   /* executing on a unit now */
+    struct stats_hist wait;             /* queue wait, us */
+    struct stats_hist exec;             /* backend execution time, us */
+};
+
+/* Guards every struct stats_counters. */
+void stats_lock(void);
+void stats_unlock(void);
+
+void stats_hist_record(struct stats_hist *h, uint64_t value_us);
+
+/* The value below which a fraction q (0..1) of the recorded values lie; 0 when empty. */
+uint64_t stats_hist_quantile(const struct stats_hist *h, double q);
+
+/* Add every count in src to dst (gauges and histograms included). */
+void stats_counters_add(struct stats_counters *dst, const struct stats_counters *src);
+
+/* Errors of all codes together. */
+uint64_t stats_counters_error_total(const struct stats_counters *c);
+
+/*
+ * Write c's fields as members of the builder's current object:
+ * submitted, completed, errors {NAME: n}, queued, running,
+ * queue_wait_us and exec_time_us {count, sum, p50, p99, max}.
+ */
+void stats_counters_to_json(const struct stats_counters *c, JsonBuilder *b);
+
+#endif /* MEDIATOR_STATS_H */

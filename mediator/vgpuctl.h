@@ -1,0 +1,54 @@
+/*
+ * vgpuctl: the administrator's command line for vgpu-mediatord.  Each
+ * command group lives in its own file and exports a table of commands
+ * (vgpuctl.c lists the tables: add a file and a line there to extend it).
+ */
+#ifndef MEDIATOR_VGPUCTL_H
+#define MEDIATOR_VGPUCTL_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/* Exit codes (vgpuctl(8)). */
+#define VGPUCTL_EXIT_OK             0
+#define VGPUCTL_EXIT_REFUSED        1   /* the mediator answered with an error */
+#define VGPUCTL_EXIT_USAGE          2   /* wrong command line */
+#define VGPUCTL_EXIT_UNREACHABLE    3   /* the mediator is not running or not answering */
+
+struct vgpuctl {
+    char *socket_path;          /* --socket, or <runtime-dir>/control.sock */
+    char *runtime_dir;          /* --runtime-dir */
+    int timeout_ms;             /* --timeout */
+    gboolean json;              /* --json: print the reply as JSON */
+};
+
+struct vgpuctl_command {
+    const char *name;           /* "register" */
+    const char *args;           /* "UUID" for the usage line, or "" */
+    const char *summary;        /* one line for --help */
+    const GOptionEntry *options;/* the command's own options, or NULL */
+    int n_args;                 /* positional arguments it takes, exactly */
+    int (*run)(struct vgpuctl *ctl, char **args);   /* returns an exit code */
+};
+
+/* The command tables, each ended by an entry with a NULL name. */
+extern const struct vgpuctl_command vgpuctl_vm_commands[];
+extern const struct vgpuctl_command vgpuctl_stats_commands[];
+extern const struct vgpuctl_command vgpuctl_admin_commands[];
+
+/*
+ * Send request (consumed) and return the exit code; *reply gets the reply
+ * object on success (unref it; reply may be NULL).  Errors are printed.
+ */
+int vgpuctl_call(struct vgpuctl *ctl, JsonObject *request, JsonObject **reply);
+
+/* A request {"command": command}. */
+JsonObject *vgpuctl_request(const char *command);
+
+/* Print a usage error for the command and return VGPUCTL_EXIT_USAGE. */
+int vgpuctl_usage(const char *command, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* Print obj as pretty JSON on stdout. */
+void vgpuctl_print_json(JsonObject *obj);
+
+#endif /* MEDIATOR_VGPUCTL_H */

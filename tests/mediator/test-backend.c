@@ -1,0 +1,107 @@
+/*
+ * A backend plugin for tests/mediator/plugin-loading.t, built the way the
+ * CUDA plugin will be: only mediator/backend.h and include/vgpu/.
+ *
+ * It has TEST_BACKEND_UNITS units named "test unit N" and computes
+ * VECTOR_ADD like the cpu backend, except that a == TEST_BACKEND_FAIL_A
+ * makes execute() fail (so the BACKEND error path can be tested).
+ * Built three ways: as "test"; with TEST_BACKEND_ABI set to a wrong ABI
+ * version; and with TEST_BACKEND_NO_ENTRY (no entry symbol).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend.h"
+
+#define TEST_BACKEND_UNITS  2
+#define TEST_BACKEND_FAIL_A 0xdeadbeefu
+
+#ifndef TEST_BACKEND_ABI
+#define TEST_BACKEND_ABI VGPU_BACKEND_ABI_VERSION
+#endif
+#ifndef TEST_BACKEND_NAME
+#define TEST_BACKEND_NAME "test"
+#endif
+
+static int test_probe(char *err, size_t err_size)
+{
+    const char *broken = getenv("VGPU_TEST_BACKEND_BROKEN");
+
+    if (broken && *broken) {
+        snprintf(err, err_size, "no test device here (VGPU_TEST_BACKEND_BROKEN is set)");
+        return -1;
+    }
+    return TEST_BACKEND_UNITS;
+}
+
+static void *test_open(const struct vgpu_backend_unit_config *config,
+                       struct vgpu_backend_unit_info *info, char *err, size_t err_size)
+{
+    int *unit = malloc(sizeof(*unit));
+
+    if (!unit) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    *unit = config->index;
+    snprintf(info->name, sizeof(info->name), "test unit %d", config->index);
+    info->memory_bytes = 1u << 20;
+    info->compute_major = 9;
+    info->compute_minor = 0;
+    return unit;
+}
+
+static uint32_t test_execute(void *unit, const struct vgpu_request_view *request,
+                             uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
+                             char *err, size_t err_size)
+{
+    uint32_t a = vgpu_request_param(request, 0);
+
+    *exec_ns = 1000;
+    if (a == TEST_BACKEND_FAIL_A) {
+        snprintf(err, err_size, "test unit %d refuses a = 0x%x", *(int *)unit, a);
+        return VGPU_ERR_BACKEND;
+    }
+    results[0] = a + vgpu_request_param(request, 1);
+    *result_count = 1;
+    return VGPU_OK;
+}
+
+static bool test_recover(void *unit, char *err, size_t err_size)
+{
+    (void)unit;
+    (void)err;
+    (void)err_size;
+    return true;
+}
+
+static void test_close(void *unit)
+{
+    free(unit);
+}
+
+static const struct vgpu_backend_ops test_ops = {
+    .abi_version = TEST_BACKEND_ABI,
+    .name = TEST_BACKEND_NAME,
+    .probe = test_probe,
+    .open = test_open,
+    .execute = test_execute,
+    .recover = test_recover,
+    .close = test_close,
+};
+
+#ifndef TEST_BACKEND_NO_ENTRY
+const struct vgpu_backend_ops *vgpu_backend_entry(void);
+
+const struct vgpu_backend_ops *vgpu_backend_entry(void)
+{
+    return &test_ops;
+}
+#else
+const struct vgpu_backend_ops *vgpu_backend_other(void);
+
+const struct vgpu_backend_ops *vgpu_backend_other(void)
+{
+    return &test_ops;
+}
+#endif

@@ -1,0 +1,143 @@
+/*
+ * Device side of the wire protocol: see wire-client.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wire-client.h"
+
+int wire_connect(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int wire_send_all(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int wire_send_hello(int fd, const uint8_t uuid[16], uint32_t protocol_version)
+{
+    unsigned char head[sizeof(struct vgpu_wire_hello)] = { 0 };
+    unsigned char msg[VGPU_WIRE_HEADER_SIZE + sizeof(head)];
+    size_t len;
+
+    memcpy(head, uuid, 16);
+    vgpu_le32_store(head + 16, protocol_version);
+    len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_HELLO, 0, head, sizeof(head), NULL, 0);
+    return len ? wire_send_all(fd, msg, len) : -1;
+}
+
+int wire_send_submit(int fd, uint32_t seq, uint32_t request_id, const void *request, size_t len)
+{
+    unsigned char head[sizeof(struct vgpu_wire_submit)] = { 0 };
+    unsigned char msg[VGPU_WIRE_MAX_MESSAGE];
+    size_t n;
+
+    vgpu_le32_store(head, request_id);
+    n = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_SUBMIT, seq, head, sizeof(head), request,
+                         len);
+    return n ? wire_send_all(fd, msg, n) : -1;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes before the deadline: 1, 0 (closed at a message boundary), -1, -2. */
+static int read_exact(int fd, void *buf, size_t len, long long deadline, int at_boundary)
+{
+    unsigned char *p = buf;
+    size_t got = 0;
+
+    while (got < len) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int wait = deadline < 0 ? -1 : (int)(deadline - now_ms());
+        ssize_t n;
+
+        if (deadline >= 0 && wait <= 0) {
+            return -2;
+        }
+        if (poll(&pfd, 1, wait) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+            continue;
+        }
+        n = recv(fd, p + got, len - got, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == ECONNRESET) {
+            n = 0;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        if (n == 0) {
+            return got == 0 && at_boundary ? 0 : -1;
+        }
+        got += (size_t)n;
+    }
+    return 1;
+}
+
+int wire_read(int fd, struct wire_msg *msg, int timeout_ms)
+{
+    unsigned char hdr[VGPU_WIRE_HEADER_SIZE];
+    long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int rc = read_exact(fd, hdr, sizeof(hdr), deadline, 1);
+
+    if (rc != 1) {
+        return rc;
+    }
+    if (vgpu_wire_header_decode(hdr, &msg->hdr) != VGPU_OK) {
+        return -1;
+    }
+    return msg->hdr.length ? read_exact(fd, msg->payload, msg->hdr.length, deadline, 0) : 1;
+}
