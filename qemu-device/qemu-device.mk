@@ -1,0 +1,48 @@
+# The QEMU build with the vgpu-stub device (qemu-device/build-qemu.sh).
+#
+#   make qemu          build or reuse it; result in build/qemu/
+#   make install-qemu  install it under $(QEMU_PREFIX)
+#
+# QEMU is configured with --prefix=$(QEMU_PREFIX), so packaging builds with
+# the prefix it installs to (make qemu install-qemu PREFIX=/usr ...).
+
+QEMU_PREFIX ?= $(LIBEXECDIR)/vgpu/qemu
+QEMU_OUT    := $(B)/qemu
+QEMU_BIN    := $(QEMU_OUT)/qemu-system-x86_64
+
+CHECK_PREREQS += qemu
+DEMO_PREREQS += qemu
+INSTALL_TARGETS += install-qemu
+
+.PHONY: qemu install-qemu
+
+# Always asks the script: it decides from the inputs' key in seconds.
+qemu:
+	@qemu-device/build-qemu.sh --prefix $(QEMU_PREFIX) --out $(QEMU_OUT)
+
+# Installs the staged runtime files (only the binary today) under
+# $(QEMU_PREFIX), directories 755 so that libvirt's qemu user can reach it.
+install-qemu: qemu
+	@set -e; staged=$$(readlink -f $(QEMU_OUT)/root)$(QEMU_PREFIX); \
+	dest="$(DESTDIR)$(QEMU_PREFIX)"; cd "$$staged"; \
+	find . -type d | while read -r d; do $(INSTALL) -d -m 755 "$$dest/$$d"; done; \
+	find . -type f | while read -r f; do \
+	    mode=644; [ -x "$$f" ] && mode=755; \
+	    $(INSTALL) -m $$mode "$$f" "$$dest/$$f"; done
+	@echo "installed QEMU with vgpu-stub: $(DESTDIR)$(QEMU_PREFIX)/bin/qemu-system-x86_64"
+
+# Device tests: gtest programs that run this QEMU build with -accel qtest
+# against a fake mediator on a real socket (tests/device/).
+DEVICE_TEST_NAMES := registers request errors irq reconnect fuzz migration
+DEVICE_TESTS := $(DEVICE_TEST_NAMES:%=$(B)/tests/device-%-test)
+DEVICE_TEST_LIB := $(B)/tests/device/qemu-harness.o $(B)/tests/device/fake-mediator.o
+DEVICE_TEST_HEADERS := $(wildcard tests/device/*.h)
+
+UNIT_TESTS += $(DEVICE_TESTS)
+
+$(B)/tests/device/%.o: tests/device/%.c $(DEVICE_TEST_HEADERS) $(COMMON_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+$(DEVICE_TESTS): $(B)/tests/device-%-test: $(B)/tests/device/%-test.o $(DEVICE_TEST_LIB) $(COMMON_LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(GLIB_LIBS)

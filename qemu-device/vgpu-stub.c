@@ -1,0 +1,765 @@
+/*
+ * vgpu-stub: a paravirtual PCI device that forwards compute requests from
+ * the guest to the host's vgpu-mediatord and returns the results.
+ *
+ * The guest writes a request into REQUEST_BUFFER, sets REQUEST_LEN and
+ * REQUEST_ID and writes 1 to DOORBELL.  The device sends the bytes to the
+ * mediator over the socket chardev named by the "chardev" property; the
+ * mediator's COMPLETE fills RESPONSE_BUFFER, RESPONSE_LEN, TIMESTAMP and
+ * STATUS and raises the completion interrupt (INTx or MSI) if enabled.
+ * Every request the device accepts ends in DONE or ERROR: on completion,
+ * timeout, mediator disconnect, malformed mediator message, or restore of a
+ * saved VM.
+ *
+ * The register map, wire messages and error codes are the project's
+ * contract headers (include/vgpu/); docs/register-map.md documents the
+ * device's behaviour register by register.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/timer.h"
+#include "qemu/uuid.h"
+#include "qapi/error.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/msi.h"
+#include "hw/qdev-properties.h"
+#include "hw/qdev-properties-system.h"
+#include "chardev/char-fe.h"
+#include "migration/vmstate.h"
+#include "sysemu/runstate.h"
+#include "sysemu/sysemu.h"
+#include "qom/object.h"
+#include "trace.h"
+
+#include "vgpu/codec.h"
+#include "vgpu/errors.h"
+#include "vgpu/regs.h"
+#include "vgpu/wire.h"
+
+#define TYPE_VGPU_STUB "vgpu-stub"
+OBJECT_DECLARE_SIMPLE_TYPE(VgpuStubState, VGPU_STUB)
+
+/* Registers 0x000..0x03F are 32-bit words; the buffers follow them. */
+#define VGPU_STUB_REGS_END          VGPU_REG_REQUEST_BUFFER
+#define VGPU_STUB_REG_SIZE          4
+
+#define VGPU_STUB_TIMEOUT_MS_DEFAULT 30000   /* doorbell to completion */
+
+struct VgpuStubState {
+    PCIDevice parent_obj;
+
+    MemoryRegion mmio;
+    CharBackend chr;                /* socket to vgpu-mediatord */
+    QEMUTimer timeout_timer;        /* armed while a request is in flight */
+    QEMUBH *disconnect_bh;          /* drops the link after a bad message */
+    VMChangeStateEntry *vmstate_change;
+
+    /* Properties */
+    uint32_t timeout_ms;
+
+    /* Registers (guest visible, migrated) */
+    uint32_t status;                /* enum vgpu_status */
+    uint32_t error_code;            /* enum vgpu_error, meaningful in ERROR */
+    uint32_t request_len;
+    uint32_t response_len;
+    uint32_t request_id;
+    uint32_t scratch;
+    uint32_t irq_ctrl;              /* VGPU_IRQ_* enable bits */
+    uint32_t irq_status;            /* VGPU_IRQ_* pending bits, RW1C */
+    uint64_t timestamp;             /* host CLOCK_MONOTONIC ns at completion */
+    uint8_t request[VGPU_BUFFER_SIZE];
+    uint8_t response[VGPU_BUFFER_SIZE];
+
+    /*
+     * The request in flight: the seq of its SUBMIT, 0 when none.  Migrated
+     * so that the destination can end it with CANCELLED.
+     */
+    uint32_t inflight_seq;
+
+    /* Identity from the mediator: 0 until it answers, and after a close. */
+    uint32_t pool_id;
+    uint32_t priority;
+    uint32_t vm_id;
+
+    /* Link state (not migrated: it belongs to this QEMU's connection) */
+    bool connected;
+    bool warned_not_connected;      /* one log line per disconnected spell */
+    uint32_t next_seq;              /* seq of the next SUBMIT, never 0 */
+    bool irq_level;                 /* last computed interrupt condition */
+    bool notify_on_run;             /* raise the restored completion on run */
+
+    /* Frame being received from the mediator */
+    uint8_t rx_buf[VGPU_WIRE_MAX_MESSAGE];
+    uint32_t rx_len;                /* bytes in rx_buf */
+    bool rx_have_header;            /* rx_header decoded and checked */
+    bool rx_discard;                /* bad message seen: ignore until reset */
+    struct vgpu_wire_header rx_header;
+};
+
+/* Interrupts */
+
+/*
+ * Drive INTx, or send an MSI, from INTERRUPT_STATUS & INTERRUPT_CTRL.
+ * @event: a completion just happened (MSI is sent for each one).
+ */
+static void vgpu_stub_update_irq(VgpuStubState *s, bool event)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool level = s->irq_status & s->irq_ctrl & VGPU_IRQ_COMPLETION;
+
+    if (msi_enabled(pdev)) {
+        pci_set_irq(pdev, 0);
+        if (level && (event || !s->irq_level)) {
+            msi_notify(pdev, 0);
+        }
+    } else {
+        pci_set_irq(pdev, level);
+    }
+    s->irq_level = level;
+}
+
+/* Requests */
+
+/*
+ * Refuse a doorbell at once: STATUS=ERROR with @error.  The request in
+ * flight, if any, is untouched and still completes.  No interrupt: the
+ * guest sees the refusal when it reads STATUS after the doorbell.
+ */
+static void vgpu_stub_refuse(VgpuStubState *s, uint32_t error)
+{
+    s->status = VGPU_STATUS_ERROR;
+    s->error_code = error;
+    trace_vgpu_stub_refuse(error);
+}
+
+/*
+ * End the request in flight: @error VGPU_OK gives DONE, anything else
+ * ERROR.  RESPONSE_BUFFER gets @len bytes of @response (zeros after them).
+ */
+static void vgpu_stub_finish(VgpuStubState *s, uint32_t error,
+                             const uint8_t *response, uint32_t len)
+{
+    trace_vgpu_stub_finish(s->inflight_seq, error, len);
+    timer_del(&s->timeout_timer);
+    s->inflight_seq = 0;
+
+    if (len) {
+        memcpy(s->response, response, len);
+    }
+    memset(s->response + len, 0, sizeof(s->response) - len);
+    s->response_len = len;
+    s->timestamp = get_clock();
+    s->error_code = error;
+    s->status = error == VGPU_OK ? VGPU_STATUS_DONE : VGPU_STATUS_ERROR;
+
+    if (s->irq_ctrl & VGPU_IRQ_COMPLETION) {
+        s->irq_status |= VGPU_IRQ_COMPLETION;
+    }
+    vgpu_stub_update_irq(s, true);
+}
+
+/* End the request in flight, if any, with a device-side @error. */
+static void vgpu_stub_abort(VgpuStubState *s, uint32_t error)
+{
+    if (s->inflight_seq) {
+        vgpu_stub_finish(s, error, NULL, 0);
+    }
+}
+
+static void vgpu_stub_timeout(void *opaque)
+{
+    VgpuStubState *s = opaque;
+
+    warn_report("vgpu-stub: no completion from the mediator for request "
+                "seq %" PRIu32 " within %" PRIu32 " ms; ending it with TIMEOUT",
+                s->inflight_seq, s->timeout_ms);
+    vgpu_stub_abort(s, VGPU_ERR_TIMEOUT);
+}
+
+/* Send one wire message; false when the link failed. */
+static bool vgpu_stub_send(VgpuStubState *s, enum vgpu_wire_type type,
+                           uint32_t seq, const void *head, size_t head_len,
+                           const void *body, size_t body_len)
+{
+    uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
+    size_t len = vgpu_wire_encode(frame, sizeof(frame), type, seq,
+                                  head, head_len, body, body_len);
+
+    assert(len);    /* our own messages always fit the contract */
+    return qemu_chr_fe_write_all(&s->chr, frame, len) == (int)len;
+}
+
+static void vgpu_stub_doorbell(VgpuStubState *s)
+{
+    uint8_t head[sizeof(struct vgpu_wire_submit)] = { 0 };
+    uint32_t seq;
+
+    if (s->inflight_seq) {
+        qemu_log_mask(LOG_GUEST_ERROR, "vgpu-stub: doorbell while request "
+                      "seq %" PRIu32 " is in flight; refused with BUSY\n",
+                      s->inflight_seq);
+        vgpu_stub_refuse(s, VGPU_ERR_BUSY);
+        return;
+    }
+    if (s->request_len < 1 || s->request_len > VGPU_BUFFER_SIZE) {
+        qemu_log_mask(LOG_GUEST_ERROR, "vgpu-stub: doorbell with REQUEST_LEN "
+                      "%" PRIu32 " (must be 1..%u); refused with BAD_LENGTH\n",
+                      s->request_len, VGPU_BUFFER_SIZE);
+        vgpu_stub_refuse(s, VGPU_ERR_BAD_LENGTH);
+        return;
+    }
+    if (!s->connected) {
+        if (!s->warned_not_connected) {
+            warn_report("vgpu-stub: doorbell while not connected to the "
+                        "mediator; refused with NOT_CONNECTED");
+            s->warned_not_connected = true;
+        }
+        vgpu_stub_refuse(s, VGPU_ERR_NOT_CONNECTED);
+        return;
+    }
+
+    seq = s->next_seq;
+    s->next_seq = seq == UINT32_MAX ? 1 : seq + 1;
+    stl_le_p(head + offsetof(struct vgpu_wire_submit, request_id),
+             s->request_id);
+    if (!vgpu_stub_send(s, VGPU_WIRE_SUBMIT, seq, head, sizeof(head),
+                        s->request, s->request_len)) {
+        warn_report("vgpu-stub: sending request seq %" PRIu32 " to the "
+                    "mediator failed; refused with NOT_CONNECTED", seq);
+        vgpu_stub_refuse(s, VGPU_ERR_NOT_CONNECTED);
+        return;
+    }
+
+    trace_vgpu_stub_submit(seq, s->request_id, s->request_len);
+    s->inflight_seq = seq;
+    s->status = VGPU_STATUS_BUSY;
+    s->error_code = VGPU_OK;
+    s->response_len = 0;
+    timer_mod(&s->timeout_timer,
+              qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) + s->timeout_ms);
+}
+
+/* Link to the mediator */
+
+static void vgpu_stub_set_identity(VgpuStubState *s, uint32_t pool_id,
+                                   uint32_t priority, uint32_t vm_id)
+{
+    s->pool_id = pool_id;
+    s->priority = priority;
+    s->vm_id = vm_id;
+}
+
+static void vgpu_stub_rx_reset(VgpuStubState *s)
+{
+    s->rx_len = 0;
+    s->rx_have_header = false;
+    s->rx_discard = false;
+}
+
+/*
+ * A malformed or unexpected message: end the request in flight with
+ * PROTOCOL and drop the link (a reconnect= chardev brings it back).  The
+ * disconnect runs from a bottom half, outside the chardev's read handler.
+ */
+static void vgpu_stub_protocol_error(VgpuStubState *s, const char *why)
+{
+    warn_report("vgpu-stub: malformed message from the mediator: %s; "
+                "disconnecting", why);
+    s->rx_discard = true;
+    vgpu_stub_abort(s, VGPU_ERR_PROTOCOL);
+    qemu_bh_schedule(s->disconnect_bh);
+}
+
+static void vgpu_stub_disconnect_bh(void *opaque)
+{
+    VgpuStubState *s = opaque;
+
+    qemu_chr_fe_disconnect(&s->chr);
+    vgpu_stub_rx_reset(s);
+    qemu_chr_fe_accept_input(&s->chr);
+}
+
+static void vgpu_stub_handle_identity(VgpuStubState *s, const uint8_t *p)
+{
+    uint32_t error = ldl_le_p(p + offsetof(struct vgpu_wire_identity, error));
+    uint32_t pool_id = ldl_le_p(p + offsetof(struct vgpu_wire_identity,
+                                             pool_id));
+    uint32_t priority = ldl_le_p(p + offsetof(struct vgpu_wire_identity,
+                                              priority));
+    uint32_t vm_id = ldl_le_p(p + offsetof(struct vgpu_wire_identity, vm_id));
+
+    if (error != VGPU_OK) {
+        warn_report("vgpu-stub: the mediator gives this VM no identity: %s",
+                    vgpu_error_message(error));
+        vgpu_stub_set_identity(s, 0, 0, 0);
+        return;
+    }
+    if (pool_id < VGPU_POOL_FIRST || pool_id > VGPU_POOL_LAST ||
+        priority >= VGPU_PRIORITY_COUNT ||
+        vm_id < 1 || vm_id > VGPU_VM_ID_MAX) {
+        vgpu_stub_protocol_error(s, "IDENTITY out of range");
+        return;
+    }
+    trace_vgpu_stub_identity(pool_id, priority, vm_id);
+    vgpu_stub_set_identity(s, pool_id, priority, vm_id);
+}
+
+static void vgpu_stub_handle_complete(VgpuStubState *s, uint32_t seq,
+                                      const uint8_t *p, uint32_t len)
+{
+    uint32_t error = ldl_le_p(p + offsetof(struct vgpu_wire_complete, error));
+    const uint8_t *response = p + sizeof(struct vgpu_wire_complete);
+    uint32_t response_len = len - sizeof(struct vgpu_wire_complete);
+
+    if (seq != s->inflight_seq) {
+        warn_report("vgpu-stub: dropping a completion for seq %" PRIu32
+                    ", which is not in flight (ended earlier by a timeout "
+                    "or a reset?)", seq);
+        return;
+    }
+    vgpu_stub_finish(s, error, response, response_len);
+}
+
+/* Act on the complete message in rx_buf. */
+static void vgpu_stub_handle_message(VgpuStubState *s)
+{
+    const uint8_t *payload = s->rx_buf + VGPU_WIRE_HEADER_SIZE;
+
+    switch (s->rx_header.type) {
+    case VGPU_WIRE_IDENTITY:
+        vgpu_stub_handle_identity(s, payload);
+        break;
+    case VGPU_WIRE_COMPLETE:
+        vgpu_stub_handle_complete(s, s->rx_header.seq, payload,
+                                  s->rx_header.length);
+        break;
+    default:
+        vgpu_stub_protocol_error(s, "a message type only devices send");
+        break;
+    }
+}
+
+/* Bytes still missing from the current frame (header first, then payload) */
+static int vgpu_stub_rx_wanted(VgpuStubState *s)
+{
+    if (!s->rx_have_header) {
+        return VGPU_WIRE_HEADER_SIZE - s->rx_len;
+    }
+    return VGPU_WIRE_HEADER_SIZE + s->rx_header.length - s->rx_len;
+}
+
+static int vgpu_stub_can_receive(void *opaque)
+{
+    VgpuStubState *s = opaque;
+
+    return s->rx_discard ? 0 : vgpu_stub_rx_wanted(s);
+}
+
+/* Frames may arrive in any fragments: collect header, then payload. */
+static void vgpu_stub_receive(void *opaque, const uint8_t *buf, int size)
+{
+    VgpuStubState *s = opaque;
+
+    while (size > 0 && !s->rx_discard) {
+        int n = MIN(size, vgpu_stub_rx_wanted(s));
+
+        memcpy(s->rx_buf + s->rx_len, buf, n);
+        s->rx_len += n;
+        buf += n;
+        size -= n;
+
+        if (!s->rx_have_header && s->rx_len == VGPU_WIRE_HEADER_SIZE) {
+            if (vgpu_wire_header_decode(s->rx_buf, &s->rx_header) !=
+                VGPU_OK) {
+                vgpu_stub_protocol_error(s, "bad header (magic, version, "
+                                         "type, length or seq)");
+                break;
+            }
+            s->rx_have_header = true;
+        }
+        if (s->rx_have_header && vgpu_stub_rx_wanted(s) == 0) {
+            vgpu_stub_handle_message(s);
+            if (!s->rx_discard) {
+                vgpu_stub_rx_reset(s);
+            }
+        }
+    }
+}
+
+static void vgpu_stub_send_hello(VgpuStubState *s)
+{
+    uint8_t hello[sizeof(struct vgpu_wire_hello)] = { 0 };
+
+    memcpy(hello + offsetof(struct vgpu_wire_hello, uuid), qemu_uuid.data,
+           sizeof(qemu_uuid.data));
+    stl_le_p(hello + offsetof(struct vgpu_wire_hello, protocol_version),
+             VGPU_PROTOCOL_VERSION);
+    if (!vgpu_stub_send(s, VGPU_WIRE_HELLO, 0, hello, sizeof(hello),
+                        NULL, 0)) {
+        warn_report("vgpu-stub: sending HELLO to the mediator failed");
+    }
+}
+
+static void vgpu_stub_event(void *opaque, QEMUChrEvent event)
+{
+    VgpuStubState *s = opaque;
+
+    switch (event) {
+    case CHR_EVENT_OPENED:
+        trace_vgpu_stub_connected();
+        s->connected = true;
+        s->warned_not_connected = false;
+        vgpu_stub_rx_reset(s);
+        vgpu_stub_send_hello(s);
+        break;
+    case CHR_EVENT_CLOSED:
+        if (!s->connected) {
+            break;
+        }
+        s->connected = false;
+        vgpu_stub_rx_reset(s);
+        vgpu_stub_set_identity(s, 0, 0, 0);
+        if (s->inflight_seq) {
+            warn_report("vgpu-stub: the mediator closed the connection with "
+                        "request seq %" PRIu32 " in flight; ending it with "
+                        "MEDIATOR_RESTARTED", s->inflight_seq);
+            vgpu_stub_abort(s, VGPU_ERR_MEDIATOR_RESTARTED);
+        }
+        trace_vgpu_stub_disconnected();
+        break;
+    default:
+        break;
+    }
+}
+
+/* BAR0 */
+
+/* The 32-bit value of the register word at @addr (aligned, < REGS_END). */
+static uint32_t vgpu_stub_reg_read(VgpuStubState *s, hwaddr addr)
+{
+    switch (addr) {
+    case VGPU_REG_STATUS:
+        return s->status;
+    case VGPU_REG_POOL_ID:
+        return s->pool_id;
+    case VGPU_REG_PRIORITY:
+        return s->priority;
+    case VGPU_REG_VM_ID:
+        return s->vm_id;
+    case VGPU_REG_ERROR_CODE:
+        return s->error_code;
+    case VGPU_REG_REQUEST_LEN:
+        return s->request_len;
+    case VGPU_REG_RESPONSE_LEN:
+        return s->response_len;
+    case VGPU_REG_PROTOCOL_VER:
+        return VGPU_PROTOCOL_VERSION;
+    case VGPU_REG_CAPABILITIES:
+        return VGPU_CAP_COMPLETION_IRQ;
+    case VGPU_REG_INTERRUPT_CTRL:
+        return s->irq_ctrl;
+    case VGPU_REG_INTERRUPT_STATUS:
+        return s->irq_status;
+    case VGPU_REG_REQUEST_ID:
+        return s->request_id;
+    case VGPU_REG_TIMESTAMP_LO:
+        return (uint32_t)s->timestamp;
+    case VGPU_REG_TIMESTAMP_HI:
+        return (uint32_t)(s->timestamp >> 32);
+    case VGPU_REG_SCRATCH:
+        return s->scratch;
+    default:                        /* DOORBELL reads 0 */
+        return 0;
+    }
+}
+
+/* One byte of BAR0 as the guest reads it. */
+static uint8_t vgpu_stub_read_byte(VgpuStubState *s, hwaddr addr)
+{
+    if (addr < VGPU_STUB_REGS_END) {
+        hwaddr word = addr & ~(hwaddr)(VGPU_STUB_REG_SIZE - 1);
+
+        return vgpu_stub_reg_read(s, word) >> (8 * (addr - word));
+    }
+    if (addr < VGPU_REG_RESPONSE_BUFFER) {
+        return s->request[addr - VGPU_REG_REQUEST_BUFFER];
+    }
+    if (addr < VGPU_REG_RESERVED) {
+        return s->response[addr - VGPU_REG_RESPONSE_BUFFER];
+    }
+    return 0;
+}
+
+/* Reads have no side effects, so any size at any offset reads the bytes. */
+static uint64_t vgpu_stub_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    VgpuStubState *s = opaque;
+    uint64_t val = 0;
+    unsigned i;
+
+    for (i = 0; i < size && addr + i < VGPU_BAR0_SIZE; i++) {
+        val |= (uint64_t)vgpu_stub_read_byte(s, addr + i) << (8 * i);
+    }
+    trace_vgpu_stub_mmio_read(addr, size, val);
+    return val;
+}
+
+static void vgpu_stub_reg_write(VgpuStubState *s, hwaddr addr, uint32_t val)
+{
+    switch (addr) {
+    case VGPU_REG_DOORBELL:
+        if (val != VGPU_DOORBELL_SUBMIT) {
+            qemu_log_mask(LOG_GUEST_ERROR, "vgpu-stub: DOORBELL write of "
+                          "0x%" PRIx32 " ignored (only %u submits)\n",
+                          val, VGPU_DOORBELL_SUBMIT);
+            break;
+        }
+        vgpu_stub_doorbell(s);
+        break;
+    case VGPU_REG_REQUEST_LEN:
+        s->request_len = val;
+        break;
+    case VGPU_REG_INTERRUPT_CTRL:
+        s->irq_ctrl = val & VGPU_IRQ_COMPLETION;
+        vgpu_stub_update_irq(s, false);
+        break;
+    case VGPU_REG_INTERRUPT_STATUS:
+        s->irq_status &= ~val;
+        vgpu_stub_update_irq(s, false);
+        break;
+    case VGPU_REG_REQUEST_ID:
+        s->request_id = val;
+        break;
+    case VGPU_REG_SCRATCH:
+        s->scratch = val;
+        break;
+    default:
+        qemu_log_mask(LOG_GUEST_ERROR, "vgpu-stub: write of 0x%" PRIx32
+                      " to read-only register 0x%03" HWADDR_PRIx " ignored\n",
+                      val, addr);
+        break;
+    }
+}
+
+/*
+ * Registers take aligned 32-bit writes; REQUEST_BUFFER takes writes of any
+ * size at any offset inside it.  Everything else is ignored and logged.
+ */
+static void vgpu_stub_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                                 unsigned size)
+{
+    VgpuStubState *s = opaque;
+
+    trace_vgpu_stub_mmio_write(addr, size, val);
+    if (addr < VGPU_STUB_REGS_END && size == VGPU_STUB_REG_SIZE &&
+        addr % VGPU_STUB_REG_SIZE == 0) {
+        vgpu_stub_reg_write(s, addr, val);
+    } else if (addr >= VGPU_REG_REQUEST_BUFFER &&
+               addr + size <= VGPU_REG_RESPONSE_BUFFER) {
+        stn_le_p(s->request + (addr - VGPU_REG_REQUEST_BUFFER), size, val);
+    } else {
+        qemu_log_mask(LOG_GUEST_ERROR, "vgpu-stub: %u-byte write of 0x%"
+                      PRIx64 " at 0x%03" HWADDR_PRIx " ignored (registers "
+                      "take aligned 32-bit writes; only REQUEST_BUFFER is "
+                      "writable bytewise)\n", size, val, addr);
+    }
+}
+
+static const MemoryRegionOps vgpu_stub_mmio_ops = {
+    .read = vgpu_stub_mmio_read,
+    .write = vgpu_stub_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 4,
+        .unaligned = true,
+    },
+};
+
+/* Reset, migration, lifecycle */
+
+/*
+ * Guest-visible state back to its reset values.  The identity and the link
+ * belong to the connection, which outlives a guest reset; a request in
+ * flight is forgotten (its late completion is dropped).
+ */
+static void vgpu_stub_reset(DeviceState *dev)
+{
+    VgpuStubState *s = VGPU_STUB(dev);
+
+    timer_del(&s->timeout_timer);
+    s->inflight_seq = 0;
+    s->status = VGPU_STATUS_IDLE;
+    s->error_code = VGPU_OK;
+    s->request_len = 0;
+    s->response_len = 0;
+    s->request_id = 0;
+    s->scratch = 0;
+    s->irq_ctrl = 0;
+    s->irq_status = 0;
+    s->timestamp = 0;
+    s->notify_on_run = false;
+    memset(s->request, 0, sizeof(s->request));
+    memset(s->response, 0, sizeof(s->response));
+    vgpu_stub_update_irq(s, false);
+}
+
+/*
+ * A request in flight when the VM was saved has no completion coming here:
+ * end it with CANCELLED.  Its interrupt waits until the VM runs, when the
+ * rest of the machine (APIC, MSI state) is loaded too.
+ */
+static int vgpu_stub_post_load(void *opaque, int version_id)
+{
+    VgpuStubState *s = opaque;
+
+    timer_del(&s->timeout_timer);
+    s->irq_level = s->irq_status & s->irq_ctrl & VGPU_IRQ_COMPLETION;
+    if (s->inflight_seq) {
+        warn_report("vgpu-stub: request seq %" PRIu32 " was in flight when "
+                    "the VM was saved; ending it with CANCELLED",
+                    s->inflight_seq);
+        s->inflight_seq = 0;
+        memset(s->response, 0, sizeof(s->response));
+        s->response_len = 0;
+        s->timestamp = get_clock();
+        s->status = VGPU_STATUS_ERROR;
+        s->error_code = VGPU_ERR_CANCELLED;
+        if (s->irq_ctrl & VGPU_IRQ_COMPLETION) {
+            s->irq_status |= VGPU_IRQ_COMPLETION;
+        }
+        s->notify_on_run = true;
+    }
+    return 0;
+}
+
+static void vgpu_stub_vm_state_change(void *opaque, bool running,
+                                      RunState state)
+{
+    VgpuStubState *s = opaque;
+
+    if (running && s->notify_on_run) {
+        s->notify_on_run = false;
+        vgpu_stub_update_irq(s, true);
+    }
+}
+
+static const VMStateDescription vgpu_stub_vmstate = {
+    .name = TYPE_VGPU_STUB,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = vgpu_stub_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, VgpuStubState),
+        VMSTATE_UINT32(status, VgpuStubState),
+        VMSTATE_UINT32(error_code, VgpuStubState),
+        VMSTATE_UINT32(request_len, VgpuStubState),
+        VMSTATE_UINT32(response_len, VgpuStubState),
+        VMSTATE_UINT32(request_id, VgpuStubState),
+        VMSTATE_UINT32(scratch, VgpuStubState),
+        VMSTATE_UINT32(irq_ctrl, VgpuStubState),
+        VMSTATE_UINT32(irq_status, VgpuStubState),
+        VMSTATE_UINT64(timestamp, VgpuStubState),
+        VMSTATE_UINT8_ARRAY(request, VgpuStubState, VGPU_BUFFER_SIZE),
+        VMSTATE_UINT8_ARRAY(response, VgpuStubState, VGPU_BUFFER_SIZE),
+        VMSTATE_UINT32(inflight_seq, VgpuStubState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static void vgpu_stub_realize(PCIDevice *pdev, Error **errp)
+{
+    VgpuStubState *s = VGPU_STUB(pdev);
+
+    if (s->timeout_ms == 0) {
+        error_setg(errp, "vgpu-stub: timeout-ms must be at least 1");
+        return;
+    }
+
+    pci_config_set_interrupt_pin(pdev->config, 1);
+    if (msi_init(pdev, 0, 1, true, false, errp)) {
+        return;
+    }
+
+    memory_region_init_io(&s->mmio, OBJECT(s), &vgpu_stub_mmio_ops, s,
+                          "vgpu-stub-mmio", VGPU_BAR0_SIZE);
+    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->mmio);
+
+    timer_init_ms(&s->timeout_timer, QEMU_CLOCK_VIRTUAL, vgpu_stub_timeout, s);
+    s->disconnect_bh = qemu_bh_new(vgpu_stub_disconnect_bh, s);
+    s->vmstate_change = qemu_add_vm_change_state_handler(
+        vgpu_stub_vm_state_change, s);
+    s->next_seq = 1;
+
+    /* Without a chardev every doorbell ends in NOT_CONNECTED. */
+    qemu_chr_fe_set_handlers(&s->chr, vgpu_stub_can_receive,
+                             vgpu_stub_receive, vgpu_stub_event, NULL,
+                             s, NULL, true);
+}
+
+static void vgpu_stub_exit(PCIDevice *pdev)
+{
+    VgpuStubState *s = VGPU_STUB(pdev);
+
+    qemu_chr_fe_deinit(&s->chr, false);
+    qemu_del_vm_change_state_handler(s->vmstate_change);
+    qemu_bh_delete(s->disconnect_bh);
+    timer_del(&s->timeout_timer);
+    msi_uninit(pdev);
+}
+
+static Property vgpu_stub_properties[] = {
+    DEFINE_PROP_CHR("chardev", VgpuStubState, chr),
+    DEFINE_PROP_UINT32("timeout-ms", VgpuStubState, timeout_ms,
+                       VGPU_STUB_TIMEOUT_MS_DEFAULT),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static void vgpu_stub_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = vgpu_stub_realize;
+    k->exit = vgpu_stub_exit;
+    k->vendor_id = VGPU_PCI_VENDOR_ID;
+    k->device_id = VGPU_PCI_DEVICE_ID;
+    k->subsystem_vendor_id = VGPU_PCI_SUBSYSTEM_VENDOR_ID;
+    k->subsystem_id = VGPU_PCI_SUBSYSTEM_ID;
+    k->revision = VGPU_PCI_REVISION;
+    k->class_id = VGPU_PCI_CLASS;
+    dc->desc = "vgpu-stub: GPU compute requests forwarded to vgpu-mediatord";
+    dc->reset = vgpu_stub_reset;
+    dc->vmsd = &vgpu_stub_vmstate;
+    device_class_set_props(dc, vgpu_stub_properties);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo vgpu_stub_info = {
+    .name = TYPE_VGPU_STUB,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(VgpuStubState),
+    .class_init = vgpu_stub_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { },
+    },
+};
+
+static void vgpu_stub_register_types(void)
+{
+    type_register_static(&vgpu_stub_info);
+}
+
+type_init(vgpu_stub_register_types)

@@ -1,0 +1,257 @@
+/*
+ * Fake vgpu-mediatord for the device tests: see fake-mediator.h.
+ */
+#define _GNU_SOURCE     /* accept4 */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "vgpu/codec.h"
+#include "fake-mediator.h"
+
+struct FakeMediator {
+    char *path;
+    int listen_fd;              /* -1 while stopped */
+    int conn_fd;                /* -1 while no device is connected */
+};
+
+static void fm_listen(FakeMediator *fm)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+    g_assert_cmpuint(strlen(fm->path), <, sizeof(addr.sun_path));
+    strcpy(addr.sun_path, fm->path);
+    unlink(fm->path);
+    fm->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(fm->listen_fd, >=, 0);
+    g_assert_cmpint(bind(fm->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fm->listen_fd, 4), ==, 0);
+}
+
+FakeMediator *fm_new(const char *path)
+{
+    FakeMediator *fm = g_new0(FakeMediator, 1);
+
+    fm->path = g_strdup(path);
+    fm->conn_fd = -1;
+    fm_listen(fm);
+    return fm;
+}
+
+void fm_drop_connection(FakeMediator *fm)
+{
+    if (fm->conn_fd >= 0) {
+        close(fm->conn_fd);
+        fm->conn_fd = -1;
+    }
+}
+
+void fm_stop(FakeMediator *fm)
+{
+    fm_drop_connection(fm);
+    if (fm->listen_fd >= 0) {
+        close(fm->listen_fd);
+        fm->listen_fd = -1;
+    }
+    unlink(fm->path);
+}
+
+void fm_restart(FakeMediator *fm)
+{
+    g_assert_cmpint(fm->listen_fd, <, 0);
+    fm_listen(fm);
+}
+
+void fm_free(FakeMediator *fm)
+{
+    if (!fm) {
+        return;
+    }
+    fm_stop(fm);
+    g_free(fm->path);
+    g_free(fm);
+}
+
+/* Wait for fd to become readable; false on timeout. */
+static bool fm_poll(int fd, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int n;
+
+    do {
+        n = poll(&pfd, 1, timeout_ms);
+    } while (n < 0 && errno == EINTR);
+    g_assert_cmpint(n, >=, 0);
+    return n == 1;
+}
+
+void fm_accept(FakeMediator *fm)
+{
+    g_assert_cmpint(fm->listen_fd, >=, 0);
+    fm_drop_connection(fm);
+    if (!fm_poll(fm->listen_fd, FM_TIMEOUT_MS)) {
+        g_error("fake mediator: the device did not connect within %d ms", FM_TIMEOUT_MS);
+    }
+    fm->conn_fd = accept4(fm->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(fm->conn_fd, >=, 0);
+}
+
+/* Read exactly len bytes; fails the test on EOF or timeout. */
+static void fm_read_exact(FakeMediator *fm, void *buf, size_t len)
+{
+    unsigned char *p = buf;
+
+    g_assert_cmpint(fm->conn_fd, >=, 0);
+    while (len > 0) {
+        ssize_t n;
+
+        if (!fm_poll(fm->conn_fd, FM_TIMEOUT_MS)) {
+            g_error("fake mediator: no message from the device within %d ms", FM_TIMEOUT_MS);
+        }
+        n = read(fm->conn_fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            g_error("fake mediator: the device closed the connection mid-read");
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void fm_read_message(FakeMediator *fm, FmMessage *msg)
+{
+    uint8_t header[VGPU_WIRE_HEADER_SIZE];
+
+    fm_read_exact(fm, header, sizeof(header));
+    g_assert_cmpuint(vgpu_wire_header_decode(header, &msg->header), ==, VGPU_OK);
+    fm_read_exact(fm, msg->payload, msg->header.length);
+}
+
+bool fm_readable(FakeMediator *fm, int timeout_ms)
+{
+    g_assert_cmpint(fm->conn_fd, >=, 0);
+    return fm_poll(fm->conn_fd, timeout_ms);
+}
+
+bool fm_wait_closed(FakeMediator *fm, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    uint8_t buf[VGPU_WIRE_MAX_MESSAGE];
+
+    /* Whatever the device still sends before closing is read and dropped. */
+    while (g_get_monotonic_time() < deadline) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        ssize_t n;
+
+        if (!fm_poll(fm->conn_fd, left > 0 ? left : 0)) {
+            return false;
+        }
+        n = read(fm->conn_fd, buf, sizeof(buf));
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+            fm_drop_connection(fm);
+            return true;
+        }
+    }
+    return false;
+}
+
+void fm_accept_hello(FakeMediator *fm, uint8_t *uuid)
+{
+    FmMessage msg;
+
+    fm_accept(fm);
+    fm_read_message(fm, &msg);
+    g_assert_cmpuint(msg.header.type, ==, VGPU_WIRE_HELLO);
+    g_assert_cmpuint(vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_hello,
+                                                           protocol_version)),
+                     ==, VGPU_PROTOCOL_VERSION);
+    g_assert_cmpuint(vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_hello, reserved)),
+                     ==, 0);
+    if (uuid) {
+        memcpy(uuid, msg.payload + offsetof(struct vgpu_wire_hello, uuid), 16);
+    }
+}
+
+void fm_send_raw(FakeMediator *fm, const void *bytes, size_t len)
+{
+    const unsigned char *p = bytes;
+
+    g_assert_cmpint(fm->conn_fd, >=, 0);
+    while (len > 0) {
+        ssize_t n = write(fm->conn_fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        g_assert_cmpint(n, >, 0);
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void fm_send_identity(FakeMediator *fm, uint32_t error, uint32_t pool_id,
+                      uint32_t priority, uint32_t vm_id)
+{
+    uint8_t head[sizeof(struct vgpu_wire_identity)];
+    uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
+    size_t len;
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, error), error);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, pool_id), pool_id);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, priority), priority);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, vm_id), vm_id);
+    len = vgpu_wire_encode(frame, sizeof(frame), VGPU_WIRE_IDENTITY, 0,
+                           head, sizeof(head), NULL, 0);
+    g_assert_cmpuint(len, >, 0);
+    fm_send_raw(fm, frame, len);
+}
+
+void fm_read_submit(FakeMediator *fm, uint32_t *seq, uint32_t *request_id,
+                    uint8_t *request, size_t *len)
+{
+    FmMessage msg;
+    size_t head = sizeof(struct vgpu_wire_submit);
+
+    fm_read_message(fm, &msg);
+    g_assert_cmpuint(msg.header.type, ==, VGPU_WIRE_SUBMIT);
+    *seq = msg.header.seq;
+    *request_id = vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_submit, request_id));
+    g_assert_cmpuint(vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_submit, reserved)),
+                     ==, 0);
+    *len = msg.header.length - head;
+    memcpy(request, msg.payload + head, *len);
+}
+
+void fm_send_complete(FakeMediator *fm, uint32_t seq, uint32_t request_id,
+                      uint32_t error, const void *response, size_t len)
+{
+    uint8_t head[sizeof(struct vgpu_wire_complete)];
+    uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
+    size_t n;
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_complete, request_id), request_id);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_complete, error), error);
+    n = vgpu_wire_encode(frame, sizeof(frame), VGPU_WIRE_COMPLETE, seq,
+                         head, sizeof(head), response, len);
+    g_assert_cmpuint(n, >, 0);
+    fm_send_raw(fm, frame, n);
+}
+
+size_t fm_vector_add_response(const uint8_t *request, size_t len,
+                              uint8_t *response, size_t cap)
+{
+    struct vgpu_request_view view;
+    uint32_t sum;
+
+    g_assert_cmpuint(vgpu_request_decode(request, len, &view), ==, VGPU_OK);
+    g_assert_cmpuint(view.opcode, ==, VGPU_OP_VECTOR_ADD);
+    sum = vgpu_request_param(&view, 0) + vgpu_request_param(&view, 1);
+    return vgpu_response_encode(response, cap, VGPU_OK, &sum, 1, NULL, 0, 0);
+}
