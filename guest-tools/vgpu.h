@@ -1,0 +1,156 @@
+/*
+ * libvgpu: submit requests to a vgpu-stub device from inside a guest.
+ *
+ * The library finds the device in sysfs by its PCI ids, maps BAR0 through
+ * resource0, writes a request, rings the doorbell and waits for completion
+ * (adaptive polling, or the completion interrupt through uio_pci_generic).
+ * It needs only libc.  libvgpu(3) documents every function.
+ *
+ * One request at a time reaches the device: a mutex serializes the threads
+ * that share a handle, and an flock(2) on resource0 serializes handles and
+ * processes.  All functions are safe to call from several threads.
+ */
+#ifndef VGPU_H
+#define VGPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vgpu/errors.h>    /* enum vgpu_error: ERROR_CODE values */
+#include <vgpu/protocol.h>  /* request/response layout, opcodes, VGPU_STATUS_* */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What a libvgpu call returns: VGPU_RESULT_OK, or why it failed. */
+#define VGPU_RESULT_TABLE(X) \
+    X(OK,           "success") \
+    X(NO_DEVICE,    "no vgpu-stub device found") \
+    X(PERMISSION,   "permission denied on the device (is the user in group vgpu?)") \
+    X(DEVICE_ERROR, "the device answered with an error") \
+    X(TIMEOUT,      "the device did not complete the request in time") \
+    X(INVALID,      "invalid argument") \
+    X(NO_IRQ,       "interrupt wait needs the device bound to uio_pci_generic") \
+    X(PROTOCOL,     "the device's answer is malformed") \
+    X(TRUNCATED,    "the response does not fit the caller's buffer") \
+    X(IO,           "system call on the device failed")
+
+#define VGPU_RESULT_ENUM(name, msg) VGPU_RESULT_##name,
+enum vgpu_result {
+    VGPU_RESULT_TABLE(VGPU_RESULT_ENUM)
+    VGPU_RESULT_COUNT
+};
+#undef VGPU_RESULT_ENUM
+
+/* How a handle waits for completion. */
+enum vgpu_wait_mode {
+    VGPU_WAIT_AUTO = 0,     /* IRQ when uio_pci_generic is bound and usable, else POLL */
+    VGPU_WAIT_POLL,         /* spin, then yield, then sleep with growing intervals */
+    VGPU_WAIT_IRQ,          /* block on /dev/uioN; fails to open without uio_pci_generic */
+};
+
+/* Default per-request timeout: longer than the device's own (30 s), so the
+ * device's precise ERROR/TIMEOUT normally arrives first. */
+#define VGPU_DEFAULT_TIMEOUT_MS     60000u
+
+/* "0000:00:1e.0" and its NUL */
+#define VGPU_ADDRESS_MAX            13
+/* "uio" and a number, and its NUL */
+#define VGPU_UIO_NAME_MAX           16
+
+struct vgpu_open_options {
+    const char *address;            /* PCI address, "0000:00:1e.0" or "00:1e.0";
+                                       NULL: $VGPU_DEVICE, else the lowest found */
+    enum vgpu_wait_mode wait;       /* VGPU_WAIT_AUTO by default */
+    unsigned timeout_ms;            /* per request; 0: VGPU_DEFAULT_TIMEOUT_MS */
+};
+
+struct vgpu_device_info {
+    char address[VGPU_ADDRESS_MAX]; /* the device's PCI address */
+    uint16_t vendor_id;             /* from sysfs: 0x1234 */
+    uint16_t device_id;             /* from sysfs: 0x5647 */
+    uint8_t revision;               /* from sysfs */
+    uint32_t pool_id;               /* POOL_ID: 'A'..'Z', 0 until the device has its identity */
+    uint32_t priority;              /* PRIORITY: enum vgpu_priority (0 without identity) */
+    uint32_t vm_id;                 /* VM_ID: 0 until the device has its identity */
+    uint32_t protocol_version;      /* PROTOCOL_VER: major << 16 | minor */
+    uint32_t capabilities;          /* CAPABILITIES: VGPU_CAP_* bits */
+    enum vgpu_wait_mode wait;       /* how this handle waits (never AUTO) */
+    char uio[VGPU_UIO_NAME_MAX];    /* "uio0" when waiting on interrupts, else "" */
+};
+
+/* How one submitted request ended, as the device reported it. */
+struct vgpu_completion {
+    uint32_t status;                /* STATUS: VGPU_STATUS_DONE or VGPU_STATUS_ERROR */
+    uint32_t error_code;            /* ERROR_CODE (enum vgpu_error) when ERROR, else VGPU_OK */
+    uint32_t request_id;            /* the REQUEST_ID the library gave the request */
+    uint64_t timestamp_ns;          /* TIMESTAMP: host CLOCK_MONOTONIC ns at completion */
+    size_t response_len;            /* RESPONSE_LEN: bytes of the device's response */
+};
+
+typedef struct vgpu_device vgpu_device;
+
+/*
+ * Open a device.  opts may be NULL for the defaults.  On success *dev is a
+ * handle to close with vgpu_device_close().  Returns NO_DEVICE, PERMISSION,
+ * INVALID (malformed address or option), NO_IRQ (wait IRQ without usable
+ * uio) or IO; vgpu_last_error() says more.
+ */
+enum vgpu_result vgpu_device_open(const struct vgpu_open_options *opts, vgpu_device **dev);
+
+/* Unmap and close.  No call on the handle may be running or follow.  NULL is fine. */
+void vgpu_device_close(vgpu_device *dev);
+
+/* Identity, capabilities and wait mode of the device.  Never fails on an open handle. */
+enum vgpu_result vgpu_device_info(vgpu_device *dev, struct vgpu_device_info *info);
+
+/*
+ * Submit request_len (1..VGPU_REQUEST_MAX) bytes of a request and wait for
+ * completion.  The response's bytes go to response (up to response_cap; it
+ * may be NULL when response_cap is 0) and *completion tells how it ended
+ * (completion may be NULL).  Returns OK when the device reported DONE,
+ * DEVICE_ERROR when it reported ERROR (completion->error_code says why),
+ * TRUNCATED when the response is longer than response_cap (the first
+ * response_cap bytes are copied), TIMEOUT when the per-request timeout
+ * expired (the library never rings again while the device is busy; a later
+ * call waits for that request first), PROTOCOL, INVALID or IO.
+ */
+enum vgpu_result vgpu_device_submit(vgpu_device *dev, const void *request, size_t request_len,
+                                    void *response, size_t response_cap,
+                                    struct vgpu_completion *completion);
+
+/*
+ * VECTOR_ADD: *sum = a + b (mod 2^32) as the device computed it.  Returns as
+ * vgpu_device_submit(); also DEVICE_ERROR when the response carries an error
+ * status, PROTOCOL when it is malformed.  completion and exec_time_us (the
+ * backend's time) may be NULL.
+ */
+enum vgpu_result vgpu_device_vector_add(vgpu_device *dev, uint32_t a, uint32_t b, uint32_t *sum,
+                                        uint32_t *exec_time_us,
+                                        struct vgpu_completion *completion);
+
+/* "DEVICE_ERROR"; NULL for a value that is not a result. */
+const char *vgpu_result_name(enum vgpu_result result);
+
+/* The one-line meaning of a result; "unknown result" for a value that is not one. */
+const char *vgpu_result_message(enum vgpu_result result);
+
+/*
+ * What the last failed call in this thread said, with the context to act on
+ * ("cannot open /sys/bus/pci/devices/0000:00:1e.0/resource0: Permission
+ * denied", "device error NOT_CONNECTED (6): ...").  "" before any failure.
+ */
+const char *vgpu_last_error(void);
+
+/* "auto", "poll", "irq"; NULL for a value that is not a mode. */
+const char *vgpu_wait_mode_name(enum vgpu_wait_mode mode);
+
+/* Parse "auto", "poll" or "irq".  Returns 0, or -1 for anything else. */
+int vgpu_wait_mode_parse(const char *text, enum vgpu_wait_mode *mode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VGPU_H */

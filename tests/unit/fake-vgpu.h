@@ -1,0 +1,89 @@
+/*
+ * A fake "/" for the guest tools' tests: sysfs PCI devices whose resource0
+ * is a 4096-byte regular file, and a mock vgpu-stub that a thread plays on
+ * it.  The mock watches DOORBELL in a shared mapping of that file and
+ * answers as the device does (DESIGN.md 3.2, docs/register-map.md): STATUS
+ * BUSY, then DONE or ERROR with ERROR_CODE, RESPONSE_LEN/BUFFER and
+ * TIMESTAMP; a doorbell while a request is in flight is refused with
+ * ERROR/BUSY (and counted) while the request in flight completes later.
+ *
+ * Unlike the real device, the mock takes a doorbell a moment after the
+ * write: it sets STATUS first and clears DOORBELL last, which is what
+ * libvgpu relies on (device.c, device_settled).
+ *
+ * Interrupts follow uio_pci_generic: a completion with INTERRUPT_CTRL bit 0
+ * set makes the completion pending; a pending completion with INTx unmasked
+ * (command register bit 10 clear in the config file) is delivered by
+ * setting that bit and writing a count to the fake /dev/uioN (a FIFO).
+ * INTERRUPT_STATUS is write-1-to-clear, which a plain file cannot be: the
+ * mock keeps the pending bit itself and treats the word as a mailbox for
+ * the guest's clears (libvgpu only writes it).
+ *
+ * Libraries and programs under test find the tree through VGPU_TEST_ROOT.
+ */
+#ifndef FAKE_VGPU_H
+#define FAKE_VGPU_H
+
+#include <glib.h>
+
+#include "vgpu/protocol.h"
+
+typedef enum {
+    FAKE_ANSWER,    /* decode the request: VECTOR_ADD -> DONE with a + b, else ERROR with the codec's code */
+    FAKE_FAIL,      /* ERROR with the configured code (the response's status says it too) */
+    FAKE_SILENT,    /* take the doorbell, stay BUSY until fake_device_release(), then answer */
+} FakeMode;
+
+typedef struct FakeRoot FakeRoot;
+typedef struct FakeDevice FakeDevice;
+
+typedef struct {
+    guint doorbells;            /* doorbells seen */
+    guint overlaps;             /* doorbells while a request was in flight */
+    guint clobbered;            /* requests whose bytes changed while in flight */
+    guint completions;          /* requests completed (DONE or ERROR) */
+    guint interrupts;           /* interrupts delivered through the uio FIFO */
+    guint irq_clears;           /* writes of 1 to INTERRUPT_STATUS */
+    gboolean irq_pending;       /* a completion interrupt is pending */
+    guint last_len;             /* REQUEST_LEN of the last accepted request */
+    guint32 last_id;            /* REQUEST_ID of the last accepted request */
+    guint8 last_request[VGPU_REQUEST_MAX];
+    guint64 last_timestamp_ns;  /* TIMESTAMP of the last completion */
+} FakeStats;
+
+#define FAKE_EXEC_TIME_US 3     /* exec_time_us in every response */
+
+/* A new empty tree under a temporary directory. */
+FakeRoot *fake_root_new(void);
+const char *fake_root_path(const FakeRoot *root);
+/*
+ * Make the tree the one that VGPU_TEST_ROOT leads to, and drop VGPU_DEVICE,
+ * for the library in this process and the children it starts.  The first
+ * call sets the environment, so make it before any thread starts.
+ */
+void fake_root_use(const FakeRoot *root);
+/* Stop every mock, remove the tree. */
+void fake_root_free(FakeRoot *root);
+
+/* A PCI device with these ids; a vgpu-stub's BAR shows PROTOCOL_VER and CAPABILITIES. */
+FakeDevice *fake_device_add(FakeRoot *root, const char *address, guint16 vendor, guint16 device);
+void fake_device_set_identity(FakeDevice *dev, guint32 pool_id, guint32 priority, guint32 vm_id);
+/* Bind to the driver of that name (a driver symlink). */
+void fake_device_bind(FakeDevice *dev, const char *driver);
+/* A uio/<name> entry; with_node: also /dev/<name>, a FIFO the mock signals. */
+void fake_device_add_uio(FakeDevice *dev, const char *name, gboolean with_node);
+/* Path of one of the device's sysfs files. */
+char *fake_device_file(const FakeDevice *dev, const char *file);
+
+/* Start playing the device (FAKE_ANSWER, no delay, until fake_root_free). */
+void fake_device_start(FakeDevice *dev);
+/* How to answer from now on; delay_us 0 completes within the doorbell, without BUSY. */
+void fake_device_set_mode(FakeDevice *dev, FakeMode mode, guint32 error_code, guint delay_us);
+/* Complete the request a FAKE_SILENT mock holds, as FAKE_ANSWER would. */
+void fake_device_release(FakeDevice *dev);
+
+void fake_device_stats(FakeDevice *dev, FakeStats *stats);
+guint32 fake_device_reg(FakeDevice *dev, guint32 offset);
+guint16 fake_device_command(FakeDevice *dev);
+
+#endif /* FAKE_VGPU_H */
