@@ -172,20 +172,25 @@ static JsonObject *hook_register_request(const struct metadata_identity *ident, 
 }
 
 /*
- * One request to the mediator.  TRUE when it said ok; else FALSE with
- * error, and *error_name (g_free) set to the reply's stable error name
- * when the mediator refused.
+ * One request to the mediator.  TRUE when it said ok (*reply, when not
+ * NULL, gets the reply to json_object_unref); else FALSE with error, and
+ * *error_name (g_free) set to the reply's stable error name when the
+ * mediator refused.
  */
-static gboolean hook_call(ControlClient *client, JsonObject *req, char **error_name,
-                          GError **error)
+static gboolean hook_call(ControlClient *client, JsonObject *req, JsonObject **reply,
+                          char **error_name, GError **error)
 {
-    JsonObject *reply = control_client_call(client, req, error_name, error);
+    JsonObject *answer = control_client_call(client, req, error_name, error);
 
     json_object_unref(req);
-    if (!reply) {
+    if (!answer) {
         return FALSE;
     }
-    json_object_unref(reply);
+    if (reply) {
+        *reply = answer;
+    } else {
+        json_object_unref(answer);
+    }
     return TRUE;
 }
 
@@ -198,18 +203,27 @@ static gboolean hook_refused_as(const GError *error, const char *error_name, con
 /*
  * Register the domain.  The XML is the one source of truth: a registration
  * of the same UUID with another identity (left from an earlier run, or
- * `vgpuctl register`) is replaced.
+ * `vgpuctl register`) is replaced.  *fresh (when not NULL) says whether the
+ * mediator made a new registration rather than finding this one unchanged.
  */
 static gboolean hook_register(ControlClient *client, const struct metadata_identity *ident,
-                              pid_t pid, GError **error)
+                              pid_t pid, gboolean *fresh, GError **error)
 {
+    JsonObject *reply = NULL;
     char *error_name = NULL;
-    gboolean ok = hook_call(client, hook_register_request(ident, pid), &error_name, error);
+    gboolean ok = hook_call(client, hook_register_request(ident, pid), &reply, &error_name, error);
 
     if (!ok && hook_refused_as(*error, error_name, "already-registered")) {
         g_clear_error(error);
-        ok = hook_call(client, hook_request("unregister", ident), NULL, error) &&
-             hook_call(client, hook_register_request(ident, pid), NULL, error);
+        ok = hook_call(client, hook_request("unregister", ident), NULL, NULL, error) &&
+             hook_call(client, hook_register_request(ident, pid), &reply, NULL, error);
+    }
+    if (ok && fresh) {
+        *fresh = g_strcmp0(json_object_get_string_member_with_default(reply, "registered", ""),
+                           "unchanged") != 0;
+    }
+    if (reply) {
+        json_object_unref(reply);
     }
     g_free(error_name);
     return ok;
@@ -220,7 +234,7 @@ static gboolean hook_unregister(ControlClient *client, const struct metadata_ide
                                 GError **error)
 {
     char *error_name = NULL;
-    gboolean ok = hook_call(client, hook_request("unregister", ident), &error_name, error);
+    gboolean ok = hook_call(client, hook_request("unregister", ident), NULL, &error_name, error);
 
     if (!ok && hook_refused_as(*error, error_name, "not-registered")) {
         g_clear_error(error);
@@ -232,13 +246,20 @@ static gboolean hook_unregister(ControlClient *client, const struct metadata_ide
 
 /*
  * prepare: the domain is about to start, so a registration of its UUID
- * is stale (its release never reached the mediator) and may hold an old
- * QEMU's pid, which would refuse the new QEMU's connection.  Start afresh.
+ * that was already there is stale (its release never reached the
+ * mediator) and may hold an old QEMU's pid, which would refuse the new
+ * QEMU's connection.  Replace it with a fresh one.
  */
 static gboolean hook_prepare(ControlClient *client, const struct metadata_identity *ident,
                              GError **error)
 {
-    return hook_unregister(client, ident, error) && hook_register(client, ident, 0, error);
+    gboolean fresh = TRUE;
+
+    if (!hook_register(client, ident, 0, &fresh, error)) {
+        return FALSE;
+    }
+    return fresh || (hook_unregister(client, ident, error) &&
+                     hook_register(client, ident, 0, NULL, error));
 }
 
 /* QEMU's pid: from a status XML on stdin, else from libvirtd's pid file. */
@@ -272,10 +293,10 @@ static gboolean hook_started(ControlClient *client, xmlDoc *doc,
     }
     req = hook_request("set-pid", ident);
     json_object_set_int_member(req, "pid", pid);
-    ok = hook_call(client, req, &error_name, error);
+    ok = hook_call(client, req, NULL, &error_name, error);
     if (!ok && hook_refused_as(*error, error_name, "not-registered")) {
         g_clear_error(error);
-        ok = hook_register(client, ident, pid, error);
+        ok = hook_register(client, ident, pid, NULL, error);
     }
     g_free(error_name);
     return ok;
@@ -290,7 +311,7 @@ static gboolean hook_reconnect(ControlClient *client, xmlDoc *doc,
     if (!hook_qemu_pid(doc, ident->name, &pid, NULL)) {
         pid = 0;
     }
-    return hook_register(client, ident, pid, error);
+    return hook_register(client, ident, pid, NULL, error);
 }
 
 static gboolean hook_act(enum hook_op op, xmlDoc *doc, const struct metadata_identity *ident,
