@@ -27,6 +27,7 @@ LV_MEDIATOR_PID=
 LV_STARTED_LIBVIRTD=
 LV_STARTED_VIRTLOGD=
 LV_HOOK_LINK=
+LV_KVM_MODE=
 
 lv_wait_for() {         # seconds command...
     local deadline=$((SECONDS + $1)); shift
@@ -49,6 +50,9 @@ lv_cleanup() {
         [ -z "$LV_STARTED_LIBVIRTD" ] && lv_libvirtd_reload
     fi
     lv_mediator_stop
+    if [ -n "$LV_KVM_MODE" ]; then
+        chown "${LV_KVM_MODE#* }" /dev/kvm && chmod "${LV_KVM_MODE%% *}" /dev/kvm
+    fi
     if [ -n "$LV_STARTED_LIBVIRTD" ]; then
         lv_stop_pidfile /run/libvirtd.pid
     fi
@@ -116,8 +120,22 @@ lv_daemon_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 lv_libvirt_up() { lv_virsh uri; }
 
+# A Debian host's udev gives /dev/kvm to group kvm (libvirt-qemu is in it).
+# Without udev it stays root-only, and libvirt 9.0 then probes the emulator
+# again on every lookup ("KVM was enabled when probing ..., but it is not
+# available now"), which makes each define or start take a minute.  Put
+# the udev permissions in place for the test, and the old ones back after.
+lv_kvm_permissions() {
+    [ -c /dev/kvm ] || return 0
+    setpriv --reuid="$LV_QEMU_USER" --regid="$LV_QEMU_USER" --init-groups \
+        test -r /dev/kvm -a -w /dev/kvm 2>/dev/null && return 0
+    LV_KVM_MODE=$(stat -c '%a %u:%g' /dev/kvm)
+    chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+}
+
 lv_libvirt_start() {
     mkdir -p /var/log/libvirt "$LV_HOOK_DIR"
+    lv_kvm_permissions
     if ! lv_daemon_alive /run/virtlogd.pid; then
         virtlogd -d || bail "cannot start virtlogd"
         LV_STARTED_VIRTLOGD=1
