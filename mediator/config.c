@@ -88,6 +88,12 @@ static gboolean lines_scan(struct config_lines *where, const char *text, gsize l
             }
             g_free(group);
             group = g_strndup(line + 1, l - 2);
+            if (g_hash_table_contains(where->lines, group)) {
+                g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_SYNTAX,
+                            "%s:%d: [%s] is already defined at line %d", path, n + 1, group,
+                            GPOINTER_TO_INT(g_hash_table_lookup(where->lines, group)));
+                return FALSE;
+            }
             g_hash_table_replace(where->lines, g_strdup(group), GINT_TO_POINTER(n + 1));
             continue;
         }
@@ -111,7 +117,7 @@ static gboolean lines_scan(struct config_lines *where, const char *text, gsize l
     return TRUE;
 }
 
-static int lines_of(const struct config_lines *where, const char *group, const char *key)
+static int line_of(const struct config_lines *where, const char *group, const char *key)
 {
     g_autofree char *k = key ? g_strdup_printf("%s\n%s", group, key) : g_strdup(group);
 
@@ -119,12 +125,11 @@ static int lines_of(const struct config_lines *where, const char *group, const c
 }
 
 /* An error about group/key (key NULL: about the group), with its line when known. */
-G_GNUC_PRINTF(5, 6)
+G_GNUC_PRINTF(6, 7)
 static gboolean parser_fail(struct config_parser *p, GError **error, int code,
-                            const char *key_group_key[2], const char *fmt, ...)
+                            const char *group, const char *key, const char *fmt, ...)
 {
-    const char *group = key_group_key[0], *key = key_group_key[1];
-    int line = lines_of(&p->where, group, key);
+    int line = line_of(&p->where, group, key);
     g_autofree char *why = NULL;
     g_autofree char *where = line ? g_strdup_printf("%s:%d", p->path, line) : g_strdup(p->path);
     va_list ap;
@@ -139,9 +144,6 @@ static gboolean parser_fail(struct config_parser *p, GError **error, int code,
     }
     return FALSE;
 }
-
-#define FAIL(p, error, code, group, key, ...) \
-    parser_fail(p, error, code, (const char *[2]){ group, key }, __VA_ARGS__)
 
 /* The value of group/key with surrounding blanks removed; NULL when absent. */
 static char *parser_value(struct config_parser *p, const char *group, const char *key)
@@ -175,7 +177,7 @@ static gboolean parser_uint(struct config_parser *p, const char *group, const ch
     g_autofree char *value = parser_value(p, group, key);
 
     if (value && !parse_uint_text(value, min, max, out)) {
-        return FAIL(p, error, CONFIG_ERROR_VALUE, group, key,
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, group, key,
                     "\"%s\" is not a whole number in %u..%u%s", value, min, max,
                     comment_hint(value));
     }
@@ -191,7 +193,7 @@ static gboolean parser_path(struct config_parser *p, const char *group, const ch
         return TRUE;
     }
     if (!g_path_is_absolute(value)) {
-        return FAIL(p, error, CONFIG_ERROR_VALUE, group, key,
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, group, key,
                     "\"%s\" is not an absolute path%s", value, comment_hint(value));
     }
     g_free(*out);
@@ -208,7 +210,7 @@ static gboolean keys_known(struct config_parser *p, const char *group,
         if (!g_strv_contains(known, keys[i])) {
             g_autofree char *list = g_strjoinv(", ", (char **)known);
 
-            return FAIL(p, error, CONFIG_ERROR_UNKNOWN, group, keys[i],
+            return parser_fail(p, error, CONFIG_ERROR_UNKNOWN, group, keys[i],
                         "unknown key (keys of this group: %s)", list);
         }
     }
@@ -235,8 +237,12 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
                      &cfg->drain_timeout_ms, error)) {
         return FALSE;
     }
+    if (!g_key_file_has_key(p->file, g, "vm-queue-limit", NULL) &&
+        cfg->vm_queue_limit > cfg->queue_limit) {
+        cfg->vm_queue_limit = cfg->queue_limit;    /* a small queue-limit caps the default */
+    }
     if (cfg->vm_queue_limit > cfg->queue_limit) {
-        return FAIL(p, error, CONFIG_ERROR_VALUE, g, "vm-queue-limit",
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "vm-queue-limit",
                     "%u is more than queue-limit (%u)", cfg->vm_queue_limit, cfg->queue_limit);
     }
     level = parser_value(p, g, "log-level");
@@ -250,7 +256,7 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
             }
         }
         if (i == G_N_ELEMENTS(log_levels)) {
-            return FAIL(p, error, CONFIG_ERROR_VALUE, g, "log-level",
+            return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "log-level",
                         "\"%s\" is not one of error, warning, info, debug%s", level,
                         comment_hint(level));
         }
@@ -259,7 +265,7 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
     if (group_name) {
         errno = 0;
         if (!getgrnam(group_name)) {
-            return FAIL(p, error, CONFIG_ERROR_VALUE, g, "socket-group",
+            return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "socket-group",
                         "group \"%s\" does not exist%s", group_name, comment_hint(group_name));
         }
         cfg->socket_group = g_steal_pointer(&group_name);
@@ -292,7 +298,7 @@ static gboolean parse_gpus(struct config_parser *p, const char *g, struct config
         return TRUE;
     }
     if (strcmp(pool->backend, "cpu") == 0) {
-        return FAIL(p, error, CONFIG_ERROR_VALUE, g, "gpus",
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "gpus",
                     "only GPU backends take gpus (this pool's backend is cpu; "
                     "cpu lanes are set with workers)");
     }
@@ -301,13 +307,13 @@ static gboolean parse_gpus(struct config_parser *p, const char *g, struct config
         unsigned gpu;
 
         if (!parse_uint_text(g_strstrip(items[i]), 0, CONFIG_GPUS_MAX - 1, &gpu)) {
-            return FAIL(p, error, CONFIG_ERROR_VALUE, g, "gpus",
+            return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "gpus",
                         "\"%s\" is not a list of GPU ordinals in 0..%u like 0,1%s", value,
                         CONFIG_GPUS_MAX - 1, comment_hint(value));
         }
         for (unsigned j = 0; j < pool->gpu_count; j++) {
             if (pool->gpus[j] == (int)gpu) {
-                return FAIL(p, error, CONFIG_ERROR_VALUE, g, "gpus",
+                return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "gpus",
                             "GPU %u is listed twice", gpu);
             }
         }
@@ -324,28 +330,28 @@ static gboolean parse_pool(struct config_parser *p, const char *g, GError **erro
     uint32_t pool_id;
 
     if (!vgpu_pool_parse(g + strlen(GROUP_POOL), &pool_id)) {
-        return FAIL(p, error, CONFIG_ERROR_UNKNOWN, g, NULL,
+        return parser_fail(p, error, CONFIG_ERROR_UNKNOWN, g, NULL,
                     "\"%s\" is not a pool name: one letter A..Z, as in [pool A]",
                     g + strlen(GROUP_POOL));
     }
     if (config_pool(cfg, pool_id)) {
-        return FAIL(p, error, CONFIG_ERROR_SYNTAX, g, NULL, "pool %c is defined twice",
+        return parser_fail(p, error, CONFIG_ERROR_SYNTAX, g, NULL, "pool %c is defined twice",
                     (char)pool_id);
     }
     pool->pool_id = pool_id;
     pool->workers = CONFIG_WORKERS_DEFAULT;
-    pool->line = lines_of(&p->where, g, NULL);
+    pool->line = line_of(&p->where, g, NULL);
     cfg->pool_count++;      /* from here config_clear frees the pool's strings */
     if (!keys_known(p, g, pool_keys, error)) {
         return FALSE;
     }
     backend = parser_value(p, g, "backend");
     if (!backend) {
-        return FAIL(p, error, CONFIG_ERROR_MISSING, g, NULL,
+        return parser_fail(p, error, CONFIG_ERROR_MISSING, g, NULL,
                     "no backend= key (cpu, cuda, or the name of a backend plugin)");
     }
     if (!backend_name_valid(backend)) {
-        return FAIL(p, error, CONFIG_ERROR_VALUE, g, "backend",
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "backend",
                     "\"%s\" is not a backend name (cpu, cuda, or a plugin's name: "
                     "lower-case letters, digits, - and _)%s", backend, comment_hint(backend));
     }
@@ -353,7 +359,7 @@ static gboolean parse_pool(struct config_parser *p, const char *g, GError **erro
     fallback = parser_value(p, g, "fallback");
     if (fallback && strcmp(fallback, "none") != 0) {
         if (strcmp(fallback, "cpu") != 0) {
-            return FAIL(p, error, CONFIG_ERROR_VALUE, g, "fallback",
+            return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "fallback",
                         "\"%s\" is not cpu or none%s", fallback, comment_hint(fallback));
         }
         pool->fallback = g_steal_pointer(&fallback);
@@ -402,7 +408,7 @@ gboolean config_parse(struct config *cfg, const char *text, gsize len, const cha
             continue;
         }
         if (!g_str_has_prefix(groups[i], GROUP_POOL)) {
-            FAIL(&p, error, CONFIG_ERROR_UNKNOWN, groups[i], NULL,
+            parser_fail(&p, error, CONFIG_ERROR_UNKNOWN, groups[i], NULL,
                  "unknown group (groups: [mediator] and [pool A]..[pool Z])");
             goto out;
         }

@@ -22,8 +22,9 @@ struct stop_state {
 
 void mediator_notify_status(struct mediator *m)
 {
-    sd_notifyf(0, "STATUS=%u VM(s) registered, %u device connection(s)",
-               registry_count(m->registry), devices_count(m->devices));
+    g_autofree char *pools = config_pool_names(&m->cfg);
+
+    sd_notifyf(0, "STATUS=%u VM(s) registered; pools %s", registry_count(m->registry), pools);
 }
 
 static void mediator_finish_scheduler(struct mediator *m)
@@ -32,7 +33,9 @@ static void mediator_finish_scheduler(struct mediator *m)
         control_free(m->control);
         m->control = NULL;
     }
-    devices_stop_reading(m->devices);
+    if (m->devices) {
+        devices_stop_reading(m->devices);
+    }
     if (!scheduler_free(m->scheduler, 0)) {
         /* A worker still runs plugin code: keep the plugins loaded until exit. */
         m->backends = NULL;
@@ -87,8 +90,13 @@ static gboolean mediator_on_stop_signal(gpointer data)
     st->m = m;
     st->phase = STOP_DRAIN;
     st->deadline_us = g_get_monotonic_time() + (gint64)m->cfg.drain_timeout_ms * 1000;
-    g_timeout_add_full(G_PRIORITY_DEFAULT, MEDIATOR_DRAIN_POLL_MS, mediator_stop_tick, st, g_free);
-    mediator_stop_tick(st);     /* nothing running: no need to wait a tick */
+    if (mediator_stop_tick(st) == G_SOURCE_REMOVE) {
+        g_free(st);             /* nothing was running or unsent */
+    } else {
+        /* Shutdown only: a short poll of the units is simpler than a wake-up path. */
+        g_timeout_add_full(G_PRIORITY_DEFAULT, MEDIATOR_DRAIN_POLL_MS, mediator_stop_tick, st,
+                           g_free);
+    }
     return G_SOURCE_CONTINUE;
 }
 

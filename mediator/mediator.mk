@@ -15,9 +15,18 @@ MEDIATOR_SRCS := $(addprefix mediator/, stats.c registry.c queue.c config.c requ
 MEDIATOR_LIB  := $(B)/libvgpu-mediator.a
 CONTROL_CLIENT_LIB := $(B)/libvgpu-control.a
 VGPUCTL_SRCS  := $(addprefix mediator/, vgpuctl.c vgpuctl-vm.c vgpuctl-stats.c vgpuctl-admin.c)
-MEDIATOR_HEADERS := $(wildcard mediator/*.h) $(COMMON_HEADERS)
+MEDIATOR_HEADERS := $(wildcard mediator/*.h) $(COMMON_HEADERS) $(B)/mediator/paths.stamp
 
 ALL_TARGETS += $(B)/vgpu-mediatord $(B)/vgpuctl $(CONTROL_CLIENT_LIB)
+
+# The paths and version compiled in: objects rebuild when PREFIX & co change
+# (e.g. `make` then `make install PREFIX=/usr`).
+MEDIATOR_PATHS := $(VGPU_VERSION) $(LIBDIR)/vgpu/backends $(SYSCONFDIR)/vgpu/mediator.conf
+$(B)/mediator/paths.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(MEDIATOR_PATHS)' | cmp -s - $@ || echo '$(MEDIATOR_PATHS)' > $@
+.PHONY: FORCE
+FORCE:
 
 $(B)/mediator/%.o: mediator/%.c $(MEDIATOR_HEADERS)
 	@mkdir -p $(@D)

@@ -134,11 +134,6 @@ struct queue_entry *queue_pop(struct queue *q, uint32_t pool_mask, gint64 now_us
     return e;
 }
 
-bool queue_has_work(const struct queue *q, uint32_t pool_mask)
-{
-    return (q->nonempty & pool_mask) != 0;
-}
-
 unsigned queue_length(const struct queue *q)
 {
     return q->length;

@@ -56,9 +56,6 @@ struct queue_entry *queue_pop(struct queue *q, uint32_t pool_mask, gint64 now_us
 /* Take e out of the queue (it must be queued). */
 void queue_remove(struct queue *q, struct queue_entry *e);
 
-/* Whether a pop for pool_mask would return an entry. */
-bool queue_has_work(const struct queue *q, uint32_t pool_mask);
-
 unsigned queue_length(const struct queue *q);
 
 /*

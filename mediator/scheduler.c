@@ -96,8 +96,12 @@ void scheduler_reject(struct scheduler *s, struct request *r, uint32_t error)
     request_free(r);
 }
 
-/* Wake one idle unit that serves pool_id, if any (caller holds the lock). */
-static void wake_unit_for(struct scheduler *s, uint32_t pool_id)
+/*
+ * Claim one idle unit that serves pool_id (caller holds the lock); the
+ * caller signals it after unlocking, so that the worker does not wake only
+ * to block on the lock the submitter still holds.  NULL when none is idle.
+ */
+static struct sched_unit *claim_idle_unit(struct scheduler *s, uint32_t pool_id)
 {
     uint32_t bit = QUEUE_POOL_BIT(pool_id);
 
@@ -106,15 +110,16 @@ static void wake_unit_for(struct scheduler *s, uint32_t pool_id)
 
         if (u->waiting && (u->pool_mask & bit)) {
             u->waiting = false;
-            g_cond_signal(&u->wake);
-            return;
+            return u;
         }
     }
+    return NULL;
 }
 
 void scheduler_submit(struct scheduler *s, struct request *r)
 {
     struct sched_pool *pool = pool_of(s, r->vm->pool_id);
+    struct sched_unit *idle = NULL;
     uint32_t error;
 
     count_submitted(s, r);
@@ -133,10 +138,13 @@ void scheduler_submit(struct scheduler *s, struct request *r)
         FOR_EACH_COUNTERS(s, r, c, c->queued++);
         stats_unlock();
         if (!s->paused) {
-            wake_unit_for(s, r->vm->pool_id);
+            idle = claim_idle_unit(s, r->vm->pool_id);
         }
     }
     g_mutex_unlock(&s->lock);
+    if (idle) {
+        g_cond_signal(&idle->wake);
+    }
     if (error != VGPU_OK) {
         request_finish(s, r, error, NULL, 0, 0);
         request_free(r);

@@ -79,41 +79,6 @@ uint64_t stats_hist_quantile(const struct stats_hist *h, double q)
     return h->max;
 }
 
-static void hist_add(struct stats_hist *dst, const struct stats_hist *src)
-{
-    dst->count += src->count;
-    dst->sum += src->sum;
-    if (src->max > dst->max) {
-        dst->max = src->max;
-    }
-    for (unsigned b = 0; b < STATS_HIST_BUCKETS; b++) {
-        dst->buckets[b] += src->buckets[b];
-    }
-}
-
-void stats_counters_add(struct stats_counters *dst, const struct stats_counters *src)
-{
-    dst->submitted += src->submitted;
-    dst->completed += src->completed;
-    for (unsigned e = 0; e < VGPU_ERROR_COUNT; e++) {
-        dst->errors[e] += src->errors[e];
-    }
-    dst->queued += src->queued;
-    dst->running += src->running;
-    hist_add(&dst->wait, &src->wait);
-    hist_add(&dst->exec, &src->exec);
-}
-
-uint64_t stats_counters_error_total(const struct stats_counters *c)
-{
-    uint64_t total = 0;
-
-    for (unsigned e = 0; e < VGPU_ERROR_COUNT; e++) {
-        total += c->errors[e];
-    }
-    return total;
-}
-
 static void hist_to_json(const char *name, const struct stats_hist *h, JsonBuilder *b)
 {
     json_builder_set_member_name(b, name);

@@ -51,12 +51,6 @@ void stats_hist_record(struct stats_hist *h, uint64_t value_us);
 /* The value below which a fraction q (0..1) of the recorded values lie; 0 when empty. */
 uint64_t stats_hist_quantile(const struct stats_hist *h, double q);
 
-/* Add every count in src to dst (gauges and histograms included). */
-void stats_counters_add(struct stats_counters *dst, const struct stats_counters *src);
-
-/* Errors of all codes together. */
-uint64_t stats_counters_error_total(const struct stats_counters *c);
-
 /*
  * Write c's fields as members of the builder's current object:
  * submitted, completed, errors {NAME: n}, queued, running,

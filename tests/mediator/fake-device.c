@@ -10,8 +10,10 @@
  *
  * Exit status: 0 done, 1 error, 2 usage, 3 timeout, 4 identity refused.
  */
+#define _GNU_SOURCE     /* POLLRDHUP */
 #include <errno.h>
 #include <glib.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,7 +32,7 @@
 static char *opt_socket, *opt_uuid, *opt_raw;
 static int opt_submit, opt_bad, opt_timeout_ms = 10000;
 static gint64 opt_base = 1000;
-static gboolean opt_now, opt_linger, opt_no_hello;
+static gboolean opt_now, opt_linger, opt_no_hello, opt_no_read;
 static int opt_protocol = VGPU_PROTOCOL_VERSION;
 
 static const GOptionEntry entries[] = {
@@ -42,10 +44,13 @@ static const GOptionEntry entries[] = {
     { "now", 0, 0, G_OPTION_ARG_NONE, &opt_now, "Submit without waiting for an identity", NULL },
     { "linger", 0, 0, G_OPTION_ARG_NONE, &opt_linger, "Then read until the mediator closes", NULL },
     { "no-hello", 0, 0, G_OPTION_ARG_NONE, &opt_no_hello, "Do not send HELLO", NULL },
+    { "no-read", 0, 0, G_OPTION_ARG_NONE, &opt_no_read,
+      "Submit without ever reading the COMPLETEs; then wait until the mediator closes", NULL },
     { "protocol", 0, 0, G_OPTION_ARG_INT, &opt_protocol, "HELLO's protocol version", "V" },
     { "raw", 0, 0, G_OPTION_ARG_STRING, &opt_raw,
       "Send one malformed message: bad-magic, bad-length, unknown-type, identity, complete, "
-      "hello-twice, truncated, oversized, garbage; then read until closed", "KIND" },
+      "hello-twice, truncated, oversized, garbage (after the --submit requests, if any); "
+      "then read until closed", "KIND" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &opt_timeout_ms, "Give up after MS (default 10000)",
       "MS" },
     { NULL },
@@ -208,17 +213,24 @@ static int wait_identity(int fd)
     }
 }
 
-static int submit_and_collect(int fd)
+/*
+ * Send the --submit good and --bad bad requests, pipelined: 0, an exit
+ * status, or -1 when (with --no-read) the mediator closed the connection.
+ */
+static int submit_all(int fd)
 {
     unsigned char req[VGPU_REQUEST_MAX];
-    int expected = opt_submit + opt_bad, got = 0;
-    struct wire_msg m;
+    int expected = opt_submit + opt_bad;
 
     for (int i = 1; i <= opt_submit; i++) {
         size_t len = vgpu_request_encode_vector_add(req, sizeof(req), (uint32_t)(opt_base + i),
                                                     (uint32_t)i);
 
         if (wire_send_submit(fd, (uint32_t)i, (uint32_t)i, req, len) < 0) {
+            if (opt_no_read && (errno == EPIPE || errno == ECONNRESET)) {
+                printf("closed after %d submits\n", i - 1);
+                return -1;
+            }
             perror("fake-device: submit");
             return FAKE_EXIT_ERROR;
         }
@@ -231,6 +243,17 @@ static int submit_and_collect(int fd)
             perror("fake-device: submit");
             return FAKE_EXIT_ERROR;
         }
+    }
+    return 0;
+}
+
+static int submit_and_collect(int fd)
+{
+    int expected = opt_submit + opt_bad, got = 0, status = submit_all(fd);
+    struct wire_msg m;
+
+    if (status) {
+        return status;
     }
     while (got < expected) {
         int rc = wire_read(fd, &m, opt_timeout_ms);
@@ -247,6 +270,19 @@ static int submit_and_collect(int fd)
         got += m.hdr.type == VGPU_WIRE_COMPLETE;
     }
     return 0;
+}
+
+/* Without reading: wait until the mediator hangs up (0) or the timeout. */
+static int wait_hangup(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+    if (poll(&pfd, 1, opt_timeout_ms) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
+        printf("closed\n");
+        return 0;
+    }
+    printf("timeout\n");
+    return FAKE_EXIT_TIMEOUT;
 }
 
 int main(int argc, char **argv)
@@ -276,12 +312,20 @@ int main(int argc, char **argv)
         return FAKE_EXIT_ERROR;
     }
     if (opt_raw) {
-        status = send_raw(fd, opt_raw, uuid);
+        /* With --submit: queue requests first, then break the protocol. */
+        if (opt_submit + opt_bad > 0) {
+            status = opt_now ? 0 : wait_identity(fd);
+            status = status ? status : submit_all(fd);
+        }
+        status = status ? status : send_raw(fd, opt_raw, uuid);
     } else {
         if (opt_submit + opt_bad > 0 && !opt_now && !opt_no_hello) {
             status = wait_identity(fd);
         }
-        if (status == 0 && opt_submit + opt_bad > 0) {
+        if (status == 0 && opt_no_read) {
+            status = submit_all(fd);
+            status = status < 0 ? 0 : status ? status : wait_hangup(fd);
+        } else if (status == 0 && opt_submit + opt_bad > 0) {
             status = submit_and_collect(fd);
         }
         if (status == 0 && opt_linger) {

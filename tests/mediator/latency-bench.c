@@ -4,8 +4,10 @@
  * 1. Floor: a raw AF_UNIX stream ping-pong between two threads, with the
  *    same message sizes as a VECTOR_ADD SUBMIT and its COMPLETE.
  * 2. The same single-request round trip through a running vgpu-mediatord
- *    (device socket -> queue -> worker -> response), one request in flight.
+ *    (device socket -> queue -> worker -> response), one request in flight,
+ *    checking each result.
  *
+ * The two run in alternating blocks so that both see the same machine load.
  * Prints p50/p99 of each and the ratio to the floor.  scripts/bench.sh
  * starts the daemon (cpu backend, service time 0) and registers the VM.
  */
@@ -26,6 +28,7 @@
 #define BENCH_COMPLETE_BYTES (VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_complete) + \
                               VGPU_VECTOR_ADD_RESPONSE_SIZE)
 #define BENCH_TIMEOUT_MS    5000
+#define BENCH_BLOCK         500     /* round trips of one kind before switching */
 
 static int opt_iterations = 20000, opt_warmup = 2000;
 static char *opt_socket, *opt_uuid;
@@ -93,38 +96,46 @@ static void *echo_main(void *data)
     return NULL;
 }
 
-static int bench_floor(double *lat, int n)
-{
-    unsigned char out[BENCH_SUBMIT_BYTES] = { 0 }, in[BENCH_COMPLETE_BYTES];
+/* The floor: a socketpair with an echo thread on the other end. */
+struct floor {
     int sv[2];
     pthread_t echo;
+};
 
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        perror("socketpair");
+static int floor_open(struct floor *f)
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, f->sv) < 0) {
+        perror("bench: socketpair");
         return -1;
     }
-    pthread_create(&echo, NULL, echo_main, &sv[1]);
-    for (int i = -opt_warmup; i < n; i++) {
-        double t0 = now_us();
-
-        if (wire_send_all(sv[0], out, sizeof(out)) < 0 || read_full(sv[0], in, sizeof(in)) < 0) {
-            perror("floor");
-            return -1;
-        }
-        if (i >= 0) {
-            lat[i] = now_us() - t0;
-        }
-    }
-    shutdown(sv[0], SHUT_RDWR);
-    pthread_join(echo, NULL);
-    close(sv[0]);
-    close(sv[1]);
+    pthread_create(&f->echo, NULL, echo_main, &f->sv[1]);
     return 0;
 }
 
-static int bench_mediator(double *lat, int n)
+static void floor_close(struct floor *f)
 {
-    unsigned char req[VGPU_REQUEST_MAX];
+    shutdown(f->sv[0], SHUT_RDWR);
+    pthread_join(f->echo, NULL);
+    close(f->sv[0]);
+    close(f->sv[1]);
+}
+
+/* One floor round trip in us, or < 0. */
+static double floor_round_trip(struct floor *f)
+{
+    unsigned char out[BENCH_SUBMIT_BYTES] = { 0 }, in[BENCH_COMPLETE_BYTES];
+    double t0 = now_us();
+
+    if (wire_send_all(f->sv[0], out, sizeof(out)) < 0 || read_full(f->sv[0], in, sizeof(in)) < 0) {
+        perror("bench: floor");
+        return -1;
+    }
+    return now_us() - t0;
+}
+
+/* Connect as the registered VM and wait for its identity; the fd or -1. */
+static int mediator_open(void)
+{
     uint8_t uuid[16];
     struct wire_msg m;
     int fd;
@@ -141,21 +152,63 @@ static int bench_mediator(double *lat, int n)
                 opt_socket);
         return -1;
     }
-    for (int i = -opt_warmup; i < n; i++) {
-        uint32_t seq = (uint32_t)(i + opt_warmup + 1);
-        size_t len = vgpu_request_encode_vector_add(req, sizeof(req), seq, 1);
-        double t0 = now_us();
+    return fd;
+}
 
-        if (wire_send_submit(fd, seq, seq, req, len) < 0 ||
-            wire_read(fd, &m, BENCH_TIMEOUT_MS) != 1 || m.hdr.type != VGPU_WIRE_COMPLETE ||
-            m.hdr.seq != seq || vgpu_le32_load(m.payload + 4) != VGPU_OK) {
-            fprintf(stderr, "bench: request %u did not complete\n", seq);
-            return -1;
+/* One VECTOR_ADD through the mediator in us, or < 0. */
+static double mediator_round_trip(int fd, uint32_t seq)
+{
+    unsigned char req[VGPU_REQUEST_MAX];
+    size_t len = vgpu_request_encode_vector_add(req, sizeof(req), seq, 1);
+    struct wire_msg m;
+    double t0 = now_us();
+
+    if (wire_send_submit(fd, seq, seq, req, len) < 0 ||
+        wire_read(fd, &m, BENCH_TIMEOUT_MS) != 1 || m.hdr.type != VGPU_WIRE_COMPLETE ||
+        m.hdr.seq != seq || vgpu_le32_load(m.payload + 4) != VGPU_OK ||
+        vgpu_le32_load(m.payload + 8 + VGPU_RESPONSE_HEADER_SIZE) != seq + 1) {
+        fprintf(stderr, "bench: request %u did not complete with its result\n", seq);
+        return -1;
+    }
+    return now_us() - t0;
+}
+
+/*
+ * Alternate blocks of floor and mediator round trips, so that both see the
+ * same load on a shared machine; the first opt_warmup of each are dropped.
+ */
+static int bench_run(double *floor_lat, double *med_lat, int n)
+{
+    struct floor f;
+    int fd = mediator_open();
+    uint32_t seq = 0;
+
+    if (fd < 0 || floor_open(&f) < 0) {
+        return -1;
+    }
+    for (int done = -opt_warmup; done < n; done += BENCH_BLOCK) {
+        for (int i = done; i < done + BENCH_BLOCK && i < n; i++) {
+            double t = floor_round_trip(&f);
+
+            if (t < 0) {
+                return -1;
+            }
+            if (i >= 0) {
+                floor_lat[i] = t;
+            }
         }
-        if (i >= 0) {
-            lat[i] = now_us() - t0;
+        for (int i = done; i < done + BENCH_BLOCK && i < n; i++) {
+            double t = mediator_round_trip(fd, ++seq);
+
+            if (t < 0) {
+                return -1;
+            }
+            if (i >= 0) {
+                med_lat[i] = t;
+            }
         }
     }
+    floor_close(&f);
     close(fd);
     return 0;
 }
@@ -176,7 +229,7 @@ int main(int argc, char **argv)
     }
     floor_lat = g_new(double, opt_iterations);
     med_lat = g_new(double, opt_iterations);
-    if (bench_floor(floor_lat, opt_iterations) < 0 || bench_mediator(med_lat, opt_iterations) < 0) {
+    if (bench_run(floor_lat, med_lat, opt_iterations) < 0) {
         return 1;
     }
     qsort(floor_lat, (size_t)opt_iterations, sizeof(double), compare_double);

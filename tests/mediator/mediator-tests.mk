@@ -36,5 +36,6 @@ $(B)/tests/plugins/libvgpu-backend-noentry.so: tests/mediator/test-backend.c med
 
 $(MEDIATOR_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) \
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) -DVGPU_SRCDIR='"$(CURDIR)"' \
+	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) \
 	    $(MEDIATOR_LIBS)

@@ -1,0 +1,99 @@
+# Helpers for the mediator's integration tests (tests/mediator/*.t).
+# Source after tests/lib/tap.sh.  Each test gets a private temp dir ($tmp)
+# with its own runtime dir; every process started through these helpers is
+# killed on exit, and every wait is bounded.
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build="$top/build"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-mediator-test.XXXXXX")
+run="$tmp/run"
+conf="$tmp/mediator.conf"
+dev_sock="$run/mediator.sock"
+daemon_pid=
+bg_pids=()
+
+cleanup() {
+    local p
+    if [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null; then
+        wait_until 5 sh -c "! kill -0 $daemon_pid"
+    fi
+    for p in "${bg_pids[@]}" $daemon_pid; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    wait 2>/dev/null
+    if [ -n "${KEEP_TMP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+
+# write_config [extra [mediator] lines...]; pools come from $pools (default:
+# A and B on cpu, one lane each).
+write_config() {
+    {
+        echo "[mediator]"
+        echo "runtime-dir=$run"
+        echo "log-level=debug"
+        printf '%s\n' "$@"
+        printf '%s\n' "${pools:-[pool A]
+backend=cpu
+[pool B]
+backend=cpu}"
+    } > "$conf"
+}
+
+vgpuctl() { "$build/vgpuctl" --runtime-dir "$run" --timeout 5000 "$@"; }
+
+# wait_until SECONDS CMD...: run CMD every 20 ms until it succeeds.
+wait_until() {
+    local limit=$1; shift
+    local end=$(( $(date +%s%N) + limit * 1000000000 ))
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s%N)" -lt "$end" ] || return 1
+        sleep 0.02
+    done
+}
+
+# start_daemon [wrapper...]: start vgpu-mediatord on $conf (optionally under
+# a wrapper such as valgrind) and wait until it answers ping.
+start_daemon() {
+    "$@" "$build/vgpu-mediatord" --config "$conf" --foreground 2>>"$tmp/daemon.log" &
+    daemon_pid=$!
+    wait_until "${DAEMON_START_LIMIT:-10}" vgpuctl ping || {
+        diag "daemon did not start:"; diag "$(cat "$tmp/daemon.log")"; return 1; }
+}
+
+# stop_daemon: SIGTERM, wait (bounded); sets $daemon_status (or "timeout").
+stop_daemon() {
+    kill -TERM "$daemon_pid"
+    wait_pid "${DAEMON_STOP_LIMIT:-10}" "$daemon_pid"
+    daemon_status=$wait_status
+    [ "$daemon_status" = timeout ] || daemon_pid=
+}
+
+# fake NAME ARGS...: run the fake device in the background, output in $tmp/NAME.out.
+fake() {
+    local name=$1; shift
+    "$build/tests/fake-device" --socket "$dev_sock" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+    bg_pids+=($!)
+    eval "pid_$name=$!"
+}
+
+# wait_pid SECONDS PID: wait for a background process of this shell (not
+# from a subshell); sets $wait_status to its exit status or "timeout".
+wait_pid() {
+    local limit=$1 pid=$2
+    if ! wait_until "$limit" sh -c "! kill -0 $pid"; then
+        wait_status=timeout
+        return
+    fi
+    wait "$pid"
+    wait_status=$?
+}
+
+# json EXPR: evaluate a Python expression over the JSON on stdin (as j).
+json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+
+# The VM's queued count per vgpuctl list.
+queued_of() { vgpuctl list --json | json "sum(v['queued'] for v in j['vms'] if v['uuid']=='$1')"; }
+queued_is() { [ "$(queued_of "$1")" = "$2" ]; }
+
+uuid_n() { printf '00000000-0000-4000-8000-%012d' "$1"; }
