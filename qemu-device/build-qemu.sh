@@ -32,7 +32,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 prog=build-qemu
 KEEP_TREES=2            # configured trees kept (about 1 GB each)
-KEEP_BUILDS=8           # finished builds kept (about 15 MB each)
+KEEP_BUILDS=4           # finished builds kept (about 50 MB each)
+KEEP_SOURCES=2          # downloaded source versions kept (about 25 MB each)
 DEVICE_SET=vgpu         # configs/devices/x86_64-softmmu/vgpu.mak in the tree
 
 die() { echo "$prog: $*" >&2; exit 1; }
@@ -129,14 +130,18 @@ if [ ! -e "$src_dir/$dsc" ]; then
     rm -rf "$src_dir.tmp" && mkdir -p "$src_dir.tmp"
     if ! (cd "$src_dir.tmp" && apt-get source --download-only qemu >/dev/null 2>&1) ||
        [ ! -e "$src_dir.tmp/$dsc" ]; then
-        [ "$(id -u)" = 0 ] || die "cannot download qemu $version: run 'apt-get update' as root and retry"
-        say "download failed; refreshing apt lists and retrying"
-        apt-get update -q >/dev/null
         rm -rf "$src_dir.tmp"
-        exec "$0" --prefix "$prefix" --out "$out"
+        [ "$(id -u)" = 0 ] || die "cannot download qemu $version: run 'apt-get update' as root and retry"
+        [ -z "${VGPU_QEMU_LISTS_REFRESHED:-}" ] ||
+            die "cannot download qemu $version even after 'apt-get update': is the archive reachable?"
+        say "download failed; refreshing apt lists and retrying"
+        apt-get update -q >/dev/null || die "apt-get update failed"
+        exec 9>&-
+        VGPU_QEMU_LISTS_REFRESHED=1 exec "$0" --prefix "$prefix" --out "$out"
     fi
     rm -rf "$src_dir" && mv "$src_dir.tmp" "$src_dir"
 fi
+touch "$src_dir/$dsc"           # most recently used, for pruning
 
 # Add the device to an extracted tree: files, Kconfig entry, meson line,
 # device set.  Appending (not patching) keeps this working across releases.
@@ -224,13 +229,22 @@ touch "$build.tmp/done"
 rm -rf "$build" && mv "$build.tmp" "$build"
 publish
 
-# Prune the least recently used trees and builds.
-prune() {       # dir keep marker
-    local dir=$1 keep=$2 marker=$3
-    ls -1t "$dir"/*/"$marker" 2>/dev/null | tail -n +"$((keep + 1))" |
+# Prune the least recently used trees and builds, and failed attempts.
+prune() {       # dir keep marker (a glob)
+    local dir=$1 keep=$2 marker=$3 entry markers=()
+    for entry in "$dir"/*; do
+        if compgen -G "$entry/$marker" >/dev/null; then
+            markers+=("$(compgen -G "$entry/$marker" | head -n 1)")
+        else
+            rm -rf "$entry"
+        fi
+    done
+    [ ${#markers[@]} -gt 0 ] || return 0
+    ls -1t "${markers[@]}" | tail -n +"$((keep + 1))" |
         while read -r m; do rm -rf "$(dirname "$m")"; done
 }
 prune "$cache/tree" "$KEEP_TREES" configured
 prune "$cache/out" "$KEEP_BUILDS" done
+prune "$cache/src" "$KEEP_SOURCES" '*.dsc'
 ccache --show-stats 2>/dev/null | grep -iE 'hits|misses' | head -n 3 | sed "s/^/$prog: ccache /" || true
 say "built QEMU $version with vgpu-stub: $out/qemu-system-x86_64"

@@ -46,3 +46,18 @@ $(B)/tests/device/%.o: tests/device/%.c $(DEVICE_TEST_HEADERS) $(COMMON_HEADERS)
 
 $(DEVICE_TESTS): $(B)/tests/device-%-test: $(B)/tests/device/%-test.o $(DEVICE_TEST_LIB) $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(GLIB_LIBS)
+
+# The booted-guest smoke test: the guest image and a static probe.
+GUEST_IMAGE := $(B)/guest-image
+DEVICE_PROBE := $(B)/tests/device/vgpu-probe
+
+CHECK_PREREQS += guest-image $(DEVICE_PROBE)
+DEMO_PREREQS += guest-image
+.PHONY: guest-image
+
+guest-image:
+	@scripts/guest-image.sh build --out $(GUEST_IMAGE)
+
+$(DEVICE_PROBE): tests/device/vgpu-probe.c $(COMMON_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -static -o $@ $<

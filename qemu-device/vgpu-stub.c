@@ -57,7 +57,7 @@ struct VgpuStubState {
     MemoryRegion mmio;
     CharBackend chr;                /* socket to vgpu-mediatord */
     QEMUTimer timeout_timer;        /* armed while a request is in flight */
-    QEMUBH *disconnect_bh;          /* drops the link after a bad message */
+    QEMUBH *disconnect_bh;          /* drops the link (bad message, stall) */
     VMChangeStateEntry *vmstate_change;
 
     /* Properties */
@@ -98,7 +98,7 @@ struct VgpuStubState {
     uint8_t rx_buf[VGPU_WIRE_MAX_MESSAGE];
     uint32_t rx_len;                /* bytes in rx_buf */
     bool rx_have_header;            /* rx_header decoded and checked */
-    bool rx_discard;                /* bad message seen: ignore until reset */
+    bool dropping;                  /* link being dropped: input ignored */
     struct vgpu_wire_header rx_header;
 };
 
@@ -182,7 +182,49 @@ static void vgpu_stub_timeout(void *opaque)
     vgpu_stub_abort(s, VGPU_ERR_TIMEOUT);
 }
 
-/* Send one wire message; false when the link failed. */
+/* Link to the mediator */
+
+static void vgpu_stub_set_identity(VgpuStubState *s, uint32_t pool_id,
+                                   uint32_t priority, uint32_t vm_id)
+{
+    s->pool_id = pool_id;
+    s->priority = priority;
+    s->vm_id = vm_id;
+}
+
+static void vgpu_stub_rx_reset(VgpuStubState *s)
+{
+    s->rx_len = 0;
+    s->rx_have_header = false;
+    s->dropping = false;
+}
+
+/*
+ * Drop the link (a reconnect= chardev brings it back) and ignore what
+ * arrives until then.  The disconnect runs from a bottom half, outside the
+ * chardev's handlers.
+ */
+static void vgpu_stub_drop_link(VgpuStubState *s)
+{
+    s->dropping = true;
+    qemu_bh_schedule(s->disconnect_bh);
+}
+
+/* A malformed or unexpected message: end the request in flight, drop. */
+static void vgpu_stub_protocol_error(VgpuStubState *s, const char *why)
+{
+    warn_report("vgpu-stub: malformed message from the mediator: %s; "
+                "disconnecting", why);
+    vgpu_stub_abort(s, VGPU_ERR_PROTOCOL);
+    vgpu_stub_drop_link(s);
+}
+
+/*
+ * Send one wire message without blocking.  A message that does not go out
+ * whole at once means the mediator stopped reading (one request at a time
+ * never fills the socket otherwise): drop the link rather than stall the
+ * vCPU, and report false.
+ */
 static bool vgpu_stub_send(VgpuStubState *s, enum vgpu_wire_type type,
                            uint32_t seq, const void *head, size_t head_len,
                            const void *body, size_t body_len)
@@ -190,9 +232,17 @@ static bool vgpu_stub_send(VgpuStubState *s, enum vgpu_wire_type type,
     uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
     size_t len = vgpu_wire_encode(frame, sizeof(frame), type, seq,
                                   head, head_len, body, body_len);
+    int sent;
 
     assert(len);    /* our own messages always fit the contract */
-    return qemu_chr_fe_write_all(&s->chr, frame, len) == (int)len;
+    sent = qemu_chr_fe_write(&s->chr, frame, len);
+    if (sent == (int)len) {
+        return true;
+    }
+    warn_report("vgpu-stub: the mediator does not take messages (sent %d "
+                "of %zu bytes); disconnecting", MAX(sent, 0), len);
+    vgpu_stub_drop_link(s);
+    return false;
 }
 
 static void vgpu_stub_doorbell(VgpuStubState *s)
@@ -214,7 +264,7 @@ static void vgpu_stub_doorbell(VgpuStubState *s)
         vgpu_stub_refuse(s, VGPU_ERR_BAD_LENGTH);
         return;
     }
-    if (!s->connected) {
+    if (!s->connected || s->dropping) {
         if (!s->warned_not_connected) {
             warn_report("vgpu-stub: doorbell while not connected to the "
                         "mediator; refused with NOT_CONNECTED");
@@ -230,8 +280,6 @@ static void vgpu_stub_doorbell(VgpuStubState *s)
              s->request_id);
     if (!vgpu_stub_send(s, VGPU_WIRE_SUBMIT, seq, head, sizeof(head),
                         s->request, s->request_len)) {
-        warn_report("vgpu-stub: sending request seq %" PRIu32 " to the "
-                    "mediator failed; refused with NOT_CONNECTED", seq);
         vgpu_stub_refuse(s, VGPU_ERR_NOT_CONNECTED);
         return;
     }
@@ -243,37 +291,6 @@ static void vgpu_stub_doorbell(VgpuStubState *s)
     s->response_len = 0;
     timer_mod(&s->timeout_timer,
               qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) + s->timeout_ms);
-}
-
-/* Link to the mediator */
-
-static void vgpu_stub_set_identity(VgpuStubState *s, uint32_t pool_id,
-                                   uint32_t priority, uint32_t vm_id)
-{
-    s->pool_id = pool_id;
-    s->priority = priority;
-    s->vm_id = vm_id;
-}
-
-static void vgpu_stub_rx_reset(VgpuStubState *s)
-{
-    s->rx_len = 0;
-    s->rx_have_header = false;
-    s->rx_discard = false;
-}
-
-/*
- * A malformed or unexpected message: end the request in flight with
- * PROTOCOL and drop the link (a reconnect= chardev brings it back).  The
- * disconnect runs from a bottom half, outside the chardev's read handler.
- */
-static void vgpu_stub_protocol_error(VgpuStubState *s, const char *why)
-{
-    warn_report("vgpu-stub: malformed message from the mediator: %s; "
-                "disconnecting", why);
-    s->rx_discard = true;
-    vgpu_stub_abort(s, VGPU_ERR_PROTOCOL);
-    qemu_bh_schedule(s->disconnect_bh);
 }
 
 static void vgpu_stub_disconnect_bh(void *opaque)
@@ -358,7 +375,7 @@ static int vgpu_stub_can_receive(void *opaque)
 {
     VgpuStubState *s = opaque;
 
-    return s->rx_discard ? 0 : vgpu_stub_rx_wanted(s);
+    return s->dropping ? 0 : vgpu_stub_rx_wanted(s);
 }
 
 /* Frames may arrive in any fragments: collect header, then payload. */
@@ -366,7 +383,7 @@ static void vgpu_stub_receive(void *opaque, const uint8_t *buf, int size)
 {
     VgpuStubState *s = opaque;
 
-    while (size > 0 && !s->rx_discard) {
+    while (size > 0 && !s->dropping) {
         int n = MIN(size, vgpu_stub_rx_wanted(s));
 
         memcpy(s->rx_buf + s->rx_len, buf, n);
@@ -385,7 +402,7 @@ static void vgpu_stub_receive(void *opaque, const uint8_t *buf, int size)
         }
         if (s->rx_have_header && vgpu_stub_rx_wanted(s) == 0) {
             vgpu_stub_handle_message(s);
-            if (!s->rx_discard) {
+            if (!s->dropping) {
                 vgpu_stub_rx_reset(s);
             }
         }
@@ -400,10 +417,7 @@ static void vgpu_stub_send_hello(VgpuStubState *s)
            sizeof(qemu_uuid.data));
     stl_le_p(hello + offsetof(struct vgpu_wire_hello, protocol_version),
              VGPU_PROTOCOL_VERSION);
-    if (!vgpu_stub_send(s, VGPU_WIRE_HELLO, 0, hello, sizeof(hello),
-                        NULL, 0)) {
-        warn_report("vgpu-stub: sending HELLO to the mediator failed");
-    }
+    vgpu_stub_send(s, VGPU_WIRE_HELLO, 0, hello, sizeof(hello), NULL, 0);
 }
 
 static void vgpu_stub_event(void *opaque, QEMUChrEvent event)

@@ -10,7 +10,7 @@ libglib2.0-dev libpixman-1-dev libslirp-dev libseccomp-dev zlib1g-dev
 seabios qemu-system-data ipxe-qemu libfdt-dev
 libjson-glib-dev libsystemd-dev libxml2-dev libvirt-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system
-busybox-static cpio kmod valgrind
+busybox-static cpio kmod valgrind qemu-utils
 debhelper lintian rpm rpmlint
 "
 

@@ -522,6 +522,21 @@ bool vq_wait_migration(VgpuQemu *q)
     return false;
 }
 
+bool vq_wait_running(VgpuQemu *q)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)VQ_TIMEOUT_MS * 1000;
+
+    while (g_get_monotonic_time() < deadline) {
+        g_autofree char *reply = vq_qmp(q, "{\"execute\": \"query-status\"}");
+
+        if (strstr(reply, "\"status\": \"running\"")) {
+            return true;
+        }
+        g_usleep(10 * VQ_POLL_INTERVAL_US);
+    }
+    return false;
+}
+
 static bool vq_file_contains(const char *dir, const char *name, const char *text)
 {
     g_autofree char *path = g_build_filename(dir, name, NULL);
@@ -569,6 +584,13 @@ static void fixture_make_dir(DeviceFixture *f)
 void fixture_setup_unconnected(DeviceFixture *f, gconstpointer data)
 {
     fixture_make_dir(f);
+    fixture_start_qemu(f, data);
+}
+
+void fixture_setup_mediator_down(DeviceFixture *f, gconstpointer data)
+{
+    fixture_make_dir(f);
+    fm_stop(f->fm);
     fixture_start_qemu(f, data);
 }
 

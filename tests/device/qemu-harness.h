@@ -85,6 +85,9 @@ void vq_qmp_wait_event(VgpuQemu *q, const char *name);
 /* Poll QMP query-migrate until status is completed; false on failure. */
 bool vq_wait_migration(VgpuQemu *q);
 
+/* Poll QMP query-status until the VM runs; false after VQ_TIMEOUT_MS. */
+bool vq_wait_running(VgpuQemu *q);
+
 /* Whether QEMU's guest-error log (-d guest_errors) / stderr contain text */
 bool vq_guest_log_contains(VgpuQemu *q, const char *text);
 bool vq_stderr_contains(VgpuQemu *q, const char *text);
@@ -106,6 +109,8 @@ typedef struct {
 /* data: a VqOptions *, or NULL for the defaults */
 void fixture_setup_connected(DeviceFixture *f, gconstpointer data);
 void fixture_setup_unconnected(DeviceFixture *f, gconstpointer data);
+/* QEMU starts while the fake mediator is stopped (fm_restart starts it). */
+void fixture_setup_mediator_down(DeviceFixture *f, gconstpointer data);
 void fixture_teardown(DeviceFixture *f, gconstpointer data);
 
 /* Start QEMU in f->dir with opts (the fixture's fm must be listening). */

@@ -1,0 +1,123 @@
+# Shared by the device's shell tests (tests/device/*.t); source it after
+# tests/lib/tap.sh.  Gives a private temp dir ($tmp) that is removed on exit,
+# starts QEMU processes that are stopped on exit (SIGTERM, then SIGKILL),
+# and helpers that never wait without a limit.
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QEMU=${VGPU_QEMU:-$top/build/qemu/qemu-system-x86_64}
+GUEST_IMAGE=$top/build/guest-image
+PROBE=$top/build/tests/device/vgpu-probe
+QEMU_LIMIT=${VGPU_QEMU_LIMIT:-300}      # seconds any one QEMU may run
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-device-XXXXXX")
+qemu_pids=()
+
+device_cleanup() {
+    local pid
+    for pid in "${qemu_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${qemu_pids[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    rm -rf "$tmp"
+}
+trap device_cleanup EXIT
+
+[ -x "$QEMU" ] || bail "no QEMU build at $QEMU: run 'make qemu'"
+
+# Whether KVM really runs a guest here: /dev/kvm can open on hosts whose
+# (nested) KVM still hangs guests, so boot the bare guest image once and
+# look for its init.  The verdict is kept for this boot of the host.
+KVM_CHECK_LIMIT=20
+kvm_usable() {
+    local verdict=${TMPDIR:-/tmp}/vgpu-stub-kvm-usable.$(cat /proc/sys/kernel/random/boot_id)
+    if [ ! -s "$verdict" ]; then
+        if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ -f "$GUEST_IMAGE/vmlinuz" ] &&
+           timeout --kill-after=2 "$KVM_CHECK_LIMIT" "$QEMU" -accel kvm -machine q35 -m 256 \
+               -nodefaults -display none -no-reboot -serial stdio \
+               -kernel "$GUEST_IMAGE/vmlinuz" -initrd "$GUEST_IMAGE/initramfs.cpio.gz" \
+               -append "console=ttyS0 panic=-1 quiet" 2>/dev/null </dev/null |
+               grep -q '^==== vgpu-test end'; then
+            echo yes >"$verdict"
+        else
+            echo no >"$verdict"
+        fi
+    fi
+    [ "$(cat "$verdict")" = yes ]
+}
+
+# KVM where the host has a working one, TCG otherwise;
+# VGPU_TEST_ACCEL=tcg (or kvm) forces one.
+accel_args() {
+    case ${VGPU_TEST_ACCEL:-auto} in
+    auto) if kvm_usable; then echo "-accel kvm"; else echo "-accel tcg"; fi ;;
+    *) echo "-accel $VGPU_TEST_ACCEL" ;;
+    esac
+}
+
+# start_qemu NAME ARGS...: run QEMU in the background, output in
+# $tmp/NAME.log; its pid in $qemu_pid.
+start_qemu() {
+    local name=$1; shift
+    timeout --kill-after=5 "$QEMU_LIMIT" "$QEMU" "$@" >"$tmp/$name.log" 2>&1 &
+    qemu_pid=$!
+    qemu_pids+=("$qemu_pid")
+}
+
+# wait_for COMMAND... : retry for up to 30 s until COMMAND succeeds.
+wait_for() {
+    local i
+    for i in $(seq 300); do
+        "$@" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_exit PID SECONDS: wait for a process to end; its status, or 124.
+wait_exit() {
+    local pid=$1 limit=$2 i
+    for i in $(seq $((limit * 10))); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return; }
+        sleep 0.1
+    done
+    return 124
+}
+
+# qmp SOCKET JSON...: one reply line per command.
+qmp() {
+    python3 "$top/tests/device/qmp.py" "$@"
+}
+
+# A number from the contract headers, so tests never repeat one.
+contract_value() {
+    sed -nE "s/^#define $1 +(0x[0-9a-fA-F]+|[0-9]+)u?( .*)?$/\1/p" "$top"/include/vgpu/*.h
+}
+
+# pci_devices SOCKET: "vvvv:dddd qdev_id" for each device QMP's query-pci
+# reports, bridges' buses included.
+pci_devices() {
+    qmp "$1" '{"execute": "query-pci"}' | python3 -c '
+import json, sys
+def walk(devices):
+    for d in devices:
+        print("%04x:%04x %s" % (d["id"]["vendor"], d["id"]["device"], d.get("qdev_id", "")))
+        walk(d.get("pci_bridge", {}).get("devices", []))
+for bus in json.load(sys.stdin)["return"]:
+    walk(bus["devices"])'
+}
+
+# peripherals SOCKET: the ids of the devices given with -device ...,id=
+peripherals() {
+    qmp "$1" '{"execute": "qom-list", "arguments": {"path": "/machine/peripheral"}}' |
+        python3 -c '
+import json, sys
+print(" ".join(sorted(p["name"] for p in json.load(sys.stdin)["return"]
+                      if p["type"].startswith("child<"))))'
+}
