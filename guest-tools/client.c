@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +74,16 @@ static void client_usage(FILE *out)
             VGPU_DEFAULT_TIMEOUT_MS, CLIENT_BENCH_DEFAULT, CLIENT_BENCH_MAX);
 }
 
-static int client_usage_error(const char *fmt, const char *arg)
+static int client_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int client_usage_error(const char *fmt, ...)
 {
+    va_list ap;
+
     fprintf(stderr, "vgpu-client: ");
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\nTry 'vgpu-client --help'.\n");
     return CLIENT_EXIT_USAGE;
 }
@@ -149,14 +156,16 @@ static int client_parse_options(int argc, char **argv, struct client_options *op
             break;
         case 't':
             if (client_parse_number(optarg, CLIENT_TIMEOUT_MAX_MS, &n) < 0 || n == 0) {
-                return client_usage_error("--timeout-ms takes 1..86400000 ms, not '%s'", optarg);
+                return client_usage_error("--timeout-ms takes 1..%u ms, not '%s'",
+                                          CLIENT_TIMEOUT_MAX_MS, optarg);
             }
             opts->open.timeout_ms = (unsigned)n;
             break;
         case 'n':
             if (client_parse_number(optarg, CLIENT_BENCH_MAX, &opts->count) < 0 ||
                 opts->count == 0) {
-                return client_usage_error("--count takes 1..1000000 requests, not '%s'", optarg);
+                return client_usage_error("--count takes 1..%u requests, not '%s'",
+                                          CLIENT_BENCH_MAX, optarg);
             }
             opts->count_given = true;
             break;
@@ -215,10 +224,10 @@ static int client_add(const struct client_options *opts, const char *a, const ch
     int status;
 
     if (client_parse_number(a, UINT32_MAX, &va) < 0) {
-        return client_usage_error("add takes numbers 0..4294967295, not '%s'", a);
+        return client_usage_error("add takes numbers 0..%" PRIu32 ", not '%s'", UINT32_MAX, a);
     }
     if (client_parse_number(b, UINT32_MAX, &vb) < 0) {
-        return client_usage_error("add takes numbers 0..4294967295, not '%s'", b);
+        return client_usage_error("add takes numbers 0..%" PRIu32 ", not '%s'", UINT32_MAX, b);
     }
     status = client_open(opts, &dev);
     if (status != CLIENT_EXIT_OK) {
@@ -331,7 +340,7 @@ int main(int argc, char **argv)
         return status;
     }
     if (first >= argc) {
-        return client_usage_error("%s", "no command given (info, add or bench)");
+        return client_usage_error("no command given (info, add or bench)");
     }
     command = argv[first];
     args = argc - first - 1;

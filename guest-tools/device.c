@@ -69,11 +69,20 @@ static void device_free(struct vgpu_device *dev)
 static enum vgpu_result device_setup_wait(struct vgpu_device *dev, const char *root,
                                           enum vgpu_wait_mode wait)
 {
+    uint32_t capabilities;
     enum vgpu_result r;
 
     dev->wait = VGPU_WAIT_POLL;
     if (wait == VGPU_WAIT_POLL) {
         return VGPU_RESULT_OK;
+    }
+    capabilities = vgpu_bar_read(&dev->bar, VGPU_REG_CAPABILITIES);
+    if (!(capabilities & VGPU_CAP_COMPLETION_IRQ)) {
+        if (wait == VGPU_WAIT_AUTO) {
+            return VGPU_RESULT_OK;
+        }
+        return vgpu_result_fail(VGPU_RESULT_NO_IRQ, "%s has no completion interrupt "
+                                "(CAPABILITIES 0x%08x)", dev->address, capabilities);
     }
     r = vgpu_irq_open(&dev->irq, root, dev->address);
     if (r == VGPU_RESULT_OK) {
@@ -276,8 +285,9 @@ static enum vgpu_result device_wait(struct vgpu_device *dev, uint64_t deadline_n
     return VGPU_RESULT_OK;
 }
 
-static enum vgpu_result device_error_code(const struct vgpu_device *dev, uint32_t code,
-                                          uint32_t request_id)
+/* Report the device's ERROR_CODE (or a response's error status) for a request. */
+static enum vgpu_result device_failed(const struct vgpu_device *dev, uint32_t code,
+                                      uint32_t request_id)
 {
     const char *name = vgpu_error_name(code);
 
@@ -313,7 +323,7 @@ static enum vgpu_result device_collect(struct vgpu_device *dev, uint32_t status,
     vgpu_bar_read_bytes(&dev->bar, VGPU_REG_RESPONSE_BUFFER, response,
                         len < response_cap ? len : response_cap);
     if (status == VGPU_STATUS_ERROR) {
-        return device_error_code(dev, c->error_code, c->request_id);
+        return device_failed(dev, c->error_code, c->request_id);
     }
     if (len > response_cap) {
         return vgpu_result_fail(VGPU_RESULT_TRUNCATED,
@@ -416,7 +426,7 @@ static enum vgpu_result device_vector_add_result(const struct vgpu_device *dev,
     }
     if (view.status != VGPU_OK) {
         c->error_code = view.status;
-        return device_error_code(dev, view.status, c->request_id);
+        return device_failed(dev, view.status, c->request_id);
     }
     if (view.result_count != VGPU_VECTOR_ADD_RESULTS) {
         return vgpu_result_fail(VGPU_RESULT_PROTOCOL,

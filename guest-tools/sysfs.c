@@ -185,13 +185,13 @@ int vgpu_sysfs_driver(const char *root, const char *address, char *out, size_t c
     const char *name;
     ssize_t n;
 
-    if (vgpu_sysfs_device_path(path, sizeof(path), root, address, "driver") < 0) {
+    if (cap == 0 || vgpu_sysfs_device_path(path, sizeof(path), root, address, "driver") < 0) {
         return -1;
     }
     n = readlink(path, target, sizeof(target) - 1);
     if (n < 0) {
         out[0] = '\0';      /* no driver bound */
-        return cap ? 0 : -1;
+        return 0;
     }
     target[n] = '\0';
     name = strrchr(target, '/');

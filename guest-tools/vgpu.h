@@ -4,7 +4,8 @@
  * The library finds the device in sysfs by its PCI ids, maps BAR0 through
  * resource0, writes a request, rings the doorbell and waits for completion
  * (adaptive polling, or the completion interrupt through uio_pci_generic).
- * It needs only libc.  libvgpu(3) documents every function.
+ * It needs only libc; callers are C11 (the contract headers it includes are
+ * C, not C++).  libvgpu(3) documents every function.
  *
  * One request at a time reaches the device: a mutex serializes the threads
  * that share a handle, and an flock(2) on resource0 serializes handles and
@@ -18,10 +19,6 @@
 
 #include <vgpu/errors.h>    /* enum vgpu_error: ERROR_CODE values */
 #include <vgpu/protocol.h>  /* request/response layout, opcodes, VGPU_STATUS_* */
-
-#ifdef __cplusplus
-extern "C" {
-#endif
 
 /* What a libvgpu call returns: VGPU_RESULT_OK, or why it failed. */
 #define VGPU_RESULT_TABLE(X) \
@@ -45,9 +42,10 @@ enum vgpu_result {
 
 /* How a handle waits for completion. */
 enum vgpu_wait_mode {
-    VGPU_WAIT_AUTO = 0,     /* IRQ when uio_pci_generic is bound and usable, else POLL */
+    VGPU_WAIT_AUTO = 0,     /* IRQ when the device has the completion interrupt and
+                               uio_pci_generic is bound and usable, else POLL */
     VGPU_WAIT_POLL,         /* spin, then yield, then sleep with growing intervals */
-    VGPU_WAIT_IRQ,          /* block on /dev/uioN; fails to open without uio_pci_generic */
+    VGPU_WAIT_IRQ,          /* block on /dev/uioN; open fails without uio_pci_generic */
 };
 
 /* Default per-request timeout: longer than the device's own (30 s), so the
@@ -148,9 +146,5 @@ const char *vgpu_wait_mode_name(enum vgpu_wait_mode mode);
 
 /* Parse "auto", "poll" or "irq".  Returns 0, or -1 for anything else. */
 int vgpu_wait_mode_parse(const char *text, enum vgpu_wait_mode *mode);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* VGPU_H */

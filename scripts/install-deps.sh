@@ -12,6 +12,7 @@ libjson-glib-dev libsystemd-dev libxml2-dev libvirt-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system
 busybox-static cpio kmod valgrind qemu-utils
 debhelper lintian rpm rpmlint
+groff-base
 "
 
 missing=""

@@ -237,6 +237,11 @@ void fake_device_set_identity(FakeDevice *dev, guint32 pool_id, guint32 priority
     fake_reg_write(dev, VGPU_REG_VM_ID, vm_id);
 }
 
+void fake_device_set_capabilities(FakeDevice *dev, guint32 capabilities)
+{
+    fake_reg_write(dev, VGPU_REG_CAPABILITIES, capabilities);
+}
+
 void fake_device_bind(FakeDevice *dev, const char *driver)
 {
     char *driver_dir = g_build_filename(dev->root->path, "sys/bus/pci/drivers", driver, NULL);

@@ -68,6 +68,7 @@ void fake_root_free(FakeRoot *root);
 /* A PCI device with these ids; a vgpu-stub's BAR shows PROTOCOL_VER and CAPABILITIES. */
 FakeDevice *fake_device_add(FakeRoot *root, const char *address, guint16 vendor, guint16 device);
 void fake_device_set_identity(FakeDevice *dev, guint32 pool_id, guint32 priority, guint32 vm_id);
+void fake_device_set_capabilities(FakeDevice *dev, guint32 capabilities);
 /* Bind to the driver of that name (a driver symlink). */
 void fake_device_bind(FakeDevice *dev, const char *driver);
 /* A uio/<name> entry; with_node: also /dev/<name>, a FIFO the mock signals. */

@@ -77,6 +77,40 @@ static char *opened_address(const char *address)
     return g_strdup(info.address);
 }
 
+#define MOCK_WAIT_US (5 * G_USEC_PER_SEC)    /* bound on waiting for the mock thread */
+
+/* Wait until the mock has taken n doorbells (it runs beside us, on a busy machine). */
+static void wait_for_doorbells(FakeDevice *fake, guint n)
+{
+    gint64 end = g_get_monotonic_time() + MOCK_WAIT_US;
+    FakeStats stats;
+
+    do {
+        fake_device_stats(fake, &stats);
+        if (stats.doorbells >= n) {
+            return;
+        }
+        g_usleep(1000);
+    } while (g_get_monotonic_time() < end);
+    g_error("the mock took %u doorbells, not %u", stats.doorbells, n);
+}
+
+/* Wait until the mock has taken the guest's clear of the completion interrupt. */
+static void wait_for_irq_cleared(FakeDevice *fake)
+{
+    gint64 end = g_get_monotonic_time() + MOCK_WAIT_US;
+    FakeStats stats;
+
+    do {
+        fake_device_stats(fake, &stats);
+        if (!stats.irq_pending) {
+            return;
+        }
+        g_usleep(1000);
+    } while (g_get_monotonic_time() < end);
+    g_error("the completion interrupt is still pending");
+}
+
 /* --- discovery --- */
 
 static void test_discovery_none(void)
@@ -344,6 +378,7 @@ static void test_timeout(Fixture *f, gconstpointer data)
     g_assert_cmpint(elapsed_ms, >=, 100);
     g_assert_cmpint(elapsed_ms, <, 2000);
     g_assert_nonnull(strstr(vgpu_last_error(), "within 100 ms"));
+    wait_for_doorbells(f->dev, 1);      /* the device holds it now */
 
     g_assert_cmpint(vgpu_device_vector_add(dev, 3, 4, &sum, NULL, NULL), ==, VGPU_RESULT_TIMEOUT);
     g_assert_nonnull(strstr(vgpu_last_error(), "still busy"));
@@ -371,6 +406,7 @@ static void test_waits_for_busy_device(Fixture *f, gconstpointer data)
     (void)data;
     fake_device_set_mode(f->dev, FAKE_ANSWER, 0, 300 * 1000);   /* 300 ms per request */
     g_assert_cmpint(vgpu_device_vector_add(first, 1, 1, &sum, NULL, NULL), ==, VGPU_RESULT_TIMEOUT);
+    wait_for_doorbells(f->dev, 1);      /* the device holds it now */
     g_assert_cmpint(vgpu_device_vector_add(second, 2, 2, &sum, NULL, NULL), ==, VGPU_RESULT_OK);
     g_assert_cmpuint(sum, ==, 4);
     fake_device_stats(f->dev, &stats);
@@ -482,7 +518,7 @@ static void test_uio_detection(void)
 static void test_irq_needs_uio(void)
 {
     FakeRoot *root = fake_root_new();
-    FakeDevice *e1000_bound, *uio_no_node;
+    FakeDevice *e1000_bound, *uio_no_node, *no_irq;
     vgpu_device *dev;
     struct vgpu_device_info info;
 
@@ -506,6 +542,21 @@ static void test_irq_needs_uio(void)
     vgpu_device_info(dev, &info);
     g_assert_cmpint(info.wait, ==, VGPU_WAIT_POLL);
     g_assert_cmpstr(info.uio, ==, "");
+    vgpu_device_close(dev);
+    fake_root_free(root);
+
+    /* a device without the completion interrupt: uio or not, it is polled */
+    root = fake_root_new();
+    fake_root_use(root);
+    no_irq = fake_device_add(root, ADDR_1E, VGPU_PCI_VENDOR_ID, VGPU_PCI_DEVICE_ID);
+    fake_device_bind(no_irq, "uio_pci_generic");
+    fake_device_add_uio(no_irq, "uio0", TRUE);
+    fake_device_set_capabilities(no_irq, 0);
+    g_assert_cmpint(try_open(NULL, VGPU_WAIT_IRQ), ==, VGPU_RESULT_NO_IRQ);
+    g_assert_nonnull(strstr(vgpu_last_error(), "no completion interrupt"));
+    dev = open_device(NULL, VGPU_WAIT_AUTO, 0);
+    vgpu_device_info(dev, &info);
+    g_assert_cmpint(info.wait, ==, VGPU_WAIT_POLL);
     vgpu_device_close(dev);
     fake_root_free(root);
 }
@@ -532,18 +583,18 @@ static void test_irq_completions(void)
     for (uint32_t i = 0; i < 40; i++) {
         uint32_t sum = 0;
 
-        /* completions at the doorbell and after a while */
-        fake_device_set_mode(fake, FAKE_ANSWER, 0, i % 2 ? 0 : 500);
+        /* completions at the doorbell and after a while (the last one) */
+        fake_device_set_mode(fake, FAKE_ANSWER, 0, i % 2 ? 500 : 0);
         g_assert_cmpint(vgpu_device_vector_add(dev, i, i, &sum, NULL, NULL), ==, VGPU_RESULT_OK);
         g_assert_cmpuint(sum, ==, 2 * i);
     }
-    g_usleep(2000);     /* let the mock take the last clear */
+    /* the last one woke us by interrupt: we cleared it and unmasked INTx */
+    wait_for_irq_cleared(fake);
     fake_device_stats(fake, &stats);
     g_assert_cmpuint(fake_device_reg(fake, VGPU_REG_INTERRUPT_CTRL), ==, VGPU_IRQ_COMPLETION);
     g_assert_cmpuint(stats.completions, ==, 40);
     g_assert_cmpuint(stats.interrupts, ==, stats.completions);
     g_assert_cmpuint(stats.irq_clears, >=, stats.interrupts);
-    g_assert_false(stats.irq_pending);
     g_assert_cmphex(fake_device_command(fake) & PCI_COMMAND_INTX_DISABLE, ==, 0);
     g_assert_cmpuint(stats.overlaps, ==, 0);
 
@@ -673,7 +724,7 @@ int main(int argc, char **argv)
     FIXTURE_TEST("/libvgpu/concurrency/threads-share-handle", test_threads_share_handle);
     FIXTURE_TEST("/libvgpu/concurrency/handles-share-device", test_handles_share_device);
     g_test_add_func("/libvgpu/uio/driver-detection", test_uio_detection);
-    g_test_add_func("/libvgpu/uio/irq-needs-uio-auto-polls", test_irq_needs_uio);
+    g_test_add_func("/libvgpu/uio/irq-needs-uio-and-capability-auto-polls", test_irq_needs_uio);
     g_test_add_func("/libvgpu/uio/completions-by-interrupt", test_irq_completions);
     g_test_add_func("/libvgpu/permission/denied", test_permission);
     g_test_add_func("/libvgpu/permission/group-member-allowed", test_permission_group);

@@ -5,6 +5,7 @@
  * processes sharing one device without ever ringing it while busy.
  */
 #include <glib.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #define NOBODY_ID       65534
 #define TEST_GROUP_ID   64123               /* plays the vgpu group */
 
-enum { EXIT_OK, EXIT_DEVICE_ERROR, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT };
+enum { EXIT_OK, EXIT_DEVICE_ERROR, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_FAILURE_5 };
 
 typedef enum { AS_ROOT, AS_NOBODY, AS_NOBODY_IN_GROUP } RunAs;
 
@@ -471,6 +472,39 @@ static void test_timeout(gconstpointer data)
     fake_root_free(root);
 }
 
+static void stdout_to_full(gpointer data)
+{
+    int fd = open("/dev/full", O_WRONLY);
+
+    (void)data;
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+        _exit(127);
+    }
+}
+
+/* Output that cannot be written is a failure, not a silent success. */
+static void test_output_failure(gconstpointer data)
+{
+    const Client *client = data;
+    const char *argv[] = { client->binary, "info", NULL };
+    FakeDevice *dev;
+    FakeRoot *root = root_with_device(&dev);
+    char **env = client_env(client, root, NULL);
+    GError *error = NULL;
+    char *err = NULL;
+    int wait_status;
+
+    g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_DEFAULT, stdout_to_full, NULL, NULL, &err,
+                 &wait_status, &error);
+    g_assert_no_error(error);
+    g_assert_true(WIFEXITED(wait_status));
+    g_assert_cmpint(WEXITSTATUS(wait_status), ==, EXIT_FAILURE_5);
+    g_assert_nonnull(strstr(err, "cannot write the output"));
+    g_free(err);
+    g_strfreev(env);
+    fake_root_free(root);
+}
+
 static void test_device_choice(gconstpointer data)
 {
     const Client *client = data;
@@ -574,6 +608,7 @@ static void add_tests(const char *kind, const Client *client)
         { "exit/3-no-device", test_no_device },
         { "exit/3-irq-without-uio", test_no_irq },
         { "exit/4-timeout", test_timeout },
+        { "exit/5-output-not-written", test_output_failure },
         { "wait/irq-through-uio", test_irq },
         { "device-choice", test_device_choice },
         { "permissions/group-member-only", test_permissions },
