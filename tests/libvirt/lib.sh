@@ -8,11 +8,15 @@
 #   lv_vgpuctl ARGS...      build/vgpuctl on the test's mediator
 #   lv_list_field UUID FIELD   a field of `vgpuctl list --json` for UUID ("" if absent)
 #   lv_libvirt_start        virtlogd and libvirtd (as root, without systemd), unless running
-#   lv_libvirt_restart      stop and start libvirtd (domains keep running)
+#   lv_libvirt_restart [CMD...]  stop libvirtd, run CMD, start it (domains keep running)
 #   lv_hook_install         build/vgpu-libvirt-hook in /etc/libvirt/hooks/qemu.d/, SIGHUP
 #   lv_qemu_install         the project's QEMU where libvirt-qemu can run it: $LV_EMULATOR
 #   lv_virsh ARGS...        virsh on qemu:///system
 #   lv_define NAME XMLFILE  define a domain; it is destroyed and undefined at exit
+#   lv_domain_type          kvm when KVM runs guests here, else qemu (TCG)
+#   lv_guest_image SCRIPT   the guest image with SCRIPT and vgpu-client in $LV_GUEST
+#   lv_guest_domain NAME MACHINE  define a guest-image domain, console in $LV_TMP/NAME.console
+#   lv_console NAME         that console's text
 #   lv_wait_for SECONDS CMD...  run CMD until it succeeds, at most SECONDS
 #
 # Every wait has a timeout; every process and file the test made goes at exit.
@@ -110,7 +114,8 @@ lv_list_field() {       # uuid field
     lv_vgpuctl --json list 2>/dev/null | python3 -c '
 import json, sys
 uuid, field = sys.argv[1], sys.argv[2]
-for vm in json.load(sys.stdin).get("vms", []):
+text = sys.stdin.read()
+for vm in (json.loads(text).get("vms", []) if text.strip() else []):
     if vm["uuid"] == uuid:
         print(vm[field])
 ' "$1" "$2"
@@ -154,8 +159,9 @@ lv_libvirtd_reload() {  # libvirtd re-reads the hook directory on SIGHUP
     lv_wait_for 30 lv_libvirt_up
 }
 
-lv_libvirt_restart() {
+lv_libvirt_restart() {  # [command to run while libvirtd is down]
     lv_stop_pidfile /run/libvirtd.pid
+    [ $# -gt 0 ] && "$@"
     libvirtd -d || bail "cannot restart libvirtd"
     lv_wait_for 60 lv_libvirt_up || bail "libvirtd does not answer after a restart"
 }
@@ -176,15 +182,62 @@ lv_qemu_install() {
     LV_EMULATOR=$LV_TMP/qemu/bin/qemu-system-x86_64
 }
 
-# kvm when this host's /dev/kvm works for the project's QEMU, else qemu (TCG).
+# kvm when KVM really runs a guest here (a nested /dev/kvm can open and
+# still hang guests: boot the bare guest image once and look for its init;
+# the verdict is kept for this boot of the host), else qemu (TCG).
+# VGPU_TEST_ACCEL=tcg or kvm forces one, as in the device tests.
+LV_KVM_CHECK_LIMIT=20
 lv_domain_type() {
-    if [ -w /dev/kvm ] && lv_virsh domcapabilities --emulatorbin "$LV_EMULATOR" \
-            --virttype kvm >/dev/null 2>&1; then
-        echo kvm
-    else
-        echo qemu
+    local verdict=${TMPDIR:-/tmp}/vgpu-stub-libvirt-kvm.$(cat /proc/sys/kernel/random/boot_id)
+    case ${VGPU_TEST_ACCEL:-auto} in
+    tcg) echo qemu; return ;;
+    kvm) echo kvm; return ;;
+    esac
+    if [ ! -s "$verdict" ]; then
+        if [ -c /dev/kvm ] && timeout --kill-after=2 "$LV_KVM_CHECK_LIMIT" "$LV_EMULATOR" \
+               -accel kvm -machine q35 -m 256 -nodefaults -display none -no-reboot \
+               -serial stdio -kernel "$LV_GUEST/vmlinuz" -initrd "$LV_GUEST/initramfs.cpio.gz" \
+               -append "console=ttyS0 panic=-1 quiet" 2>/dev/null </dev/null |
+               grep -q '^==== vgpu-test end'; then
+            echo kvm > "$verdict"
+        else
+            echo qemu > "$verdict"
+        fi
     fi
+    cat "$verdict"
 }
+
+# The guest image (scripts/guest-image.sh) with a test script and the static
+# vgpu-client appended, where libvirt-qemu can read it: $LV_GUEST/vmlinuz and
+# $LV_GUEST/initramfs.cpio.gz (bare) and $LV_GUEST/test-initramfs.cpio.gz.
+lv_guest_image() {     # test-script
+    local image=$LV_BUILD/guest-image client=$LV_BUILD/guest-tools/vgpu-client-static
+    [ -f "$image/vmlinuz" ] || bail "no guest image: make guest-image"
+    [ -x "$client" ] || bail "no $client: make"
+    LV_GUEST=$LV_TMP/guest
+    mkdir -p "$LV_GUEST/add/bin"
+    cp -L "$image/vmlinuz" "$image/initramfs.cpio.gz" "$LV_GUEST/"
+    cp "$client" "$LV_GUEST/add/bin/vgpu-client"
+    cp "$1" "$LV_GUEST/add/vgpu-test.sh"
+    chmod 755 "$LV_GUEST/add/vgpu-test.sh"
+    "$LV_TOP/scripts/guest-image.sh" pack "$LV_GUEST/add" "$LV_GUEST/add.cpio.gz" ||
+        bail "cannot pack the guest's test files"
+    cat "$LV_GUEST/initramfs.cpio.gz" "$LV_GUEST/add.cpio.gz" > "$LV_GUEST/test-initramfs.cpio.gz"
+    chmod -R a+rX "$LV_GUEST"
+}
+
+# lv_guest_domain NAME MACHINE: define a guest-image domain (its console in
+# $LV_TMP/NAME.console) with libvirt-hooks/guest-domain.sh.
+lv_guest_domain() {
+    "$LV_TOP/libvirt-hooks/guest-domain.sh" --name "$1" --machine "$2" --type "$(lv_domain_type)" \
+        --kernel "$LV_GUEST/vmlinuz" --initrd "$LV_GUEST/test-initramfs.cpio.gz" \
+        --console "$LV_TMP/$1.console" --emulator "$LV_EMULATOR" > "$LV_TMP/$1.xml" ||
+        bail "guest-domain.sh failed"
+    lv_define "$1" "$LV_TMP/$1.xml"
+}
+
+# The guest's console, without carriage returns.
+lv_console() { tr -d '\r' < "$LV_TMP/$1.console" 2>/dev/null; }
 
 lv_define() {           # name xmlfile
     LV_DOMAINS+=("$1")
