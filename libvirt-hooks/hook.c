@@ -302,16 +302,26 @@ static gboolean hook_started(ControlClient *client, xmlDoc *doc,
     return ok;
 }
 
-/* reconnect: the domain runs; register it again, with its pid when libvirtd has one. */
+/*
+ * reconnect: the domain runs; register it again and make sure the
+ * registration carries the pid libvirtd knows (an unchanged registration
+ * keeps whatever pid it had).
+ */
 static gboolean hook_reconnect(ControlClient *client, xmlDoc *doc,
                                const struct metadata_identity *ident, GError **error)
 {
+    JsonObject *req;
     pid_t pid = 0;
 
     if (!hook_qemu_pid(doc, ident->name, &pid, NULL)) {
-        pid = 0;
+        return hook_register(client, ident, 0, NULL, error);
     }
-    return hook_register(client, ident, pid, NULL, error);
+    if (!hook_register(client, ident, pid, NULL, error)) {
+        return FALSE;
+    }
+    req = hook_request("set-pid", ident);
+    json_object_set_int_member(req, "pid", pid);
+    return hook_call(client, req, NULL, NULL, error);
 }
 
 static gboolean hook_act(enum hook_op op, xmlDoc *doc, const struct metadata_identity *ident,

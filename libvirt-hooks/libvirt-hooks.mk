@@ -46,8 +46,11 @@ $(B)/libvirt-hooks/hook.o $(B)/libvirt-hooks/vgpuctl-domain.o: \
 	@mkdir -p $(@D)
 	$(CC) $(LVH_PROG_CFLAGS) -c -o $@ $<
 
+# The hook needs only GLib, json-glib (the control client) and libxml2.
+LVH_HOOK_LIBS := $(shell $(PKG_CONFIG) --libs glib-2.0 json-glib-1.0 libxml-2.0 2>/dev/null)
+
 $(LVH_HOOK): $(B)/libvirt-hooks/hook.o $(LVH_LIB) $(CONTROL_CLIENT_LIB) $(COMMON_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(MEDIATOR_LIBS) $(LIBXML_LIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LVH_HOOK_LIBS)
 
 # vgpuctl's attach/detach (its table lists vgpuctl_domain_commands).  The
 # libraries go after the mediator's, with the common one again for ours.
