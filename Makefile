@@ -3,6 +3,9 @@
 # Non-recursive: each part adds its rules from its own .mk file.  Outputs go
 # under build/.  Packagers: make && make install DESTDIR=... PREFIX=/usr
 
+# The release: packages (packaging/, vgpu.spec) and --version say it too.
+VGPU_VERSION := 0.1.0
+
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
@@ -30,12 +33,12 @@ INSTALL_TARGETS :=      # phony install-* targets
 DEMO_PREREQS :=         # built before the demo runs
 BENCH_PREREQS :=        # built before the benchmarks run
 
-.PHONY: all check demo bench install deps clean help
+.PHONY: all check demo bench install deps clean help check-build demo-build bench-build
 all:
 
 include common/common.mk
 include tests/tests.mk
-include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk \
+include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk mediator/backend-cuda.mk \
                    guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
                    packaging/packaging.mk)
 
@@ -45,18 +48,27 @@ all: $(ALL_TARGETS)
 deps:
 	@scripts/install-deps.sh
 
-# TESTS= selects test files (default: all); see tests/README.md.
+# The shell tests; tests/gpu/ needs a GPU and runs with `make gpu-test`.
+CHECK_SCRIPTS = $(sort $(filter-out tests/gpu/%,$(wildcard tests/*/*.t)))
+
+# TESTS= selects test files (default: all).
 check: deps
-	@$(MAKE) --no-print-directory all $(CHECK_PREREQS) $(UNIT_TESTS)
-	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(sort $(wildcard tests/*/*.t)))
+	@$(MAKE) --no-print-directory check-build
+	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(CHECK_SCRIPTS))
 
 demo: deps
-	@$(MAKE) --no-print-directory all $(DEMO_PREREQS)
+	@$(MAKE) --no-print-directory demo-build
 	@scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_PREREQS)
+	@$(MAKE) --no-print-directory bench-build
 	@scripts/bench.sh
+
+# What each of the three needs built (run after deps, in a new make, so
+# that the packages deps installed are seen by pkg-config).
+check-build: all $(CHECK_PREREQS) $(UNIT_TESTS)
+demo-build: all $(DEMO_PREREQS)
+bench-build: all $(BENCH_PREREQS)
 
 install: all $(INSTALL_TARGETS)
 
@@ -70,5 +82,9 @@ help:
 	@echo 'make demo       run the demo: VMs sharing the mediator, see README.md'
 	@echo 'make bench      run the benchmarks, see docs/benchmarks.md'
 	@echo 'make install    install under DESTDIR/PREFIX (default /usr/local)'
+	@echo 'make deb        Debian packages in build/packages/ (vgpu, vgpu-guest-tools, libvgpu0, libvgpu-dev)'
+	@echo 'make rpm        RPM packages in build/packages/ (vgpu, vgpu-guest-tools, -devel)'
+	@echo 'make qemu       the QEMU build with the vgpu-stub device (cached), build/qemu/'
+	@echo 'make gpu-test   the GPU checks, on a host with an NVIDIA GPU (docs/gpu.md)'
 	@echo 'make deps       install the Debian packages the build needs (root)'
 	@echo 'make clean      remove build/'

@@ -2,21 +2,20 @@
 # static build for busybox guests without a libc), man pages, udev rule and
 # sysusers entry.  See docs/guest-tools.md.
 
-GUEST_VERSION    := 0.1.0
 GUEST_SOVERSION  := 0
 GT               := $(B)/guest-tools
 UDEVRULESDIR     ?= /lib/udev/rules.d
 SYSUSERSDIR      ?= /usr/lib/sysusers.d
 
 # _GNU_SOURCE: secure_getenv, pthread_mutex_clocklock.
-GUEST_CFLAGS     := $(VGPU_CFLAGS) -D_GNU_SOURCE -Iguest-tools -DVGPU_TOOLS_VERSION='"$(GUEST_VERSION)"'
+GUEST_CFLAGS     := $(VGPU_CFLAGS) -D_GNU_SOURCE -Iguest-tools -DVGPU_TOOLS_VERSION='"$(VGPU_VERSION)"'
 
 LIBVGPU_SRCS     := guest-tools/device.c guest-tools/sysfs.c guest-tools/bar.c \
                     guest-tools/irq.c guest-tools/backoff.c guest-tools/result.c
 LIBVGPU_OBJS     := $(LIBVGPU_SRCS:%.c=$(B)/%.o) $(B)/common/codec.o
 LIBVGPU_HEADERS  := $(wildcard guest-tools/*.h) $(COMMON_HEADERS)
 LIBVGPU_A        := $(GT)/libvgpu.a
-LIBVGPU_SO_REAL  := $(GT)/libvgpu.so.$(GUEST_VERSION)
+LIBVGPU_SO_REAL  := $(GT)/libvgpu.so.$(VGPU_VERSION)
 LIBVGPU_SO_NAME  := libvgpu.so.$(GUEST_SOVERSION)
 
 CLIENT_SRCS      := guest-tools/client.c guest-tools/client-output.c
@@ -62,7 +61,7 @@ $(VGPU_CLIENT_STATIC): $(CLIENT_OBJS) $(LIBVGPU_A)
 
 # vgpu.pc for the prefix given now; install regenerates it for its own.
 GUEST_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-                   -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(GUEST_VERSION)|'
+                   -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VGPU_VERSION)|'
 
 $(GT)/vgpu.pc: guest-tools/vgpu.pc.in
 	@mkdir -p $(@D)

@@ -35,7 +35,7 @@ struct vgpu_backend_unit_info {
 /* Per-unit settings from mediator.conf ([pool X] sections). */
 struct vgpu_backend_unit_config {
     int index;                  /* GPU ordinal for cuda, lane number for cpu */
-    uint32_t service_time_us;   /* cpu: extra time each request takes (tests, benchmarks) */
+    uint32_t service_time_us;   /* extra time each request takes (tests, benchmarks) */
 };
 
 struct vgpu_backend_ops {

@@ -32,7 +32,7 @@ struct config_parser {
 
 static const char *const mediator_keys[] = {
     "runtime-dir", "log-level", "queue-limit", "vm-queue-limit", "aging-ms",
-    "drain-timeout-ms", "plugin-dir", "socket-group", NULL,
+    "drain-timeout-ms", "spin-us", "plugin-dir", "socket-group", NULL,
 };
 
 static const char *const pool_keys[] = {
@@ -234,7 +234,9 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
                      error) ||
         !parser_uint(p, g, "aging-ms", 0, CONFIG_AGING_MS_MAX, &cfg->aging_ms, error) ||
         !parser_uint(p, g, "drain-timeout-ms", 0, CONFIG_DRAIN_TIMEOUT_MS_MAX,
-                     &cfg->drain_timeout_ms, error)) {
+                     &cfg->drain_timeout_ms, error) ||
+        !parser_uint(p, g, "spin-us", 0, CONFIG_SPIN_US_MAX,
+                     &cfg->spin_us, error)) {
         return FALSE;
     }
     if (!g_key_file_has_key(p->file, g, "vm-queue-limit", NULL) &&
@@ -380,6 +382,7 @@ static void config_defaults(struct config *cfg, const char *path)
     cfg->queue_limit = CONFIG_QUEUE_LIMIT_DEFAULT;
     cfg->vm_queue_limit = CONFIG_VM_QUEUE_LIMIT_DEFAULT;
     cfg->drain_timeout_ms = CONFIG_DRAIN_TIMEOUT_MS_DEFAULT;
+    cfg->spin_us = CONFIG_SPIN_US_DEFAULT;
 }
 
 gboolean config_parse(struct config *cfg, const char *text, gsize len, const char *path,

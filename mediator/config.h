@@ -29,6 +29,8 @@
 #define CONFIG_AGING_MS_MAX             3600000u    /* an hour */
 #define CONFIG_DRAIN_TIMEOUT_MS_DEFAULT 5000u
 #define CONFIG_DRAIN_TIMEOUT_MS_MAX     600000u
+#define CONFIG_SPIN_US_DEFAULT   50u
+#define CONFIG_SPIN_US_MAX       10000u
 #define CONFIG_WORKERS_DEFAULT          1u
 #define CONFIG_WORKERS_MAX              64u
 #define CONFIG_GPUS_MAX                 64u         /* GPU ordinals 0..63 */
@@ -65,6 +67,7 @@ struct config {
     unsigned vm_queue_limit;    /* queued requests per VM */
     unsigned aging_ms;          /* 0: aging off */
     unsigned drain_timeout_ms;  /* at SIGTERM, how long running requests may take */
+    unsigned spin_us;           /* after activity, the main loop and idle units spin this long */
     char *plugin_dir;           /* libvgpu-backend-NAME.so live here */
     char *socket_group;         /* group of the device socket; NULL: the daemon's */
     struct config_pool pools[QUEUE_POOL_COUNT];

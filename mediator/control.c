@@ -53,23 +53,6 @@ static void control_conn_close(struct control_conn *c)
     g_hash_table_remove(c->ctl->conns, c);
 }
 
-/* Write what can be written.  FALSE when the client is gone. */
-static gboolean control_conn_flush(struct control_conn *c)
-{
-    while (c->out->len) {
-        ssize_t n = send(c->fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno == EAGAIN || errno == EWOULDBLOCK;
-        }
-        g_byte_array_remove_range(c->out, 0, (guint)n);
-    }
-    return TRUE;
-}
-
 static gboolean control_on_writable(gint fd, GIOCondition cond, gpointer data);
 
 /* Queue a reply line and write it; FALSE when c was closed. */
@@ -78,7 +61,7 @@ static gboolean control_conn_reply(struct control_conn *c, char *reply)
     g_byte_array_append(c->out, (const guint8 *)reply, (guint)strlen(reply));
     g_byte_array_append(c->out, (const guint8 *)"\n", 1);
     g_free(reply);
-    if (c->out->len > CONTROL_OUT_MAX || !control_conn_flush(c)) {
+    if (c->out->len > CONTROL_OUT_MAX || !sockets_flush(c->fd, c->out)) {
         control_conn_close(c);
         return FALSE;
     }
@@ -98,7 +81,7 @@ static gboolean control_on_writable(gint fd, GIOCondition cond, gpointer data)
 
     (void)fd;
     (void)cond;
-    if (!control_conn_flush(c) || (c->out->len == 0 && c->closing)) {
+    if (!sockets_flush(c->fd, c->out) || (c->out->len == 0 && c->closing)) {
         c->out_watch = 0;
         control_conn_close(c);
         return G_SOURCE_REMOVE;

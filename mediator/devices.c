@@ -81,22 +81,6 @@ static const char *conn_label(struct device_conn *c, char *buf, size_t size)
 #define LABEL(c) conn_label((c), (char[96]){ 0 }, 96)
 
 /* Write what out holds (caller holds c->lock).  FALSE when the peer is gone. */
-static gboolean conn_write_out(struct device_conn *c)
-{
-    while (c->out->len) {
-        ssize_t n = send(c->fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno == EAGAIN || errno == EWOULDBLOCK;
-        }
-        g_byte_array_remove_range(c->out, 0, (guint)n);
-    }
-    return TRUE;
-}
-
 static gboolean conn_on_writable(gint fd, GIOCondition cond, gpointer data);
 static void conn_close(struct device_conn *c, uint32_t cancel_error);
 
@@ -130,7 +114,7 @@ static gboolean conn_on_writable(gint fd, GIOCondition cond, gpointer data)
     (void)fd;
     (void)cond;
     g_mutex_lock(&c->lock);
-    alive = conn_write_out(c);
+    alive = sockets_flush(c->fd, c->out);
     if (c->out->len == 0 || !alive) {
         c->out_scheduled = false;
         c->out_watch = 0;
@@ -261,7 +245,7 @@ static void conn_close(struct device_conn *c, uint32_t cancel_error)
         by_uuid_remove(d, c);
     }
     g_mutex_lock(&c->lock);
-    conn_write_out(c);
+    sockets_flush(c->fd, c->out);
     c->closed = true;
     close(c->fd);
     c->fd = -1;

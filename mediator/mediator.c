@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "mediator.h"
+#include "spin-poll.h"
 
 enum stop_phase {
     STOP_DRAIN,                 /* running requests finish */
@@ -140,6 +141,7 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
         goto fail;
     }
     m->loop = g_main_loop_new(NULL, FALSE);
+    spin_poll_install(NULL, m->cfg.spin_us);
     g_unix_signal_add(SIGTERM, mediator_on_stop_signal, m);
     g_unix_signal_add(SIGINT, mediator_on_stop_signal, m);
     g_unix_signal_add(SIGHUP, mediator_on_hup, m);

@@ -16,9 +16,6 @@
 #include "registry.h"
 #include "scheduler.h"
 
-#ifndef VGPU_VERSION
-#define VGPU_VERSION "0.1.0"
-#endif
 
 #define MEDIATOR_DRAIN_POLL_MS  10      /* how often a stopping daemon looks at its units */
 #define MEDIATOR_FLUSH_MS       2000    /* how long a stopping daemon tries to send */

@@ -1,5 +1,4 @@
 # vgpu-mediatord, its backends, the control client library and vgpuctl.
-VGPU_VERSION ?= 0.1.0
 
 MEDIATOR_PKGS   := glib-2.0 gio-2.0 gio-unix-2.0 gmodule-2.0 json-glib-1.0 libsystemd
 MEDIATOR_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MEDIATOR_PKGS) 2>/dev/null) \
@@ -11,7 +10,7 @@ MEDIATOR_LIBS   := $(shell $(PKG_CONFIG) --libs $(MEDIATOR_PKGS) 2>/dev/null) -p
 # The daemon's modules (all but main.c), linked into the daemon and the unit tests.
 MEDIATOR_SRCS := $(addprefix mediator/, stats.c registry.c queue.c config.c request.c \
                    backend-cpu.c backends.c scheduler.c sockets.c devices.c control-proto.c \
-                   control.c commands.c report.c mediator.c)
+                   control.c commands.c report.c spin-poll.c mediator.c)
 MEDIATOR_LIB  := $(B)/libvgpu-mediator.a
 CONTROL_CLIENT_LIB := $(B)/libvgpu-control.a
 VGPUCTL_SRCS  := $(addprefix mediator/, vgpuctl.c vgpuctl-vm.c vgpuctl-stats.c vgpuctl-admin.c)

@@ -176,6 +176,19 @@ static void family(GString *out, const char *name, const char *type, const char 
 static void metrics_rows(GString *out, const char *kind, GArray *rows)
 {
     static const struct {
+        const char *suffix, *type, *help;
+        size_t offset;                  /* of a uint64_t in struct stats_counters */
+    } counts[] = {
+        { "requests_submitted_total", "counter", "Requests submitted.",
+          G_STRUCT_OFFSET(struct stats_counters, submitted) },
+        { "requests_completed_total", "counter", "Requests completed successfully.",
+          G_STRUCT_OFFSET(struct stats_counters, completed) },
+        { "requests_queued", "gauge", "Requests waiting in the queue.",
+          G_STRUCT_OFFSET(struct stats_counters, queued) },
+        { "requests_running", "gauge", "Requests running on a unit.",
+          G_STRUCT_OFFSET(struct stats_counters, running) },
+    };
+    static const struct {
         const char *hist;
         const char *help;
     } summaries[] = {
@@ -185,18 +198,16 @@ static void metrics_rows(GString *out, const char *kind, GArray *rows)
     g_autofree char *name = NULL;
 
 #define ROW(i) (&g_array_index(rows, struct report_row, i))
-    name = g_strdup_printf("vgpu_%s_requests_submitted_total", kind);
-    family(out, name, "counter", "Requests submitted.");
-    for (guint i = 0; i < rows->len; i++) {
-        g_string_append_printf(out, "%s{%s} %" G_GUINT64_FORMAT "\n", name, ROW(i)->labels,
-                               ROW(i)->c.submitted);
-    }
-    g_free(name);
-    name = g_strdup_printf("vgpu_%s_requests_completed_total", kind);
-    family(out, name, "counter", "Requests completed successfully.");
-    for (guint i = 0; i < rows->len; i++) {
-        g_string_append_printf(out, "%s{%s} %" G_GUINT64_FORMAT "\n", name, ROW(i)->labels,
-                               ROW(i)->c.completed);
+    for (size_t k = 0; k < G_N_ELEMENTS(counts); k++) {
+        g_free(name);
+        name = g_strdup_printf("vgpu_%s_%s", kind, counts[k].suffix);
+        family(out, name, counts[k].type, counts[k].help);
+        for (guint i = 0; i < rows->len; i++) {
+            const uint64_t *value = G_STRUCT_MEMBER_P(&ROW(i)->c, counts[k].offset);
+
+            g_string_append_printf(out, "%s{%s} %" G_GUINT64_FORMAT "\n", name, ROW(i)->labels,
+                                   *value);
+        }
     }
     g_free(name);
     name = g_strdup_printf("vgpu_%s_request_errors_total", kind);
@@ -206,20 +217,6 @@ static void metrics_rows(GString *out, const char *kind, GArray *rows)
             g_string_append_printf(out, "%s{%s,code=\"%s\"} %" G_GUINT64_FORMAT "\n", name,
                                    ROW(i)->labels, vgpu_error_name(e), ROW(i)->c.errors[e]);
         }
-    }
-    g_free(name);
-    name = g_strdup_printf("vgpu_%s_requests_queued", kind);
-    family(out, name, "gauge", "Requests waiting in the queue.");
-    for (guint i = 0; i < rows->len; i++) {
-        g_string_append_printf(out, "%s{%s} %" G_GUINT64_FORMAT "\n", name, ROW(i)->labels,
-                               ROW(i)->c.queued);
-    }
-    g_free(name);
-    name = g_strdup_printf("vgpu_%s_requests_running", kind);
-    family(out, name, "gauge", "Requests running on a unit.");
-    for (guint i = 0; i < rows->len; i++) {
-        g_string_append_printf(out, "%s{%s} %" G_GUINT64_FORMAT "\n", name, ROW(i)->labels,
-                               ROW(i)->c.running);
     }
     for (size_t s = 0; s < G_N_ELEMENTS(summaries); s++) {
         g_free(name);

@@ -93,3 +93,19 @@ fail:
     }
     return -1;
 }
+
+gboolean sockets_flush(int fd, GByteArray *out)
+{
+    while (out->len) {
+        ssize_t n = send(fd, out->data, out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        g_byte_array_remove_range(out, 0, (guint)n);
+    }
+    return TRUE;
+}

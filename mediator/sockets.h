@@ -17,4 +17,11 @@
  */
 int sockets_listen(const char *path, mode_t mode, const char *group, GError **error);
 
+/*
+ * Send as much of out as the socket takes now, without blocking, and drop
+ * what was sent from out.  FALSE when the peer is gone (an error other than
+ * "would block").
+ */
+gboolean sockets_flush(int fd, GByteArray *out);
+
 #endif /* MEDIATOR_SOCKETS_H */

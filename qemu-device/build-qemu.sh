@@ -17,8 +17,8 @@
 # the device set qemu-device/devices.mak) and builds only that binary.
 #
 # Everything lives in a cache outside the work tree,
-# ${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub/qemu, so fresh clones and CI
-# runs on this machine reuse it:
+# ${VGPU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub}/qemu, so fresh
+# clones, CI runs and package builds on this machine reuse it:
 #   src/VERSION/   the downloaded source package
 #   tree/BASEKEY/  an extracted, configured tree; BASEKEY covers the source
 #                  version, configure flags, device set and this script
@@ -56,7 +56,7 @@ done
 [ -n "$prefix" ] && [ -n "$out" ] || { usage >&2; die "--prefix and --out are required"; }
 case $prefix in /*) ;; *) die "--prefix must be absolute, not '$prefix'" ;; esac
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub/qemu
+cache=${VGPU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub}/qemu
 mkdir -p "$cache/src" "$cache/tree" "$cache/out" "$cache/ccache" "$out"
 
 configure_flags=(

@@ -3,9 +3,12 @@
 #   make qemu          build or reuse it; result in build/qemu/
 #   make install-qemu  install it under $(QEMU_PREFIX)
 #
-# QEMU is configured with --prefix=$(QEMU_PREFIX), so packaging builds with
-# the prefix it installs to (make qemu install-qemu PREFIX=/usr ...).
+# QEMU finds its data relative to its own binary (get_relocated_path), so
+# one build serves every install location: it is always configured for the
+# packages' prefix, and `make check`, `make install PREFIX=...` and the
+# package builds share the one cached build.
 
+QEMU_CONFIGURE_PREFIX := /usr/libexec/vgpu/qemu
 QEMU_PREFIX ?= $(LIBEXECDIR)/vgpu/qemu
 QEMU_OUT    := $(B)/qemu
 QEMU_BIN    := $(QEMU_OUT)/qemu-system-x86_64
@@ -18,12 +21,12 @@ INSTALL_TARGETS += install-qemu
 
 # Always asks the script: it decides from the inputs' key in seconds.
 qemu:
-	@qemu-device/build-qemu.sh --prefix $(QEMU_PREFIX) --out $(QEMU_OUT)
+	@qemu-device/build-qemu.sh --prefix $(QEMU_CONFIGURE_PREFIX) --out $(QEMU_OUT)
 
 # Installs the staged runtime files (only the binary today) under
 # $(QEMU_PREFIX), directories 755 so that libvirt's qemu user can reach it.
 install-qemu: qemu
-	@set -e; staged=$$(readlink -f $(QEMU_OUT)/root)$(QEMU_PREFIX); \
+	@set -e; staged=$$(readlink -f $(QEMU_OUT)/root)$(QEMU_CONFIGURE_PREFIX); \
 	dest="$(DESTDIR)$(QEMU_PREFIX)"; cd "$$staged"; \
 	find . -type d | while read -r d; do $(INSTALL) -d -m 755 "$$dest/$$d"; done; \
 	find . -type f | while read -r f; do \

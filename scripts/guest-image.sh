@@ -26,7 +26,7 @@
 # itself (insmod /lib/modules/vgpu/uio.ko ...) when it needs them.
 #
 # The image is cached outside the work tree in
-# ${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub/guest-image/KEY/, keyed by the
+# ${VGPU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub}/guest-image/KEY/, keyed by the
 # kernel package, the busybox version and this script; a rebuild with
 # nothing changed takes a second.  Needs root (the archive holds the
 # /dev/console node) and the packages busybox-static and cpio.
@@ -94,7 +94,7 @@ build() {
     key=$(printf '%s\n' "$kernel_pkg $kernel_ver" "busybox $busybox_ver" "$(sha256sum <"$0")" |
           sha256sum | cut -c1-16)
 
-    cache=${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub/guest-image
+    cache=${VGPU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-stub}/guest-image
     image=$cache/$key
     mkdir -p "$cache" "$out"
     if [ ! -e "$image/done" ]; then

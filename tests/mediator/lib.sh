@@ -26,17 +26,23 @@ cleanup() {
 trap cleanup EXIT
 
 # write_config [extra [mediator] lines...]; pools come from $pools (default:
-# A and B on cpu, one lane each).
+# A and B on cpu, one lane each).  With VGPU_TEST_BACKEND=cuda (make
+# gpu-test) every cpu pool runs on GPU 0 instead, with the same service time.
 write_config() {
+    local pool_lines=${pools:-[pool A]
+backend=cpu
+[pool B]
+backend=cpu}
+    if [ "${VGPU_TEST_BACKEND:-cpu}" = cuda ]; then
+        pool_lines=$(printf '%s\n' "$pool_lines" | sed 's/^backend=cpu$/backend=cuda\ngpus=0/')
+        set -- "plugin-dir=$build/plugins" "$@"
+    fi
     {
         echo "[mediator]"
         echo "runtime-dir=$run"
         echo "log-level=debug"
         printf '%s\n' "$@"
-        printf '%s\n' "${pools:-[pool A]
-backend=cpu
-[pool B]
-backend=cpu}"
+        printf '%s\n' "$pool_lines"
     } > "$conf"
 }
 

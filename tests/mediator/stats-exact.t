@@ -68,6 +68,6 @@ like "$table" "vm-id 2 \(two\): QUEUE_FULL $((sent2 - cap))" "the table lists er
 metrics=$(vgpuctl metrics)
 like "$metrics" "vgpu_vm_requests_submitted_total\{uuid=\"$u1\",name=\"one\",vm_id=\"1\",pool=\"A\",priority=\"high\"\} $((good1 + bad1))" \
     "metrics: VM 1's submitted counter"
-like "$metrics" "vgpu_pool_request_errors_total\{pool=\"A\",backend=\"cpu\",code=\"QUEUE_FULL\"\} $((sent2 - cap))" \
+like "$metrics" "vgpu_pool_request_errors_total\{pool=\"A\",backend=\"${VGPU_TEST_BACKEND:-cpu}\",code=\"QUEUE_FULL\"\} $((sent2 - cap))" \
     "metrics: pool A's QUEUE_FULL counter"
 like "$metrics" "vgpu_vm_exec_seconds_count\{uuid=\"$u3\",[^}]*\} $good3" "metrics: VM 3's execution summary count"

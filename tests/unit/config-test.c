@@ -20,6 +20,7 @@ static const char good[] =
     "vm-queue-limit=10\n"
     "aging-ms=250\n"
     "drain-timeout-ms=1500\n"
+    "spin-us=0\n"
     "plugin-dir=/opt/vgpu/backends\n"
     "socket-group=root\n"
     "\n"
@@ -50,6 +51,7 @@ static void test_good(void)
     g_assert_cmpuint(cfg.vm_queue_limit, ==, 10);
     g_assert_cmpuint(cfg.aging_ms, ==, 250);
     g_assert_cmpuint(cfg.drain_timeout_ms, ==, 1500);
+    g_assert_cmpuint(cfg.spin_us, ==, 0);
     g_assert_cmpstr(cfg.plugin_dir, ==, "/opt/vgpu/backends");
     g_assert_cmpstr(cfg.socket_group, ==, "root");
     g_assert_cmpuint(cfg.pool_count, ==, 2);
@@ -62,7 +64,7 @@ static void test_good(void)
     g_assert_cmpint(a->gpus[1], ==, 1);
     g_assert_cmpstr(a->fallback, ==, "cpu");
     g_assert_cmpuint(a->workers, ==, 3);
-    g_assert_cmpint(a->line, ==, 12);
+    g_assert_cmpint(a->line, ==, 13);
     g_assert_cmpstr(b->backend, ==, "cpu");
     g_assert_null(b->fallback);
     g_assert_cmpuint(b->workers, ==, 2);
@@ -86,6 +88,7 @@ static void test_defaults(void)
     g_assert_cmpuint(cfg.queue_limit, ==, CONFIG_QUEUE_LIMIT_DEFAULT);
     g_assert_cmpuint(cfg.vm_queue_limit, ==, CONFIG_VM_QUEUE_LIMIT_DEFAULT);
     g_assert_cmpuint(cfg.aging_ms, ==, 0);
+    g_assert_cmpuint(cfg.spin_us, ==, CONFIG_SPIN_US_DEFAULT);
     g_assert_null(cfg.socket_group);
     g_assert_cmpuint(cfg.pools[0].workers, ==, CONFIG_WORKERS_DEFAULT);
     g_assert_cmpuint(cfg.pools[0].service_time_us, ==, 0);
@@ -144,7 +147,7 @@ static const struct {
       PATH ":3: [pools B]: unknown group (groups: [mediator] and [pool A]..[pool Z])" },
     { "[mediator]\nqueue-limt=5\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_UNKNOWN,
       PATH ":2: [mediator] queue-limt: unknown key (keys of this group: runtime-dir, log-level, "
-      "queue-limit, vm-queue-limit, aging-ms, drain-timeout-ms, plugin-dir, socket-group)" },
+      "queue-limit, vm-queue-limit, aging-ms, drain-timeout-ms, spin-us, plugin-dir, socket-group)" },
     { "[mediator]\nqueue-limit=lots\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
       PATH ":2: [mediator] queue-limit: \"lots\" is not a whole number in 1..1000000" },
     { "[mediator]\naging-ms=0   # off\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,

@@ -1,0 +1,128 @@
+/*
+ * The cuda backend's two halves and what they share.
+ *
+ * The plugin (backend-cuda.c), loaded into vgpu-mediatord, never touches
+ * CUDA: each unit (GPU) is a child process, vgpu-cuda-worker
+ * (cuda-worker.c), that owns the GPU's context.  A GPU fault such as an
+ * illegal address poisons a CUDA context for the rest of its process; with
+ * the context in a child, the fault ends one request in BACKEND, the child
+ * exits, and the plugin's recover() starts a fresh one on the same GPU.  A
+ * GPU that cannot be opened again is taken out of service.  A hung kernel
+ * is ended by killing the child.
+ *
+ * One request at a time crosses a shared memory page (a memfd the plugin
+ * creates and the worker inherits): the plugin writes the request and bumps
+ * request_seq, the worker writes the response and sets response_seq to it.
+ * Each side spins a little before it sleeps on a futex on the other's
+ * counter, so back-to-back requests cost no system call; `*_sleeping` tell
+ * the writer that a wake is needed.  All atomics are sequentially
+ * consistent, which makes "set sleeping, re-check, wait" race-free against
+ * "publish, check sleeping, wake".
+ */
+#ifndef VGPU_CUDA_WORKER_H
+#define VGPU_CUDA_WORKER_H
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cpu-relax.h"
+
+#define CUDA_WORKER_NAME        "vgpu-cuda-worker"
+#define CUDA_SHARED_MAGIC       0x56435753u     /* "SWCV" */
+#define CUDA_SPIN_NS            200000u         /* each side spins this long before sleeping */
+
+enum cuda_worker_state {
+    CUDA_WORKER_STARTING = 0,
+    CUDA_WORKER_READY,          /* the GPU is open: name, memory, compute filled */
+    CUDA_WORKER_FAILED,         /* could not open the GPU: error filled; it exits */
+};
+
+struct cuda_shared {
+    uint32_t magic;                         /* CUDA_SHARED_MAGIC, set by the plugin */
+    _Atomic uint32_t state;                 /* enum cuda_worker_state, set by the worker */
+    char name[128];                         /* the GPU's name */
+    uint64_t memory_bytes;
+    int32_t compute_major, compute_minor;
+
+    /* request: plugin -> worker */
+    _Atomic uint32_t request_seq;           /* bumped after the fields below are written */
+    _Atomic uint32_t worker_sleeping;       /* the worker waits on request_seq */
+    uint32_t opcode;
+    uint32_t param_count;
+    uint32_t params[VGPU_REQUEST_MAX_PARAMS];
+
+    /* response: worker -> plugin */
+    _Atomic uint32_t response_seq;          /* = request_seq once the fields below are written */
+    _Atomic uint32_t plugin_sleeping;       /* the plugin waits on response_seq */
+    uint32_t status;                        /* VGPU_OK or VGPU_ERR_BACKEND */
+    uint32_t result_count;
+    uint32_t results[VGPU_RESPONSE_MAX_RESULTS];
+    uint64_t exec_ns;
+    uint32_t worker_exits;                  /* after this response the worker exits */
+    char error[VGPU_BACKEND_ERROR_MAX];     /* why, when status or state says failure */
+};
+
+static inline uint64_t cuda_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait while *word == expected, at most timeout_ns (0: no limit); shared mapping futex. */
+static inline void cuda_futex_wait(_Atomic uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
+
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, timeout_ns ? &ts : NULL, NULL, 0);
+}
+
+static inline void cuda_futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/*
+ * Wait until *word != last: spin up to CUDA_SPIN_NS, then sleep on the
+ * futex with *sleeping set, waking every slice_ns (0: never) to let the
+ * caller check other things.  Returns the new value, or `last` after a
+ * slice passed with no change.
+ */
+static inline uint32_t cuda_wait_change(_Atomic uint32_t *word, uint32_t last,
+                                        _Atomic uint32_t *sleeping, uint64_t slice_ns)
+{
+    uint64_t spin_end = cuda_now_ns() + CUDA_SPIN_NS;
+    uint32_t now;
+
+    while ((now = atomic_load(word)) == last) {
+        if (cuda_now_ns() >= spin_end) {
+            atomic_store(sleeping, 1);
+            if ((now = atomic_load(word)) == last) {
+                cuda_futex_wait(word, last, slice_ns);
+                now = atomic_load(word);
+            }
+            atomic_store(sleeping, 0);
+            return now;
+        }
+        vgpu_cpu_relax();
+    }
+    return now;
+}
+
+/* Publish a new value of *word and wake the other side if it sleeps. */
+static inline void cuda_publish(_Atomic uint32_t *word, uint32_t value, _Atomic uint32_t *sleeping)
+{
+    atomic_store(word, value);
+    if (atomic_load(sleeping)) {
+        cuda_futex_wake(word);
+    }
+}
+
+#endif /* VGPU_CUDA_WORKER_H */

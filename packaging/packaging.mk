@@ -1,0 +1,8 @@
+# Packages: make deb, make rpm (scripts/build-packages.sh); results in
+# build/packages/.
+.PHONY: deb rpm version
+deb rpm: deps
+	@scripts/build-packages.sh $@
+
+version:
+	@echo $(VGPU_VERSION)
