@@ -42,7 +42,7 @@ static const GOptionEntry attach_options[] = {
     { "emulator", 'e', 0, G_OPTION_ARG_FILENAME, &opt_emulator,
       "The QEMU with vgpu-stub (default " VGPU_QEMU_EMULATOR ")", "PATH" },
     { "slot", 0, 0, G_OPTION_ARG_STRING, &opt_slot,
-      "PCI slot on the root bus (default 0x1c)", "SLOT" },
+      "PCI slot on the root bus (default " G_STRINGIFY(DOMAIN_EDIT_SLOT_DEFAULT) ")", "SLOT" },
     { "connect", 'c', 0, G_OPTION_ARG_STRING, &opt_connect,
       "libvirt URI (default $LIBVIRT_DEFAULT_URI or " DOMAIN_DEFAULT_URI ")", "URI" },
     { NULL },
