@@ -13,6 +13,7 @@ static const struct vgpuctl_command *const command_tables[] = {
     vgpuctl_vm_commands,
     vgpuctl_stats_commands,
     vgpuctl_admin_commands,
+    vgpuctl_domain_commands,
 };
 
 static struct vgpuctl ctl = { .timeout_ms = CONTROL_CLIENT_TIMEOUT_MS };

@@ -35,6 +35,7 @@ struct vgpuctl_command {
 extern const struct vgpuctl_command vgpuctl_vm_commands[];
 extern const struct vgpuctl_command vgpuctl_stats_commands[];
 extern const struct vgpuctl_command vgpuctl_admin_commands[];
+extern const struct vgpuctl_command vgpuctl_domain_commands[];  /* libvirt-hooks/vgpuctl-domain.c */
 
 /*
  * Send request (consumed) and return the exit code; *reply gets the reply
