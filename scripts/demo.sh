@@ -36,11 +36,33 @@ VMS="web A high 1
 batch A low 2
 ml B medium 3"
 
-demo_dir=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-demo.XXXXXX")
+fail() { echo "demo: $*" >&2; exit 1; }
+
 started=$(date +%s)
 use_libvirt=
 step_no=0
 step_total=6
+echo "vgpu-stub demo: three VMs share the host's accelerator through vgpu-mediatord"
+case ${VGPU_DEMO_LIBVIRT:-auto} in
+auto)
+    if lvm_usable; then
+        use_libvirt=1
+    else
+        echo "libvirt is not usable here ($lvm_reason): QEMU boots the VMs directly; vgpuctl register does the hook's work."
+    fi ;;
+yes) lvm_usable || fail "VGPU_DEMO_LIBVIRT=yes, but libvirt is not usable here: $lvm_reason"
+     use_libvirt=1 ;;
+no) echo "VGPU_DEMO_LIBVIRT=no: QEMU boots the VMs directly; vgpuctl register does the hook's work." ;;
+*) fail "VGPU_DEMO_LIBVIRT must be auto, yes or no, not '$VGPU_DEMO_LIBVIRT'" ;;
+esac
+if [ -n "$use_libvirt" ]; then
+    lvm_lock || fail "another make demo is using libvirt on this host; wait for it to finish"
+    step_total=8
+fi
+
+demo_dir=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-demo.XXXXXX") || fail "cannot make a temporary directory"
+# libvirt's QEMU user reaches the consoles, FIFOs and the mediator's socket.
+[ -z "$use_libvirt" ] || chmod 755 "$demo_dir"
 status=1
 
 step() {
@@ -67,8 +89,6 @@ trap demo_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-fail() { echo "demo: $*" >&2; exit 1; }
-
 # in_vm NAME COMMAND: show and run a command in a VM, with its output.
 in_vm() {
     printf '      %s$ %s\n' "$1" "$2"
@@ -76,25 +96,6 @@ in_vm() {
     return "${PIPESTATUS[0]}"
 }
 
-echo "vgpu-stub demo: three VMs share the host's accelerator through vgpu-mediatord"
-case ${VGPU_DEMO_LIBVIRT:-auto} in
-auto)
-    if lvm_usable; then
-        use_libvirt=1
-    else
-        echo "libvirt is not usable here ($lvm_reason): QEMU boots the VMs directly and vgpuctl register does the hook's work."
-    fi ;;
-yes) lvm_usable || fail "VGPU_DEMO_LIBVIRT=yes, but libvirt is not usable here: $lvm_reason"
-     use_libvirt=1 ;;
-no) echo "VGPU_DEMO_LIBVIRT=no: QEMU boots the VMs directly and vgpuctl register does the hook's work." ;;
-*) fail "VGPU_DEMO_LIBVIRT must be auto, yes or no, not '$VGPU_DEMO_LIBVIRT'" ;;
-esac
-if [ -n "$use_libvirt" ]; then
-    lvm_lock || exit 1
-    step_total=8
-    # libvirt's QEMU user reaches the consoles, FIFOs and the mediator's socket.
-    chmod 755 "$demo_dir"
-fi
 gv_setup "$demo_dir" || fail "cannot set up (run 'make demo', which builds what is missing)"
 echo "QEMU:  $GV_QEMU ($gv_accel)"
 echo "guest: $(sed -n 's/^kernel //p' "$GV_IMAGE/key"), busybox and the static vgpu-client"

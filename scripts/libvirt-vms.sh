@@ -36,6 +36,7 @@ LVM_CAPS_CACHE=/var/cache/libvirt/qemu/capabilities     # FILE: sha256 of the em
 LVM_DOMAIN_LOGS=/var/log/libvirt/qemu
 LVM_STATE_DIR=/run/libvirt/qemu                         # NAME.pid: QEMU's pid
 LVM_ANSWER_LIMIT=60     # seconds for libvirtd to answer after a start or reload
+LVM_VIRSH_LIMIT=120     # seconds for one virsh command (a start may probe the emulator)
 LVM_STOP_LIMIT=20       # seconds for a daemon to exit after SIGTERM
 LVM_RELOAD_SETTLE=1     # seconds for libvirtd to re-read its hooks after SIGHUP
 LVM_UNREGISTER_LIMIT=10 # seconds for the release hook to unregister a destroyed domain
@@ -50,7 +51,8 @@ lvm_started_virtlogd=
 lvm_lock_fd=
 lvm_domains=()
 
-lvm_virsh() { virsh -q -c "$LVM_URI" "$@"; }
+lvm_error() { echo "libvirt-vms: $*" >&2; }
+lvm_virsh() { timeout --kill-after=5 "$LVM_VIRSH_LIMIT" virsh -q -c "$LVM_URI" "$@"; }
 lvm_show() { printf '      host# %s\n' "${@//$gv_dir/DIR}"; }
 lvm_domain() { echo "$LVM_DOMAIN_PREFIX$1"; }
 lvm_systemd() { [ -d /run/systemd/system ]; }
@@ -62,16 +64,16 @@ lvm_answers() { lvm_virsh uri >/dev/null 2>&1; }
 lvm_usable() {
     local tool
     if [ "$(id -u)" != 0 ]; then
-        lvm_reason="not root (libvirt's system instance needs root)"
+        lvm_reason="not root"
         return 1
     fi
     for tool in virsh libvirtd virtlogd; do
         command -v "$tool" >/dev/null && continue
-        lvm_reason="no $tool (packages libvirt-daemon-system and libvirt-clients)"
+        lvm_reason="no $tool; make deps installs libvirt"
         return 1
     done
     if ! getent passwd "$LVM_QEMU_USER" >/dev/null; then
-        lvm_reason="no user $LVM_QEMU_USER (package libvirt-daemon-system)"
+        lvm_reason="no user $LVM_QEMU_USER; make deps installs libvirt"
         return 1
     fi
 }
@@ -82,9 +84,7 @@ lvm_usable() {
 lvm_lock() {
     mkdir -p "$LVM_HOOK_DIR" || return 1
     exec {lvm_lock_fd}<"$LVM_HOOK_DIR"
-    flock -n "$lvm_lock_fd" && return 0
-    gv_error "another make demo is using libvirt on this host; wait for it to finish"
-    return 1
+    flock -n "$lvm_lock_fd"
 }
 
 # A Debian host's udev gives /dev/kvm to group kvm (libvirt-qemu is in it).
@@ -107,28 +107,28 @@ lvm_stop_pidfile() {    # PIDFILE: SIGTERM the daemon it names and wait for it t
 }
 
 lvm_libvirt_start() {
-    lvm_kvm_permissions || { gv_error "cannot set /dev/kvm's group and mode"; return 1; }
+    lvm_kvm_permissions || { lvm_error "cannot set /dev/kvm's group and mode"; return 1; }
     if lvm_answers; then
         lvm_show "virsh -c $LVM_URI uri      # libvirtd is running"
         return 0
     fi
     if lvm_systemd; then
         lvm_show "systemctl start libvirtd      # stopped again at the end"
-        systemctl start libvirtd || { gv_error "systemctl start libvirtd failed"; return 1; }
+        systemctl start libvirtd || { lvm_error "systemctl start libvirtd failed"; return 1; }
         lvm_started_libvirtd=systemd
     else
         mkdir -p /var/log/libvirt
         if ! lvm_daemon_alive /run/virtlogd.pid; then
             lvm_show "virtlogd -d      # no systemd here: started by hand, stopped at the end"
-            virtlogd -d {lvm_lock_fd}<&- || { gv_error "virtlogd -d failed"; return 1; }
+            virtlogd -d {lvm_lock_fd}<&- || { lvm_error "virtlogd -d failed"; return 1; }
             lvm_started_virtlogd=1
         fi
         lvm_show "libvirtd -d"
-        libvirtd -d {lvm_lock_fd}<&- || { gv_error "libvirtd -d failed"; return 1; }
+        libvirtd -d {lvm_lock_fd}<&- || { lvm_error "libvirtd -d failed"; return 1; }
         lvm_started_libvirtd=direct
     fi
     gv_wait_until "$LVM_ANSWER_LIMIT" lvm_answers && return 0
-    gv_error "libvirtd does not answer on $LVM_URI after $LVM_ANSWER_LIMIT s"
+    lvm_error "libvirtd does not answer on $LVM_URI after $LVM_ANSWER_LIMIT s"
     return 1
 }
 
@@ -157,12 +157,12 @@ lvm_hook_install() {
         return 0
     fi
     lvm_hook=$gv_top/build/vgpu-libvirt-hook
-    [ -x "$lvm_hook" ] || { gv_error "no $lvm_hook: run 'make'"; return 1; }
+    [ -x "$lvm_hook" ] || { lvm_error "no $lvm_hook: run 'make'"; return 1; }
     lvm_show "ln -s $lvm_hook $LVM_DEMO_HOOK" \
         "$(lvm_reload_command)      # libvirtd reads its hooks at start and on reload"
     lvm_hook_link=$LVM_DEMO_HOOK
     ln -sfn "$lvm_hook" "$lvm_hook_link" || return 1
-    lvm_libvirtd_reload || { gv_error "libvirtd does not answer after reloading"; return 1; }
+    lvm_libvirtd_reload || { lvm_error "libvirtd does not answer after reloading"; return 1; }
 }
 
 # lvm_qemu_install: build/qemu and the guest kernel lie in root's cache,
@@ -190,7 +190,7 @@ lvm_define() {
     local name=$1 uuid=$2 domain vm_dir=$gv_dir/vm-$1
     domain=$(lvm_domain "$name")
     if lvm_virsh dominfo "$domain" >/dev/null 2>&1; then
-        gv_error "a domain named $domain exists already (left by a demo that was killed?):" \
+        lvm_error "a domain named $domain exists already (left by a demo that was killed?):" \
             "remove it with 'virsh destroy $domain; virsh undefine $domain'"
         return 1
     fi
@@ -225,7 +225,7 @@ lvm_start() {
     domain=$(lvm_domain "$1")
     lvm_show "virsh start $domain"
     lvm_virsh start "$domain" >/dev/null || return 1
-    pid=$(cat "$LVM_STATE_DIR/$domain.pid" 2>/dev/null) || { gv_error "no pid file for $domain"; return 1; }
+    pid=$(cat "$LVM_STATE_DIR/$domain.pid" 2>/dev/null) || { lvm_error "no pid file for $domain"; return 1; }
     gv_vm_pid[$1]=$pid
 }
 
@@ -262,11 +262,15 @@ lvm_forget_domain() {
 
 # lvm_cleanup [show]: with "show", print each undoing command as it goes.
 lvm_cleanup() {
-    local show=${1:-} name domain cache
+    local show=${1:-} name cache destroying=()
+    # In parallel: libvirt takes 1-2 s to destroy each.
     for name in "${lvm_domains[@]}"; do
-        domain=$(lvm_domain "$name")
-        lvm_virsh destroy "$domain" >/dev/null 2>&1
-        lvm_virsh undefine "$domain" >/dev/null 2>&1
+        lvm_virsh destroy "$(lvm_domain "$name")" >/dev/null 2>&1 &
+        destroying+=($!)
+    done
+    [ ${#destroying[@]} = 0 ] || wait "${destroying[@]}"
+    for name in "${lvm_domains[@]}"; do
+        lvm_virsh undefine "$(lvm_domain "$name")" >/dev/null 2>&1
         unset "gv_vm_pid[$name]"
         lvm_forget_domain "$name"
     done
@@ -275,7 +279,7 @@ lvm_cleanup() {
         rm -f "$lvm_hook_link"
         if [ -z "$lvm_started_libvirtd" ]; then
             [ -z "$show" ] || lvm_show "$(lvm_reload_command)"
-            lvm_libvirtd_reload || gv_error "libvirtd did not answer after reloading without the demo's hook"
+            lvm_libvirtd_reload || lvm_error "libvirtd did not answer after reloading without the demo's hook"
         fi
         lvm_hook_link=
     fi
