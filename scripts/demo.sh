@@ -116,7 +116,9 @@ say "Pool A's requests take $((SERVICE_US_A / 1000)) ms each (service-time-us, s
     "kernel), so that its two VMs queue behind each other; pool B's take no time." \
     "config: $gv_conf"
 [ -z "$use_libvirt" ] ||
-    say "socket-group=$LVM_QEMU_USER lets libvirt's QEMU connect (the packages use group vgpu)."
+    say "socket-group=$LVM_QEMU_USER lets libvirt's QEMU connect (the packages use group vgpu)." \
+        "Its sockets are in DIR/run, not /run/vgpu: the vgpuctl commands below add" \
+        "--runtime-dir DIR/run (shown only where it matters)."
 gv_mediator_start || fail "the mediator did not start"
 say "$(gv_vgpuctl ping)"
 
@@ -130,9 +132,10 @@ libvirt_start_vms() {
     lvm_libvirt_start ||
         fail "libvirt cannot be used (VGPU_DEMO_LIBVIRT=no make demo runs without it)"
     lvm_hook_install || fail "cannot install the hook for libvirtd"
+    say "(libvirt ready after $(ms_since "$begin") ms)"
     lvm_qemu_install || fail "cannot copy the QEMU build and the guest kernel into $demo_dir"
-    say "QEMU: a copy of the build where libvirt's QEMU user can run it (the packages" \
-        "install it as /usr/libexec/vgpu/qemu/bin/qemu-system-x86_64). $(ms_since "$begin") ms so far."
+    say "The emulator: a copy of the QEMU build in DIR/libvirt, where libvirt's QEMU user can" \
+        "run it (the packages install it as /usr/libexec/vgpu/qemu/bin/qemu-system-x86_64)."
 
     step "Define the domains and give each the device: vgpuctl attach"
     say "From the guest image (libvirt-hooks/guest-domain.sh): ttyS0 to DIR/vm-NAME/serial.log," \
@@ -142,7 +145,7 @@ libvirt_start_vms() {
         begin=$(date +%s%N)
         lvm_define "$name" "$(uuid_of "$id")" || fail "cannot define the domain for $name"
         # The first define of a new emulator makes libvirt probe it.
-        [ -n "$probed" ] || say "(libvirt probed the new emulator: $(ms_since "$begin") ms)"
+        [ -n "$probed" ] || say "(the first define made libvirt probe the new emulator: $(ms_since "$begin") ms)"
         probed=1
         lvm_attach "$name" "$pool" "$prio" "$id" || fail "vgpuctl attach $(lvm_domain "$name") failed"
     done <<<"$VMS"
@@ -153,6 +156,7 @@ libvirt_start_vms() {
     lvm_show "virsh dumpxml $domain | grep qemu:arg"
     lvm_virsh dumpxml "$domain" | grep 'qemu:arg' | sed 's/^ *//' | indent
     say "" "Nothing is registered yet: the hook registers a domain when it starts."
+    lvm_show "vgpuctl list"
     gv_vgpuctl list | indent
 
     step "Start the domains: virsh start; the hook registers each with QEMU's pid"

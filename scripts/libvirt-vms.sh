@@ -21,10 +21,11 @@
 #   lvm_cleanup             undo all of the above (for an EXIT trap, before gv_cleanup)
 #
 # lvm_show prints each host command as a user would type it (make demo
-# teaches the path), with DIR for the demo's directory.  Every wait is bounded.  lvm_cleanup leaves libvirt as lvm_libvirt_start
-# found it: daemons it started are stopped, /dev/kvm's mode and owner are
-# put back, the domains, the hook link and libvirt's cache and log files
-# for the demo's emulator and domains are removed.
+# teaches the path), with DIR for the demo's directory.  Every wait is
+# bounded.  lvm_cleanup leaves libvirt as lvm_libvirt_start found it:
+# daemons it started are stopped, /dev/kvm's mode and owner are put back,
+# the domains, the hook link and libvirt's cache and log files for the
+# demo's emulator and domains are removed.
 
 LVM_URI=qemu:///system
 LVM_HOOK_DIR=/etc/libvirt/hooks/qemu.d
@@ -53,14 +54,14 @@ lvm_domains=()
 
 lvm_error() { echo "libvirt-vms: $*" >&2; }
 lvm_virsh() { timeout --kill-after=5 "$LVM_VIRSH_LIMIT" virsh -q -c "$LVM_URI" "$@"; }
-lvm_show() { printf '      host# %s\n' "${@//$gv_dir/DIR}"; }
+lvm_show() { printf '      host# %s\n' "${@//"$gv_dir"/DIR}"; }
 lvm_domain() { echo "$LVM_DOMAIN_PREFIX$1"; }
 lvm_systemd() { [ -d /run/systemd/system ]; }
 lvm_daemon_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 lvm_answers() { lvm_virsh uri >/dev/null 2>&1; }
 
-# lvm_usable: root, the libvirt daemon packages (scripts/install-deps.sh)
-# and their QEMU user.
+# lvm_usable: root, the libvirt daemon packages (scripts/install-deps.sh),
+# their QEMU user, and no AppArmor or SELinux confinement of it.
 lvm_usable() {
     local tool
     if [ "$(id -u)" != 0 ]; then
@@ -74,6 +75,17 @@ lvm_usable() {
     done
     if ! getent passwd "$LVM_QEMU_USER" >/dev/null; then
         lvm_reason="no user $LVM_QEMU_USER; make deps installs libvirt"
+        return 1
+    fi
+    # Their profiles do not allow an emulator and a socket in a temporary
+    # directory; a host gets the rules from docs/libvirt.md (Permissions).
+    if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] &&
+       [ -e /etc/apparmor.d/usr.sbin.libvirtd ]; then
+        lvm_reason="AppArmor confines libvirt and its QEMU here"
+        return 1
+    fi
+    if [ "$(cat /sys/fs/selinux/enforce 2>/dev/null)" = 1 ]; then
+        lvm_reason="SELinux confines libvirt's QEMU here"
         return 1
     fi
 }
@@ -95,7 +107,7 @@ lvm_kvm_permissions() {
     setpriv --reuid="$LVM_QEMU_USER" --regid="$LVM_QEMU_USER" --init-groups \
         test -r /dev/kvm -a -w /dev/kvm 2>/dev/null && return 0
     lvm_kvm_mode=$(stat -c '%a %u:%g' /dev/kvm)
-    lvm_show "chgrp kvm /dev/kvm; chmod 660 /dev/kvm      # what udev does (none here); undone at the end"
+    lvm_show "chgrp kvm /dev/kvm; chmod 660 /dev/kvm      # what udev does; undone at the end"
     chgrp kvm /dev/kvm && chmod 660 /dev/kvm
 }
 
