@@ -125,7 +125,7 @@ say "$(gv_vgpuctl ping)"
 # The libvirt path: define, attach and start the domains; the hook
 # registers them.
 libvirt_start_vms() {
-    local name domain begin pid probed
+    local name domain begin probed
 
     step "libvirt: the daemons, the hook, the emulator"
     begin=$(date +%s%N)
@@ -165,14 +165,15 @@ libvirt_start_vms() {
         lvm_start "$name" || fail "virsh start $(lvm_domain "$name") failed"
     done
     say "($(ms_since "$begin") ms for the three)"
+    for name in $names; do
+        gv_wait_until "$REGISTER_LIMIT" gv_vm_field_is "$(vm_uuid "$name")" PID "${gv_vm_pid[$name]}" ||
+            fail "the hook did not register $(lvm_domain "$name") with QEMU's pid ${gv_vm_pid[$name]}"
+    done
     lvm_show "vgpuctl list"
     gv_vgpuctl list | indent
     for name in $names; do
         domain=$(lvm_domain "$name")
-        pid=${gv_vm_pid[$name]}
-        gv_wait_until "$REGISTER_LIMIT" gv_vm_field_is "$(vm_uuid "$name")" PID "$pid" ||
-            fail "the hook did not register $domain with QEMU's pid $pid"
-        say "$domain: QEMU's pid $pid ($LVM_STATE_DIR/$domain.pid) is the one registered"
+        say "$domain: QEMU's pid ${gv_vm_pid[$name]} ($LVM_STATE_DIR/$domain.pid) is the one registered"
     done
 }
 

@@ -53,7 +53,7 @@ lvm_lock_fd=
 lvm_domains=()
 
 lvm_error() { echo "libvirt-vms: $*" >&2; }
-lvm_virsh() { timeout --kill-after=5 "$LVM_VIRSH_LIMIT" virsh -q -c "$LVM_URI" "$@"; }
+lvm_virsh() { timeout --kill-after=5 "$LVM_VIRSH_LIMIT" virsh -q -c "$LVM_URI" "$@" </dev/null; }
 lvm_show() { printf '      host# %s\n' "${@//"$gv_dir"/DIR}"; }
 lvm_domain() { echo "$LVM_DOMAIN_PREFIX$1"; }
 lvm_systemd() { [ -d /run/systemd/system ]; }
@@ -227,7 +227,7 @@ lvm_attach() {
     domain=$(lvm_domain "$1")
     lvm_show "vgpuctl attach $domain --pool $2 --priority $3 --vm-id $4 --runtime-dir $gv_run --emulator $lvm_emulator"
     "$GV_VGPUCTL" attach "$domain" --pool "$2" --priority "$3" --vm-id "$4" \
-        --runtime-dir "$gv_run" --emulator "$lvm_emulator" >/dev/null
+        --runtime-dir "$gv_run" --emulator "$lvm_emulator" </dev/null >/dev/null
 }
 
 # lvm_start NAME: virsh start returns once QEMU runs (and the hook's
