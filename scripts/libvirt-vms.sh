@@ -51,6 +51,7 @@ lvm_started_libvirtd=   # "direct" (libvirtd -d) or "systemd"
 lvm_started_virtlogd=
 lvm_lock_fd=
 lvm_domains=()
+lvm_made_dirs=()        # innermost first
 
 lvm_error() { echo "libvirt-vms: $*" >&2; }
 lvm_virsh() { timeout --kill-after=5 "$LVM_VIRSH_LIMIT" virsh -q -c "$LVM_URI" "$@" </dev/null; }
@@ -92,9 +93,15 @@ lvm_usable() {
 
 # lvm_lock: one demo through libvirt at a time on this host, since they
 # share the hook link and the domain names.  The lock is an flock on the
-# hook directory itself, so that nothing is left behind.
+# hook directory itself (made if missing, removed again by lvm_cleanup),
+# so that nothing is left behind.
 lvm_lock() {
-    mkdir -p "$LVM_HOOK_DIR" || return 1
+    local dir
+    for dir in "${LVM_HOOK_DIR%/*}" "$LVM_HOOK_DIR"; do
+        [ -d "$dir" ] && continue
+        mkdir "$dir" || return 1
+        lvm_made_dirs=("$dir" "${lvm_made_dirs[@]}")
+    done
     exec {lvm_lock_fd}<"$LVM_HOOK_DIR"
     flock -n "$lvm_lock_fd"
 }
@@ -319,4 +326,6 @@ lvm_cleanup() {
         chown "${lvm_kvm_mode#* }" /dev/kvm && chmod "${lvm_kvm_mode%% *}" /dev/kvm
         lvm_kvm_mode=
     fi
+    [ ${#lvm_made_dirs[@]} = 0 ] || rmdir "${lvm_made_dirs[@]}" 2>/dev/null
+    lvm_made_dirs=()
 }
