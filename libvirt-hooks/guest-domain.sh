@@ -6,7 +6,7 @@
 #
 #   libvirt-hooks/guest-domain.sh --name NAME --kernel FILE --initrd FILE
 #       --console FILE [--emulator PATH] [--machine pc|q35] [--type qemu|kvm]
-#       [--memory MIB] [--uuid UUID] [--cmdline TEXT]
+#       [--memory MIB] [--uuid UUID] [--cmdline TEXT] [--serial-pipe PATH]
 #
 #   --name      the domain's name
 #   --kernel    the guest kernel (vmlinuz)
@@ -18,9 +18,12 @@
 #   --memory    guest memory in MiB (default 256)
 #   --uuid      the domain's UUID (default: libvirt picks one)
 #   --cmdline   kernel command line (default "console=ttyS0 panic=-1 quiet")
+#   --serial-pipe  a second serial port (ttyS1) on the FIFOs PATH.in (to the
+#               guest) and PATH.out (from it), which must exist: how the
+#               host talks to an agent in the guest (make demo does)
 #
 # libvirt's QEMU user must be able to read the kernel and initrd and to
-# reach the console file's directory.
+# reach the console file's and the FIFOs' directories.
 set -eu
 
 prog=guest-domain
@@ -31,7 +34,7 @@ usage() { sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'
 xml_escape() { printf '%s' "$1" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
                                       -e "s/'/\&apos;/g" -e 's/"/\&quot;/g'; }
 
-name= kernel= initrd= console= uuid=
+name= kernel= initrd= console= uuid= serial_pipe=
 emulator=/usr/libexec/vgpu/qemu/bin/qemu-system-x86_64
 machine=q35
 memory=256
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
     --memory) memory=$2 ;;
     --uuid) uuid=$2 ;;
     --cmdline) cmdline=$2 ;;
+    --serial-pipe) serial_pipe=$2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
     esac
@@ -63,7 +67,7 @@ done
 case $machine in pc|q35) ;; *) die "--machine must be pc or q35, not '$machine'" ;; esac
 case $type in qemu|kvm) ;; *) die "--type must be qemu or kvm, not '$type'" ;; esac
 case $memory in ''|*[!0-9]*) die "--memory must be a number of MiB, not '$memory'" ;; esac
-for f in "$kernel" "$initrd" "$console" "$emulator"; do
+for f in "$kernel" "$initrd" "$console" "$emulator" ${serial_pipe:+"$serial_pipe"}; do
     case $f in /*) ;; *) die "paths must be absolute, not '$f'" ;; esac
 done
 
@@ -92,6 +96,16 @@ cat <<EOF
       <source path='$(xml_escape "$console")'/>
       <target port='0'/>
     </serial>
+EOF
+if [ -n "$serial_pipe" ]; then
+    cat <<EOF
+    <serial type='pipe'>
+      <source path='$(xml_escape "$serial_pipe")'/>
+      <target port='1'/>
+    </serial>
+EOF
+fi
+cat <<EOF
     <memballoon model='none'/>
   </devices>
 </domain>
