@@ -298,45 +298,44 @@ static char *domain_device_socket(const struct vgpuctl *ctl)
     return socket;
 }
 
-static int run_attach(struct vgpuctl *ctl, char **args)
+/*
+ * Edit the persistent definition of domain `name` through libvirt: attach
+ * with opts, or detach when opts is NULL.  Defines it only when the edit
+ * changed something.  Returns a VGPUCTL_EXIT_* status.
+ */
+static int domain_apply(struct vgpuctl *ctl, const char *verb, const char *name,
+                        const struct domain_edit_options *opts)
 {
-    struct domain_edit_options opts;
-    g_autofree char *device_socket = NULL;
     g_autofree char *edited = NULL;
     g_autoptr(GError) error = NULL;
     virConnectPtr conn;
     virDomainPtr dom = NULL;
     char *xml = NULL;
     gboolean changed = FALSE;
-    int status = domain_attach_options(&opts);
+    int status;
 
-    if (status != VGPUCTL_EXIT_OK) {
-        return status;
-    }
-    device_socket = domain_device_socket(ctl);
-    opts.device_socket = device_socket;
-    conn = domain_connect("attach", &status);
+    conn = domain_connect(verb, &status);
     if (!conn) {
         return status;
     }
     status = VGPUCTL_EXIT_REFUSED;
-    if (!(dom = domain_lookup("attach", conn, args[0])) ||
-        !domain_vm_id_free("attach", conn, dom, opts.vm_id)) {
+    if (!(dom = domain_lookup(verb, conn, name)) ||
+        (opts && !domain_vm_id_free(verb, conn, dom, opts->vm_id))) {
         goto out;
     }
     if (!(xml = virDomainGetXMLDesc(dom, DOMAIN_XML_FLAGS))) {
-        domain_fail("attach", status, "cannot read domain '%s': %s", args[0],
-                    domain_libvirt_message());
+        domain_fail(verb, status, "cannot read domain '%s': %s", name, domain_libvirt_message());
         goto out;
     }
-    edited = domain_edit_attach(xml, strlen(xml), &opts, &changed, &error);
+    edited = opts ? domain_edit_attach(xml, strlen(xml), opts, &changed, &error)
+                  : domain_edit_detach(xml, strlen(xml), &changed, &error);
     if (!edited) {
-        domain_fail("attach", status, "domain '%s': %s", args[0], error->message);
+        domain_fail(verb, status, "domain '%s': %s", name, error->message);
         goto out;
     }
-    status = changed ? domain_define("attach", conn, args[0], edited) : VGPUCTL_EXIT_OK;
+    status = changed ? domain_define(verb, conn, name, edited) : VGPUCTL_EXIT_OK;
     if (status == VGPUCTL_EXIT_OK) {
-        domain_print_result(ctl, dom, "attach", changed, &opts);
+        domain_print_result(ctl, dom, verb, changed, opts);
     }
 out:
     free(xml);
@@ -347,45 +346,23 @@ out:
     return status;
 }
 
-static int run_detach(struct vgpuctl *ctl, char **args)
+static int run_attach(struct vgpuctl *ctl, char **args)
 {
-    g_autofree char *edited = NULL;
-    g_autoptr(GError) error = NULL;
-    virConnectPtr conn;
-    virDomainPtr dom = NULL;
-    char *xml = NULL;
-    gboolean changed = FALSE;
-    int status;
+    struct domain_edit_options opts;
+    g_autofree char *device_socket = NULL;
+    int status = domain_attach_options(&opts);
 
-    conn = domain_connect("detach", &status);
-    if (!conn) {
+    if (status != VGPUCTL_EXIT_OK) {
         return status;
     }
-    status = VGPUCTL_EXIT_REFUSED;
-    if (!(dom = domain_lookup("detach", conn, args[0]))) {
-        goto out;
-    }
-    if (!(xml = virDomainGetXMLDesc(dom, DOMAIN_XML_FLAGS))) {
-        domain_fail("detach", status, "cannot read domain '%s': %s", args[0],
-                    domain_libvirt_message());
-        goto out;
-    }
-    edited = domain_edit_detach(xml, strlen(xml), &changed, &error);
-    if (!edited) {
-        domain_fail("detach", status, "domain '%s': %s", args[0], error->message);
-        goto out;
-    }
-    status = changed ? domain_define("detach", conn, args[0], edited) : VGPUCTL_EXIT_OK;
-    if (status == VGPUCTL_EXIT_OK) {
-        domain_print_result(ctl, dom, "detach", changed, NULL);
-    }
-out:
-    free(xml);
-    if (dom) {
-        virDomainFree(dom);
-    }
-    virConnectClose(conn);
-    return status;
+    device_socket = domain_device_socket(ctl);
+    opts.device_socket = device_socket;
+    return domain_apply(ctl, "attach", args[0], &opts);
+}
+
+static int run_detach(struct vgpuctl *ctl, char **args)
+{
+    return domain_apply(ctl, "detach", args[0], NULL);
 }
 
 const struct vgpuctl_command vgpuctl_domain_commands[] = {
