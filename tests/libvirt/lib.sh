@@ -54,6 +54,15 @@ lv_cleanup() {
         [ -z "$LV_STARTED_LIBVIRTD" ] && lv_libvirtd_reload
     fi
     lv_mediator_stop
+    # What libvirt probed of the test's emulator copy, named by its path's
+    # sha256, and the domains' logs: nothing of the test stays on the host.
+    if [ -n "${LV_EMULATOR:-}" ]; then
+        rm -f "/var/cache/libvirt/qemu/capabilities/$(printf '%s' "$LV_EMULATOR" |
+               sha256sum | cut -d' ' -f1).xml"
+    fi
+    for d in "${LV_DOMAINS[@]}"; do
+        rm -f "/var/log/libvirt/qemu/$d.log"
+    done
     if [ -n "$LV_KVM_MODE" ]; then
         chown "${LV_KVM_MODE#* }" /dev/kvm && chmod "${LV_KVM_MODE%% *}" /dev/kvm
     fi
