@@ -224,6 +224,10 @@ char *commands_handle(const char *line, size_t len, void *mediator)
         g_free(r.message);
         return reply;
     }
+    if (req.command == CONTROL_CMD_REGISTER || req.command == CONTROL_CMD_SET_PID ||
+        req.command == CONTROL_CMD_UNREGISTER) {
+        mediator_save_registry(m);
+    }
     gen = json_generator_new();
     root = json_builder_get_root(b);
     json_generator_set_root(gen, root);

@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "mediator.h"
+#include "registry-file.h"
 #include "spin-poll.h"
 
 enum stop_phase {
@@ -113,6 +114,7 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
 {
     struct mediator *m = g_new0(struct mediator, 1);
     g_autofree char *device_path = NULL, *control_path = NULL;
+    unsigned restored;
 
     m->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
@@ -139,6 +141,11 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     m->control = control_new(control_path, commands_handle, m, error);
     if (!m->control) {
         goto fail;
+    }
+    m->registry_path = g_build_filename(m->cfg.runtime_dir, REGISTRY_FILE_NAME, NULL);
+    restored = registry_file_restore(m->registry_path, commands_handle, m);
+    if (restored) {
+        g_info("%u VM(s) registered again from %s", restored, m->registry_path);
     }
     m->loop = g_main_loop_new(NULL, FALSE);
     spin_poll_install(NULL, m->cfg.spin_us);
@@ -186,5 +193,16 @@ void mediator_free(struct mediator *m)
         g_main_loop_unref(m->loop);
     }
     config_clear(&m->cfg);
+    g_free(m->registry_path);
     g_free(m);
+}
+
+void mediator_save_registry(struct mediator *m)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!registry_file_save(m->registry, m->registry_path, &error)) {
+        g_warning("cannot save the registry state: %s (a restarted mediator will not know "
+                  "the VMs registered now)", error->message);
+    }
 }

@@ -28,6 +28,7 @@ struct mediator {
     struct devices *devices;
     struct control *control;
     GMainLoop *loop;
+    char *registry_path;        /* the registry's state file (registry-file.h) */
     gint64 started_us;          /* monotonic */
     bool stopping;              /* SIGTERM/SIGINT received */
     int exit_status;
@@ -48,6 +49,9 @@ char *commands_handle(const char *line, size_t len, void *mediator);
 void report_list(struct mediator *m, JsonBuilder *b);
 void report_stats(struct mediator *m, JsonBuilder *b);
 char *report_metrics(struct mediator *m);
+
+/* Rewrite the registry's state file after a change (logs a failure). */
+void mediator_save_registry(struct mediator *m);
 
 /* Tell systemd how things stand (STATUS=...). */
 void mediator_notify_status(struct mediator *m);

@@ -9,7 +9,7 @@ MEDIATOR_LIBS   := $(shell $(PKG_CONFIG) --libs $(MEDIATOR_PKGS) 2>/dev/null) -p
 
 # The daemon's modules (all but main.c), linked into the daemon and the unit tests.
 MEDIATOR_SRCS := $(addprefix mediator/, stats.c registry.c queue.c config.c request.c \
-                   backend-cpu.c backends.c scheduler.c sockets.c devices.c control-proto.c \
+                   backend-cpu.c backends.c scheduler.c sockets.c devices.c control-proto.c registry-file.c \
                    control.c commands.c report.c spin-poll.c mediator.c)
 MEDIATOR_LIB  := $(B)/libvgpu-mediator.a
 CONTROL_CLIENT_LIB := $(B)/libvgpu-control.a

@@ -1,0 +1,46 @@
+#!/bin/bash
+# A mediator that restarts keeps the VMs that are still running: the
+# registry is saved in <runtime-dir>/registry.jsonl after every change and
+# replayed at start.  A VM whose QEMU exited meanwhile is not restored, a
+# damaged state file does not stop the start, and a device that reconnects
+# gets its identity back without anyone registering it again.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/lib.sh"
+
+plan 9
+
+write_config
+start_daemon || bail "daemon did not start"
+sleep 300 & alive=$!; bg_pids+=($alive)
+sleep 300 & doomed=$!; bg_pids+=($doomed)
+vgpuctl register "$(uuid_n 1)" --pool A --priority high --vm-id 1 --name running --pid "$alive" >/dev/null
+vgpuctl register "$(uuid_n 2)" --pool B --priority low --vm-id 2 --name exited --pid "$doomed" >/dev/null
+vgpuctl register "$(uuid_n 3)" --pool A --priority medium --vm-id 3 --name nopid >/dev/null
+vgpuctl register "$(uuid_n 4)" --pool B --priority low --vm-id 4 --name gone >/dev/null
+vgpuctl unregister "$(uuid_n 4)" >/dev/null
+is "$(wc -l < "$run/registry.jsonl")" 3 "the state file holds the three registered VMs"
+
+stop_daemon
+kill "$doomed"; wait "$doomed" 2>/dev/null
+start_daemon || bail "daemon did not restart"
+listed=$(vgpuctl list --json | json "' '.join('%s:%s:%s:%d:%d' % (v['name'], v['pool'], v['priority'], v['vm_id'], v.get('pid') or 0) for v in j['vms'])")
+is "$listed" "running:A:high:1:$alive nopid:A:medium:3:0" \
+    "after the restart the running VM (with its pid) and the one without a pid are registered"
+like "$(cat "$tmp/daemon.log")" "not restoring domain 'exited': its QEMU \(pid $doomed\) has exited" \
+    "the VM whose QEMU exited is left out, and the log says why"
+like "$(cat "$tmp/daemon.log")" "2 VM\(s\) registered again from $run/registry.jsonl" "the log counts the restored VMs"
+is "$(wc -l < "$run/registry.jsonl")" 2 "the state file now holds the two"
+
+fake nopid --uuid "$(uuid_n 3)" --submit 2 --base 40
+wait_pid 10 "$pid_nopid"
+is "$wait_status" 0 "a device of a restored VM is served without registering it again"
+like "$(head -n 1 "$tmp/nopid.out")" "^identity error=OK pool=A priority=medium vm_id=3" \
+    "with the identity it had before the restart"
+
+stop_daemon
+printf '{"command":"register","uuid":"not-a-uuid"}\nthis is not json\n' >> "$run/registry.jsonl"
+: > "$tmp/daemon.log"
+start_daemon
+ok $? "a damaged state file does not stop the start"
+is "$(grep -cE 'registry.jsonl:[34]: not restored: ' "$tmp/daemon.log")" 2 \
+    "each bad line is named in the log"
