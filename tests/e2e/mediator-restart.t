@@ -5,8 +5,10 @@
 #   SIGTERM: the running request finishes (DONE), the queued one is
 #            cancelled by the drain (ERROR CANCELLED);
 #   down:    a doorbell is refused (ERROR NOT_CONNECTED), no identity;
-#   back:    after the restart and registration the device reconnects by
-#            itself (reconnect=1) and requests succeed again;
+#   back:    the restarted mediator registers the VMs again from its state
+#            file (registry.jsonl), the device reconnects by itself
+#            (reconnect=1) and requests succeed again, with no one
+#            registering anything;
 #   killed:  requests in flight when the connection drops end in ERROR
 #            MEDIATOR_RESTARTED;
 # and a guest that loops on add while the mediator is stopped and started
@@ -69,9 +71,8 @@ is "$?:$(echo "$out" | client_json "j['error'].get('device_error')")" 1:NOT_CONN
 is "$(gv_vm_run hi 30 "vgpu-client --json info" | client_json "j['registered'], j['vm_id']")" \
     "False None" "while it is down, the device has no identity"
 
-# 3. Back: the devices reconnect by themselves.
+# 3. Back: the mediator restores its registry, the devices reconnect by themselves.
 gv_mediator_start || bail "the mediator did not restart"
-register_both || bail "register failed after the restart"
 gv_wait_until 15 vm_field_is "$hi" CONNECTED 1 && gv_wait_until 15 vm_field_is "$lo" CONNECTED 1
 ok $? "after the restart both devices reconnect (reconnect=1)"
 gv_vm_send hi "$(await_identity true); vgpu-client --json add 4 4"
@@ -79,7 +80,7 @@ hi_id=$gv_id
 gv_vm_send lo "$(await_identity true); vgpu-client --json add 5 5"
 lo_id=$gv_id
 is "$(add_outcome hi "$hi_id") $(add_outcome lo "$lo_id")" "OK 8 OK 10" \
-    "re-registered, both VMs' requests succeed again"
+    "with their registration restored, both VMs' requests succeed again"
 
 # 4. Killed with one request running and one queued: both are in flight on
 # their devices when the connection drops.
@@ -93,7 +94,6 @@ is "$(add_outcome lo "$lo_id")" MEDIATOR_RESTARTED "the queued request ends in E
 # (bounded) until 5 succeed after the last failure; one line per request.
 pool_a 20000
 gv_mediator_start || bail "the mediator did not restart (2)"
-register_both || bail "register failed after the second restart"
 gv_wait_until 15 vm_field_is "$hi" CONNECTED 1 || diag "hi did not reconnect"
 AFTER=5
 LOOP_MAX=1000
@@ -118,7 +118,6 @@ is "$gv_mediator_status" 0 "SIGTERM while requests flow: the mediator exits 0"
 gv_wait_until 30 loop_has 1 3
 ok $? "the guest's requests fail while it is down"
 gv_mediator_start || bail "the mediator did not restart (3)"
-register_both || bail "register failed after the third restart"
 gv_vm_wait hi "$loop_id" 60
 is "$(gv_vm_status hi "$loop_id")" 0 "the loop ends with $AFTER successes after the restart"
 
