@@ -19,10 +19,11 @@
 #                   "quit" ends the agent and the VM powers off.
 #
 # Every wait is bounded; a VM that outlives GV_VM_LIMIT seconds is killed.
-# KVM is used where tests/device/lib.sh finds a working one, else TCG
-# (VGPU_TEST_ACCEL=tcg or kvm forces one).
+# KVM is used where it really boots guests, else TCG (scripts/accel.sh;
+# VGPU_TEST_ACCEL=tcg or kvm forces one).
 
 gv_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$gv_top/scripts/accel.sh"
 GV_QEMU=${VGPU_QEMU:-$gv_top/build/qemu/qemu-system-x86_64}
 GV_IMAGE=$gv_top/build/guest-image
 GV_MEDIATORD=$gv_top/build/vgpu-mediatord
@@ -98,13 +99,7 @@ gv_setup() {
     gv_write_agent "$gv_dir/agent/vgpu-test.sh"
     "$gv_top/scripts/guest-image.sh" pack "$gv_dir/agent" "$gv_dir/agent.cpio.gz" || return 1
     cat "$GV_IMAGE/initramfs-client.cpio.gz" "$gv_dir/agent.cpio.gz" >"$gv_dir/initramfs.cpio.gz"
-    gv_accel=$(gv_accel_args) || { gv_error "cannot choose an accelerator: $gv_accel"; return 1; }
-}
-
-# The accelerator tests/device/lib.sh chooses (it probes KVM once per boot
-# of the host); in a subshell, since that file is made for a test's shell.
-gv_accel_args() {
-    ( . "$gv_top/tests/lib/tap.sh"; . "$gv_top/tests/device/lib.sh"; accel_args )
+    gv_accel="-accel $(vgpu_accel "$GV_QEMU" "$GV_IMAGE")"
 }
 
 gv_vgpuctl() { "$GV_VGPUCTL" --runtime-dir "$gv_run" --timeout 5000 "$@"; }

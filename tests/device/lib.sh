@@ -31,35 +31,10 @@ trap device_cleanup EXIT
 
 [ -x "$QEMU" ] || bail "no QEMU build at $QEMU: run 'make qemu'"
 
-# Whether KVM really runs a guest here: /dev/kvm can open on hosts whose
-# (nested) KVM still hangs guests, so boot the bare guest image once and
-# look for its init.  The verdict is kept for this boot of the host.
-KVM_CHECK_LIMIT=20
-kvm_usable() {
-    local verdict=${TMPDIR:-/tmp}/vgpu-stub-kvm-usable.$(cat /proc/sys/kernel/random/boot_id)
-    if [ ! -s "$verdict" ]; then
-        if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ -f "$GUEST_IMAGE/vmlinuz" ] &&
-           timeout --kill-after=2 "$KVM_CHECK_LIMIT" "$QEMU" -accel kvm -machine q35 -m 256 \
-               -nodefaults -display none -no-reboot -serial stdio \
-               -kernel "$GUEST_IMAGE/vmlinuz" -initrd "$GUEST_IMAGE/initramfs.cpio.gz" \
-               -append "console=ttyS0 panic=-1 quiet" 2>/dev/null </dev/null |
-               grep -q '^==== vgpu-test end'; then
-            echo yes >"$verdict"
-        else
-            echo no >"$verdict"
-        fi
-    fi
-    [ "$(cat "$verdict")" = yes ]
-}
+. "$top/scripts/accel.sh"
 
-# KVM where the host has a working one, TCG otherwise;
-# VGPU_TEST_ACCEL=tcg (or kvm) forces one.
-accel_args() {
-    case ${VGPU_TEST_ACCEL:-auto} in
-    auto) if kvm_usable; then echo "-accel kvm"; else echo "-accel tcg"; fi ;;
-    *) echo "-accel $VGPU_TEST_ACCEL" ;;
-    esac
-}
+# KVM where the host has a working one, TCG otherwise (scripts/accel.sh).
+accel_args() { echo "-accel $(vgpu_accel "$QEMU" "$GUEST_IMAGE")"; }
 
 # start_qemu NAME ARGS...: run QEMU in the background, output in
 # $tmp/NAME.log; its pid in $qemu_pid.

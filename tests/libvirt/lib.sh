@@ -23,6 +23,7 @@
 
 LV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LV_BUILD=$LV_TOP/build
+. "$LV_TOP/scripts/accel.sh"
 LV_URI=qemu:///system
 LV_HOOK_DIR=/etc/libvirt/hooks/qemu.d
 LV_QEMU_USER=libvirt-qemu
@@ -191,29 +192,12 @@ lv_qemu_install() {
     LV_EMULATOR=$LV_TMP/qemu/bin/qemu-system-x86_64
 }
 
-# kvm when KVM really runs a guest here (a nested /dev/kvm can open and
-# still hang guests: boot the bare guest image once and look for its init;
-# the verdict is kept for this boot of the host), else qemu (TCG).
-# VGPU_TEST_ACCEL=tcg or kvm forces one, as in the device tests.
-LV_KVM_CHECK_LIMIT=20
+# kvm when KVM really runs a guest here, else qemu (TCG): scripts/accel.sh.
 lv_domain_type() {
-    local verdict=${TMPDIR:-/tmp}/vgpu-stub-libvirt-kvm.$(cat /proc/sys/kernel/random/boot_id)
-    case ${VGPU_TEST_ACCEL:-auto} in
-    tcg) echo qemu; return ;;
-    kvm) echo kvm; return ;;
+    case $(vgpu_accel "$LV_EMULATOR" "$LV_GUEST") in
+    kvm) echo kvm ;;
+    *) echo qemu ;;
     esac
-    if [ ! -s "$verdict" ]; then
-        if [ -c /dev/kvm ] && timeout --kill-after=2 "$LV_KVM_CHECK_LIMIT" "$LV_EMULATOR" \
-               -accel kvm -machine q35 -m 256 -nodefaults -display none -no-reboot \
-               -serial stdio -kernel "$LV_GUEST/vmlinuz" -initrd "$LV_GUEST/initramfs.cpio.gz" \
-               -append "console=ttyS0 panic=-1 quiet" 2>/dev/null </dev/null |
-               grep -q '^==== vgpu-test end'; then
-            echo kvm > "$verdict"
-        else
-            echo qemu > "$verdict"
-        fi
-    fi
-    cat "$verdict"
 }
 
 # The guest image (scripts/guest-image.sh) with a test script and the static
