@@ -14,7 +14,8 @@
 #   --console   file that receives the serial console (ttyS0)
 #   --emulator  the QEMU with vgpu-stub (default: the installed one)
 #   --machine   pc (i440fx) or q35 (default q35)
-#   --type      qemu (TCG) or kvm (default: kvm when /dev/kvm is writable)
+#   --type      qemu (TCG, the default: it runs on every host) or kvm (where
+#               KVM really runs guests; scripts/accel.sh tells)
 #   --memory    guest memory in MiB (default 256)
 #   --uuid      the domain's UUID (default: libvirt picks one)
 #   --cmdline   kernel command line (default "console=ttyS0 panic=-1 quiet")
@@ -40,7 +41,6 @@ machine=q35
 memory=256
 cmdline="console=ttyS0 panic=-1 quiet"
 type=qemu
-[ -w /dev/kvm ] && type=kvm
 
 while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || case $1 in -h|--help) ;; *) die "$1 needs a value" ;; esac

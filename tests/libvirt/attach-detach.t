@@ -11,26 +11,17 @@ lv_init
 lv_libvirt_start
 lv_qemu_install
 NS=urn:vgpu-stub:libvirt:1
-DATA=$LV_TOP/tests/libvirt/data
 WEB=vgpu-test-web-$$
 PC=vgpu-test-pc-$$
 BRIDGED=vgpu-test-bridged-$$
 HAND=vgpu-test-hand-$$
 
-# define_from FILE NAME: a data file with this test's name, a fresh UUID and our QEMU.
-define_from() {
-    sed -e "s|<name>[^<]*</name>|<name>$2</name>|" -e "s|<uuid>[^<]*</uuid>|<uuid>$(cat /proc/sys/kernel/random/uuid)</uuid>|" \
-        -e "s|<emulator>[^<]*</emulator>|<emulator>$LV_EMULATOR</emulator>|" \
-        -e "s|/var/lib/libvirt/images/|$LV_TMP/|" "$DATA/$1" > "$LV_TMP/$2.xml"
-    lv_define "$2" "$LV_TMP/$2.xml"
-}
-
 attach() { lv_vgpuctl attach "$@" --emulator "$LV_EMULATOR"; }
 inactive_xml() { lv_virsh dumpxml --inactive --security-info "$1"; }
 
-define_from virt-install-q35.xml "$WEB"
-define_from pc-minimal.xml "$PC"
-define_from q35-bridge.xml "$BRIDGED"
+lv_define_data virt-install-q35.xml "$WEB"
+lv_define_data pc-minimal.xml "$PC"
+lv_define_data q35-bridge.xml "$BRIDGED"
 # libvirt orders some elements its own way on the first define; from then on
 # a define of its own output gives the same text.  That is the original.
 inactive_xml "$WEB" > "$LV_TMP/web-libvirt.xml" && lv_virsh define "$LV_TMP/web-libvirt.xml" >/dev/null
@@ -105,6 +96,7 @@ is "$?" 0 "--json prints the result as JSON"
 # The hand-written XML in docs/libvirt.md, with this test's paths and name.
 sed -n '/<!-- test: hand-written-domain -->/,/^```$/p' "$LV_TOP/docs/libvirt.md" | sed '1,2d;$d' |
     sed -e "s|/run/vgpu/|$LV_RUN/|" -e "s|<emulator>[^<]*</emulator>|<emulator>$LV_EMULATOR</emulator>|" \
+        -e "s|<domain type='kvm'|<domain type='$(lv_domain_type)'|" \
         -e "s|<name>[^<]*</name>|<name>$HAND</name>|" > "$LV_TMP/hand.xml"
 lv_define "$HAND" "$LV_TMP/hand.xml"
 is "$?" 0 "virsh define takes the hand-written XML of docs/libvirt.md"

@@ -13,6 +13,8 @@
 #   lv_qemu_install         the project's QEMU where libvirt-qemu can run it: $LV_EMULATOR
 #   lv_virsh ARGS...        virsh on qemu:///system
 #   lv_define NAME XMLFILE  define a domain; it is destroyed and undefined at exit
+#   lv_define_data FILE NAME  define tests/libvirt/data/FILE as NAME (fresh UUID, our
+#                           QEMU, disks in $LV_TMP, the domain type of this host)
 #   lv_domain_type          kvm when KVM runs guests here, else qemu (TCG)
 #   lv_guest_image SCRIPT   the guest image with SCRIPT and vgpu-client in $LV_GUEST
 #   lv_guest_domain NAME MACHINE  define a guest-image domain, console in $LV_TMP/NAME.console
@@ -193,8 +195,9 @@ lv_qemu_install() {
 }
 
 # kvm when KVM really runs a guest here, else qemu (TCG): scripts/accel.sh.
+# libvirt refuses type kvm where QEMU cannot use KVM.
 lv_domain_type() {
-    case $(vgpu_accel "$LV_EMULATOR" "$LV_GUEST") in
+    case $(vgpu_accel "$LV_EMULATOR" "${LV_GUEST:-$LV_BUILD/guest-image}") in
     kvm) echo kvm ;;
     *) echo qemu ;;
     esac
@@ -235,4 +238,17 @@ lv_console() { tr -d '\r' < "$LV_TMP/$1.console" 2>/dev/null; }
 lv_define() {           # name xmlfile
     LV_DOMAINS+=("$1")
     lv_virsh define "$2" >/dev/null
+}
+
+# The data files are domains as users write them (type kvm); each is defined
+# with this test's name, a fresh UUID, our QEMU and this host's domain type.
+lv_define_data() {      # file name
+    local type
+    type=$(lv_domain_type)
+    sed -e "s|<name>[^<]*</name>|<name>$2</name>|" \
+        -e "s|<uuid>[^<]*</uuid>|<uuid>$(cat /proc/sys/kernel/random/uuid)</uuid>|" \
+        -e "s|<domain type=[\"'][a-z]*[\"']|<domain type='$type'|" \
+        -e "s|<emulator>[^<]*</emulator>|<emulator>$LV_EMULATOR</emulator>|" \
+        -e "s|/var/lib/libvirt/images/|$LV_TMP/|" "$LV_TOP/tests/libvirt/data/$1" > "$LV_TMP/$2.xml"
+    lv_define "$2" "$LV_TMP/$2.xml"
 }
