@@ -5,6 +5,7 @@
  * processes sharing one device without ever ringing it while busy.
  */
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <json-glib/json-glib.h>
@@ -20,13 +21,15 @@
 #define ADDR_1E         "0000:00:1e.0"
 #define NOBODY_ID       65534
 #define TEST_GROUP_ID   64123               /* plays the vgpu group */
+#define LIBVGPU_SONAME  "libvgpu.so.0"
 
 enum { EXIT_OK, EXIT_DEVICE_ERROR, EXIT_USAGE, EXIT_NO_DEVICE, EXIT_TIMEOUT, EXIT_FAILURE_5 };
 
 typedef enum { AS_ROOT, AS_NOBODY, AS_NOBODY_IN_GROUP } RunAs;
 
 typedef struct {
-    const char *binary;         /* the client under test */
+    const char *name;           /* the client under test, in the build */
+    char *binary;               /* its copy in bin_dir, which runs */
     gboolean dynamic;           /* needs LD_LIBRARY_PATH to find libvgpu.so */
 } Client;
 
@@ -35,6 +38,55 @@ typedef struct {
     char *out;
     char *err;
 } Run;
+
+/*
+ * The clients also run as nobody, who cannot enter a build under a 0700
+ * directory (any clone in /root): every test runs copies of them in a fresh
+ * 0755 directory.  VGPU_GUEST_TOOLS_BUILD names another build to copy.
+ */
+static char *bin_dir;
+
+static void copy_into_bin_dir(const char *build, const char *name)
+{
+    g_autofree char *from = g_build_filename(build, name, NULL);
+    g_autofree char *to = g_build_filename(bin_dir, name, NULL);
+    g_autofree char *bytes = NULL;
+    GError *error = NULL;
+    gsize length;
+
+    g_file_get_contents(from, &bytes, &length, &error);
+    g_assert_no_error(error);
+    g_file_set_contents(to, bytes, (gssize)length, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(chmod(to, 0755), ==, 0);
+}
+
+static void make_bin_dir(void)
+{
+    const char *build = g_getenv("VGPU_GUEST_TOOLS_BUILD");
+    GError *error = NULL;
+
+    bin_dir = g_dir_make_tmp("vgpu-client-bin-XXXXXX", &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(chmod(bin_dir, 0755), ==, 0);
+    build = build ? build : GUEST_TOOLS_BUILD;
+    copy_into_bin_dir(build, "vgpu-client-static");
+    copy_into_bin_dir(build, "vgpu-client");
+    copy_into_bin_dir(build, LIBVGPU_SONAME);
+}
+
+static void remove_bin_dir(void)
+{
+    const char *names[] = { "vgpu-client-static", "vgpu-client", LIBVGPU_SONAME };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *path = g_build_filename(bin_dir, names[i], NULL);
+
+        g_unlink(path);
+    }
+    g_rmdir(bin_dir);
+    g_free(bin_dir);
+}
 
 static void run_free(Run *run)
 {
@@ -70,7 +122,7 @@ static char **client_env(const Client *client, const FakeRoot *root, const char 
         env = g_environ_setenv(env, "VGPU_DEVICE", device, TRUE);
     }
     if (client->dynamic) {
-        env = g_environ_setenv(env, "LD_LIBRARY_PATH", GUEST_TOOLS_BUILD, TRUE);
+        env = g_environ_setenv(env, "LD_LIBRARY_PATH", bin_dir, TRUE);
     }
     return env;
 }
@@ -594,10 +646,10 @@ static void test_concurrent_processes(gconstpointer data)
     fake_root_free(root);
 }
 
-static const Client static_client = { GUEST_TOOLS_BUILD "/vgpu-client-static", FALSE };
-static const Client dynamic_client = { GUEST_TOOLS_BUILD "/vgpu-client", TRUE };
+static Client static_client = { "vgpu-client-static", NULL, FALSE };
+static Client dynamic_client = { "vgpu-client", NULL, TRUE };
 
-static void add_tests(const char *kind, const Client *client)
+static void add_tests(const char *kind, Client *client)
 {
     static const struct {
         const char *name;
@@ -621,6 +673,7 @@ static void add_tests(const char *kind, const Client *client)
         { "concurrent-processes-never-overlap", test_concurrent_processes },
     };
 
+    client->binary = g_build_filename(bin_dir, client->name, NULL);
     for (gsize i = 0; i < G_N_ELEMENTS(tests); i++) {
         char *path = g_strdup_printf("/vgpu-client/%s/%s", kind, tests[i].name);
 
@@ -631,11 +684,18 @@ static void add_tests(const char *kind, const Client *client)
 
 int main(int argc, char **argv)
 {
+    int status;
+
     g_test_init(&argc, &argv, NULL);
     if (geteuid() != 0) {
         g_printerr("vgpu-client-test: the permission tests need root, to drop it\n");
     }
+    make_bin_dir();
     add_tests("static", &static_client);
     add_tests("dynamic", &dynamic_client);
-    return g_test_run();
+    status = g_test_run();
+    remove_bin_dir();
+    g_free(static_client.binary);
+    g_free(dynamic_client.binary);
+    return status;
 }
