@@ -32,8 +32,10 @@ CHECK_PREREQS :=        # built before the tests run (e.g. the QEMU build)
 INSTALL_TARGETS :=      # phony install-* targets
 DEMO_PREREQS :=         # built before the demo runs
 BENCH_PREREQS :=        # built before the benchmarks run
+CHECK_LEFT_OUT :=       # what this host cannot build, said above the test count
+CHECK_SCRIPTS_LEFT_OUT := # test scripts of what is left out
 
-.PHONY: all check demo bench install deps clean help check-build demo-build bench-build
+.PHONY: all check demo bench install deps clean help check-build demo-build bench-build mutate
 all:
 
 include common/common.mk
@@ -49,16 +51,21 @@ deps:
 	@scripts/install-deps.sh
 
 # The shell tests; tests/gpu/ needs a GPU and runs with `make gpu-test`.
-CHECK_SCRIPTS = $(sort $(filter-out tests/gpu/%,$(wildcard tests/*/*.t)))
+CHECK_SCRIPTS = $(sort $(filter-out tests/gpu/% $(CHECK_SCRIPTS_LEFT_OUT),$(wildcard tests/*/*.t)))
 
 # TESTS= selects test files (default: all).
 check: deps
 	@$(MAKE) --no-print-directory check-build
-	@tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(CHECK_SCRIPTS))
+	@VGPU_LEFT_OUT='$(strip $(CHECK_LEFT_OUT))' tests/run-tests $(or $(TESTS),$(UNIT_TESTS) $(CHECK_SCRIPTS))
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-build
 	@scripts/demo.sh
+
+# The suite's strength: each mutant of tests/mutate/mutants.json must be
+# caught (docs/testing.md).  Not part of check: it rebuilds once per mutant.
+mutate: deps
+	@tests/mutate/run-mutants $(MUTANTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-build
@@ -81,6 +88,8 @@ help:
 	@echo '                (TESTS="tests/x/y.t ..." runs only those)'
 	@echo 'make demo       run the demo: VMs sharing the mediator, see README.md'
 	@echo 'make bench      run the benchmarks, see docs/benchmarks.md'
+	@echo 'make mutate     plant each known bug (tests/mutate/) and check the tests catch it'
+	@echo '                (MUTANTS="name ..." runs only those)'
 	@echo 'make install    install under DESTDIR/PREFIX (default /usr/local)'
 	@echo 'make deb        Debian packages in build/packages/ (vgpu, vgpu-guest-tools, libvgpu0, libvgpu-dev)'
 	@echo 'make rpm        RPM packages in build/packages/ (vgpu, vgpu-guest-tools, -devel)'

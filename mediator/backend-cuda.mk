@@ -19,14 +19,19 @@ CUDA_HEADERS := mediator/backend-cuda-kernels.h mediator/cuda-worker.h mediator/
                 $(COMMON_HEADERS)
 CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 
+# Without nvcc the cuda backend is left out: not built, not installed, its
+# tests not run, and `make check` says so in one line above its count.
 ifneq ($(NVCC),)
 ALL_TARGETS += $(CUDA_PLUGIN) $(CUDA_WORKER)
 INSTALL_TARGETS += install-cuda-plugin
 BENCH_PREREQS += $(CUDA_FLOOR)
-endif
-# The tests need the plugin: without nvcc they fail to build, saying why.
 UNIT_TESTS += $(B)/tests/cuda-plugin-test
 CHECK_PREREQS += $(CUDA_WORKER)
+else
+CHECK_LEFT_OUT += cuda backend (no nvcc; install the CUDA toolkit or set NVCC=): \
+                  build/tests/cuda-plugin-test tests/mediator/cuda-without-gpu.t
+CHECK_SCRIPTS_LEFT_OUT += tests/mediator/cuda-without-gpu.t
+endif
 
 define need_nvcc
 	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
@@ -95,6 +100,7 @@ $(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUD
 	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_LIBS)
 
 .PHONY: gpu-test gpu-test-build
-gpu-test-build: all $(CHECK_PREREQS) $(GPU_TESTS) $(CUDA_FLOOR)
+# No QEMU and no guest image: a GPU host needs neither (docs/gpu.md).
+gpu-test-build: all $(GPU_TESTS) $(CUDA_FLOOR) $(MEDIATOR_TEST_BINS) $(MEDIATOR_TEST_PLUGINS)
 gpu-test: gpu-test-build
 	@VGPU_TEST_BACKEND=cuda tests/run-tests $(GPU_TESTS) $(GPU_MEDIATOR_TESTS)
