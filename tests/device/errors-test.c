@@ -241,16 +241,40 @@ static void test_unexpected_type(DeviceFixture *f, gconstpointer data)
 }
 
 /* An IDENTITY whose values are out of range is malformed too */
+static size_t identity_frame(uint8_t *frame, uint32_t pool, uint32_t priority, uint32_t vm_id)
+{
+    uint8_t head[sizeof(struct vgpu_wire_identity)] = { 0 };
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, pool_id), pool);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, priority), priority);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, vm_id), vm_id);
+    return vgpu_wire_encode(frame, VGPU_WIRE_MAX_MESSAGE, VGPU_WIRE_IDENTITY, 0, head,
+                            sizeof(head), NULL, 0);
+}
+
+/* Each field just past its range is refused; the last values inside are shown */
 static void test_bad_identity(DeviceFixture *f, gconstpointer data)
 {
-    uint8_t frame[VGPU_WIRE_MAX_MESSAGE], head[sizeof(struct vgpu_wire_identity)] = { 0 };
-    size_t len;
+    static const uint32_t bad[][3] = {          /* pool, priority, vm_id */
+        { '?', 0, 1 },
+        { VGPU_POOL_FIRST - 1, 0, 1 },
+        { VGPU_POOL_LAST + 1, 0, 1 },
+        { 'A', VGPU_PRIORITY_COUNT, 1 },
+        { 'A', 0, 0 },
+        { 'A', 0, VGPU_VM_ID_MAX + 1 },
+    };
+    uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
+    VgpuQemu *q = f->q;
 
     (void)data;
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, pool_id), '?');
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, vm_id), 1);
-    len = vgpu_wire_encode(frame, sizeof(frame), VGPU_WIRE_IDENTITY, 0, head, sizeof(head), NULL, 0);
-    assert_protocol_error(f, frame, len);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        assert_protocol_error(f, frame, identity_frame(frame, bad[i][0], bad[i][1], bad[i][2]));
+    }
+    fm_send_raw(f->fm, frame, identity_frame(frame, VGPU_POOL_LAST, VGPU_PRIORITY_COUNT - 1,
+                                             VGPU_VM_ID_MAX));
+    g_assert_true(vq_wait_reg(q, VGPU_REG_VM_ID, VGPU_VM_ID_MAX, VQ_TIMEOUT_MS));
+    g_assert_cmphex(vq_readl(q, VGPU_REG_POOL_ID), ==, VGPU_POOL_LAST);
+    g_assert_cmpuint(vq_readl(q, VGPU_REG_PRIORITY), ==, VGPU_PRIORITY_COUNT - 1);
 }
 
 /* Frames split into single bytes, and several frames in one write */

@@ -1,7 +1,8 @@
 /*
  * A few thousand random BAR0 accesses (any offset,
  * size and value, doorbells included, with requests completing meanwhile),
- * after which the device still runs a request to DONE.  The run's random
+ * after which every read-only register holds what it should and the device
+ * still runs a request to DONE, its response alone in RESPONSE_BUFFER.  The run's random
  * seed is printed; --seed repeats it.
  */
 #include <glib.h>
@@ -92,9 +93,21 @@ static void test_random_accesses(DeviceFixture *f, gconstpointer data)
         }
     }
     complete_pending(f);
-    g_assert_cmpuint(vq_readl(q, VGPU_REG_PROTOCOL_VER), ==, VGPU_PROTOCOL_VERSION);
+    /* No random write moved a read-only register */
+    g_assert_cmpuint(vq_readl(q, VGPU_REG_DOORBELL), ==, 0);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_POOL_ID), ==, FIXTURE_POOL);
+    g_assert_cmpuint(vq_readl(q, VGPU_REG_PRIORITY), ==, FIXTURE_PRIORITY);
     g_assert_cmpuint(vq_readl(q, VGPU_REG_VM_ID), ==, FIXTURE_VM_ID);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_PROTOCOL_VER), ==, VGPU_PROTOCOL_VERSION);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_CAPABILITIES), ==, VGPU_CAP_COMPLETION_IRQ);
+    for (unsigned off = VGPU_REG_RESERVED; off < VGPU_BAR0_SIZE; off += 4) {
+        g_assert_cmphex(vq_readl(q, off), ==, 0);
+    }
     g_assert_cmpuint(fixture_vector_add(f, 123, 456), ==, 579);
+    /* RESPONSE_BUFFER holds that response (checked above) and nothing after it */
+    for (unsigned off = vq_readl(q, VGPU_REG_RESPONSE_LEN); off < VGPU_BUFFER_SIZE; off += 4) {
+        g_assert_cmphex(vq_readl(q, VGPU_REG_RESPONSE_BUFFER + off), ==, 0);
+    }
 }
 
 int main(int argc, char **argv)

@@ -255,6 +255,29 @@ static void test_system_reset(DeviceFixture *f, gconstpointer data)
     g_assert_cmpuint(fixture_vector_add(f, 40, 2), ==, 42);
 }
 
+/* INTERRUPT_STATUS with a completion pending: only a 1 in bit 0 clears it */
+static void test_write_1_to_clear(DeviceFixture *f, gconstpointer data)
+{
+    VgpuQemu *q = f->q;
+
+    (void)data;
+    vq_writel(q, VGPU_REG_INTERRUPT_CTRL, VGPU_IRQ_COMPLETION);
+    g_assert_cmpuint(fixture_vector_add(f, 1, 1), ==, 2);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_INTERRUPT_STATUS), ==, VGPU_IRQ_COMPLETION);
+    vq_writel(q, VGPU_REG_INTERRUPT_STATUS, 0);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_INTERRUPT_STATUS), ==, VGPU_IRQ_COMPLETION);
+    vq_writel(q, VGPU_REG_INTERRUPT_STATUS, ~VGPU_IRQ_COMPLETION);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_INTERRUPT_STATUS), ==, VGPU_IRQ_COMPLETION);
+    vq_writel(q, VGPU_REG_INTERRUPT_STATUS, VGPU_IRQ_COMPLETION);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_INTERRUPT_STATUS), ==, 0);
+    vq_writel(q, VGPU_REG_INTERRUPT_STATUS, VGPU_IRQ_COMPLETION);  /* clearing twice */
+    g_assert_cmphex(vq_readl(q, VGPU_REG_INTERRUPT_STATUS), ==, 0);
+    /* without INTERRUPT_CTRL a completion leaves nothing pending */
+    vq_writel(q, VGPU_REG_INTERRUPT_CTRL, 0);
+    g_assert_cmpuint(fixture_vector_add(f, 2, 2), ==, 4);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_INTERRUPT_STATUS), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -272,6 +295,8 @@ int main(int argc, char **argv)
         &no_chardev, test_sub_word_accesses);
     ADD("/vgpu-stub/registers/system-reset-restores-reset-values-keeps-identity",
         fixture_setup_connected, NULL, test_system_reset);
+    ADD("/vgpu-stub/registers/interrupt-status-is-write-1-to-clear-when-pending",
+        fixture_setup_connected, NULL, test_write_1_to_clear);
 #undef ADD
     return g_test_run();
 }

@@ -246,6 +246,13 @@ static void test_response_rejects_malformed(void)
     g_assert_cmpuint(vgpu_response_decode(buf, len - 1, &view), ==, VGPU_ERR_PROTOCOL);
     set_word(buf, 2, 2);                  /* two results claimed, one present */
     g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
+    /* counts whose 4 * count wraps in 32 bits to something that fits */
+    for (uint32_t count = 0x40000000u; count != 0; count += 0x40000000u) {
+        set_word(buf, 2, count);
+        g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
+        set_word(buf, 2, count + 1);
+        g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
+    }
     set_word(buf, 2, 1);
     set_word(buf, 4, 1);                  /* data past the end */
     g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_ERR_PROTOCOL);
