@@ -102,4 +102,8 @@ json() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 queued_of() { vgpuctl list --json | json "sum(v['queued'] for v in j['vms'] if v['uuid']=='$1')"; }
 queued_is() { [ "$(queued_of "$1")" = "$2" ]; }
 
+# Queued and running, summed over every VM, pool and the total of vgpuctl
+# stats: "queued running".  Both are 0 once nothing is in flight.
+gauges() { vgpuctl stats --json | json "' '.join(str(sum(x[k] for x in j['vms'] + j['pools'] + [j['total']])) for k in ('queued', 'running'))"; }
+
 uuid_n() { printf '00000000-0000-4000-8000-%012d' "$1"; }

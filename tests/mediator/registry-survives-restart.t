@@ -7,29 +7,37 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 10
 
 write_config
 start_daemon || bail "daemon did not start"
 sleep 300 & alive=$!; bg_pids+=($alive)
 sleep 300 & doomed=$!; bg_pids+=($doomed)
+sleep 300 & started=$!; bg_pids+=($started)
 vgpuctl register "$(uuid_n 1)" --pool A --priority high --vm-id 1 --name running --pid "$alive" >/dev/null
 vgpuctl register "$(uuid_n 2)" --pool B --priority low --vm-id 2 --name exited --pid "$doomed" >/dev/null
 vgpuctl register "$(uuid_n 3)" --pool A --priority medium --vm-id 3 --name nopid >/dev/null
 vgpuctl register "$(uuid_n 4)" --pool B --priority low --vm-id 4 --name gone >/dev/null
 vgpuctl unregister "$(uuid_n 4)" >/dev/null
-is "$(wc -l < "$run/registry.jsonl")" 3 "the state file holds the three registered VMs"
+# libvirt's path: registered at prepare, its pid given at started.
+vgpuctl register "$(uuid_n 5)" --pool B --priority high --vm-id 5 --name started >/dev/null
+vgpuctl set-pid "$(uuid_n 5)" "$started" >/dev/null
+is "$(wc -l < "$run/registry.jsonl")" 4 "the state file holds the four registered VMs"
 
 stop_daemon
 kill "$doomed"; wait "$doomed" 2>/dev/null
 start_daemon || bail "daemon did not restart"
 listed=$(vgpuctl list --json | json "' '.join('%s:%s:%s:%d:%d' % (v['name'], v['pool'], v['priority'], v['vm_id'], v.get('pid') or 0) for v in j['vms'])")
-is "$listed" "running:A:high:1:$alive nopid:A:medium:3:0" \
-    "after the restart the running VM (with its pid) and the one without a pid are registered"
+is "$listed" "running:A:high:1:$alive nopid:A:medium:3:0 started:B:high:5:$started" \
+    "after the restart the running VMs (with their pids) and the one without a pid are registered"
 like "$(cat "$tmp/daemon.log")" "not restoring domain 'exited': its QEMU \(pid $doomed\) has exited" \
     "the VM whose QEMU exited is left out, and the log says why"
-like "$(cat "$tmp/daemon.log")" "2 VM\(s\) registered again from $run/registry.jsonl" "the log counts the restored VMs"
-is "$(wc -l < "$run/registry.jsonl")" 2 "the state file now holds the two"
+like "$(cat "$tmp/daemon.log")" "3 VM\(s\) registered again from $run/registry.jsonl" "the log counts the restored VMs"
+is "$(wc -l < "$run/registry.jsonl")" 3 "the state file now holds the three"
+fake impostor --uuid "$(uuid_n 5)" --submit 1
+wait_pid 10 "$pid_impostor"
+like "$(head -n 1 "$tmp/impostor.out")" "^identity error=PERMISSION" \
+    "the pid given by set-pid still holds: another process presenting that UUID gets no identity"
 
 fake nopid --uuid "$(uuid_n 3)" --submit 2 --base 40
 wait_pid 10 "$pid_nopid"
@@ -42,5 +50,5 @@ printf '{"command":"register","uuid":"not-a-uuid"}\nthis is not json\n' >> "$run
 : > "$tmp/daemon.log"
 start_daemon
 ok $? "a damaged state file does not stop the start"
-is "$(grep -cE 'registry.jsonl:[34]: not restored: ' "$tmp/daemon.log")" 2 \
+is "$(grep -cE 'registry.jsonl:[45]: not restored: ' "$tmp/daemon.log")" 2 \
     "each bad line is named in the log"

@@ -1,14 +1,21 @@
 #!/bin/bash
 # `vgpuctl stats` counts exactly what the devices sent: per VM and per pool,
 # submitted, completed, errors by code (bad requests, a full per-VM queue,
-# unregistered devices), queue wait and execution time counts, per unit
-# requests; the table, --json and the Prometheus metrics agree.
+# unregistered devices), queue wait and execution time counts and
+# magnitudes, per unit requests; the table, --json and the Prometheus
+# metrics agree.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 19
 
 cap=16
+service_us=3000          # pool B's requests each take at least this long
+pools="[pool A]
+backend=cpu
+[pool B]
+backend=cpu
+service-time-us=$service_us"
 write_config "vm-queue-limit=$cap"
 start_daemon || bail "daemon did not start"
 u1=$(uuid_n 1); u2=$(uuid_n 2); u3=$(uuid_n 3)
@@ -23,9 +30,12 @@ unreg=2                  # from a device whose VM is not registered
 
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$u1" --submit $good1 --bad $bad1 \
     > "$tmp/one.out" || echo "vm1 failed"
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+paused_at=$(now_us)
 vgpuctl pause >/dev/null
 fake two --uuid "$u2" --submit $sent2 --timeout 10000
 wait_until 10 queued_is "$u2" $cap
+sleep 0.3
 vgpuctl resume >/dev/null
 wait_pid 10 "$pid_two"
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$u3" --submit $good3 > "$tmp/three.out"
@@ -35,6 +45,7 @@ is "$(grep -c 'error=QUEUE_FULL' "$tmp/two.out")" $((sent2 - cap)) \
     "VM 2 got QUEUE_FULL for each request over its cap"
 
 vgpuctl stats --json > "$tmp/stats.json"
+read_at=$(now_us)
 vm() { json "[v for v in j['vms'] if v['vm_id']==$1][0]$2" < "$tmp/stats.json"; }
 pool() { json "[p for p in j['pools'] if p['pool']=='$1'][0]$2" < "$tmp/stats.json"; }
 
@@ -57,8 +68,17 @@ is "$(json "sum(u['requests'] for u in j['units'])" < "$tmp/stats.json")" "$((go
    "the units ran exactly the requests that completed"
 is "$(json "sum(x['queued'] + x['running'] for x in j['vms'] + j['pools'])" < "$tmp/stats.json")" 0 \
    "nothing is left queued or running"
-ok "$(vm 2 "['queue_wait_us']['max'] > 0 and 1 or 0" | sed 's/1/0/;t;s/0/1/')" \
-   "VM 2's requests waited in the queue while dispatch was paused"
+wait_max=$(vm 2 "['queue_wait_us']['max']")
+ok "$([ "$wait_max" -ge 300000 ] && [ "$wait_max" -le $((read_at - paused_at)) ]; echo $?)" \
+    "VM 2's longest queue wait is in microseconds and spans the 0.3 s pause (at most $((read_at - paused_at)) us): $wait_max"
+ok "$([ "$(vm 1 "['queue_wait_us']['max']")" -lt 300000 ]; echo $?)" \
+    "VM 1, served before the pause, waited less than that"
+exec_count=$(vm 3 "['exec_time_us']['count']"); exec_sum=$(vm 3 "['exec_time_us']['sum']")
+ok "$([ "$exec_sum" -ge $((exec_count * service_us)) ]; echo $?)" \
+    "VM 3's execution times are in microseconds: on average at least pool B's service time ($service_us us): $exec_sum us for $exec_count"
+exec_max=$(vm 3 "['exec_time_us']['max']")
+ok "$([ "$exec_max" -ge $service_us ] && [ "$exec_max" -lt 1000000 ]; echo $?)" \
+    "and each under a second (max $exec_max us)"
 
 table=$(vgpuctl stats)
 like "$(echo "$table" | grep -E '^1 +one ')" "^1 +one +A +high +$((good1 + bad1)) +$good1 +$bad1 +0 +0 " \

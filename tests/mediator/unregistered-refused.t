@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 10
 
 write_config
 start_daemon || bail "daemon did not start"
@@ -44,3 +44,4 @@ like "$(grep identity "$tmp/leaving.out" | tail -n 1)" "error=NOT_REGISTERED" \
     "the device hears IDENTITY NOT_REGISTERED when its VM is unregistered"
 is "$(grep -c 'complete .*error=CANCELLED status=CANCELLED' "$tmp/leaving.out")" 3 \
     "its queued requests end CANCELLED"
+is "$(gauges)" "0 0" "the cancelled requests no longer count as queued, for the VM, the pool or the total"

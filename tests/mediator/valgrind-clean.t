@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 8
+plan 11
 
 pools="[pool A]
 backend=cpu
@@ -80,14 +80,18 @@ is "$?" 0 "stats and metrics answer"
 vgpuctl register "$(uuid_n 5)" --pool A --priority low --vm-id 5 >/dev/null
 fake late --uuid "$(uuid_n 5)" --linger --timeout 30000
 wait_until 30 grep -q 'error=OK' "$tmp/late.out"
-vgpuctl set-pid "$(uuid_n 5)" $$ >/dev/null
+is "$(vgpuctl set-pid "$(uuid_n 5)" $$)" "pid $$ set; 1 other connection(s) refused" \
+    "set-pid after the device connected refuses that connection"
 wait_pid 30 "$pid_late"
+is "$(tail -n 2 "$tmp/late.out")" "identity error=PERMISSION pool=- priority=- vm_id=0
+closed" "and the device hears PERMISSION and is closed"
 
 # Unregister with queued requests, then stop with requests running and queued.
 vgpuctl pause >/dev/null
 fake leaving --uuid "$u2" --submit 4 --timeout 30000
 wait_until 30 queued_is "$u2" 4
-vgpuctl unregister "$u2" >/dev/null
+is "$(vgpuctl unregister "$u2")" "unregistered $u2; 4 queued request(s) cancelled" \
+    "unregister cancels the VM's queued requests"
 wait_pid 30 "$pid_leaving"
 vgpuctl resume >/dev/null
 fake draining --uuid "$u6" --submit 4 --timeout 60000
