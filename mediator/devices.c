@@ -514,6 +514,52 @@ void devices_stop_reading(struct devices *d)
     }
 }
 
+void devices_shutdown_output(struct devices *d)
+{
+    GHashTableIter iter;
+    gpointer key;
+
+    g_hash_table_iter_init(&iter, d->conns);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        struct device_conn *c = key;
+
+        g_mutex_lock(&c->lock);
+        if (!c->closed) {
+            shutdown(c->fd, SHUT_WR);
+        }
+        g_mutex_unlock(&c->lock);
+    }
+}
+
+/* Whether c's peer still holds its end: reads (and drops) what it sent meanwhile. */
+static bool conn_peer_open(struct device_conn *c)
+{
+    unsigned char sink[256];
+    ssize_t n;
+
+    do {
+        n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+    } while (n > 0 || (n < 0 && errno == EINTR));
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+unsigned devices_open_peers(struct devices *d)
+{
+    GHashTableIter iter;
+    gpointer key;
+    unsigned open = 0;
+
+    g_hash_table_iter_init(&iter, d->conns);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        struct device_conn *c = key;
+
+        g_mutex_lock(&c->lock);
+        open += !c->closed && conn_peer_open(c);
+        g_mutex_unlock(&c->lock);
+    }
+    return open;
+}
+
 gsize devices_pending_output(struct devices *d)
 {
     GHashTableIter iter;

@@ -43,6 +43,15 @@ void devices_stop_reading(struct devices *d);
 gsize devices_pending_output(struct devices *d);
 
 /*
+ * At the end of a stop, once everything is written: end the output of every
+ * connection (the devices read what is left, then EOF) ...
+ */
+void devices_shutdown_output(struct devices *d);
+
+/* ... and count the devices that have not closed their end yet. */
+unsigned devices_open_peers(struct devices *d);
+
+/*
  * The registration of uuid changed (registered, unregistered, pid set):
  * tell its connections their identity, and close those whose peer is not
  * the registered pid.  Returns how many connections were closed.

@@ -14,6 +14,7 @@
 enum stop_phase {
     STOP_DRAIN,                 /* running requests finish */
     STOP_FLUSH,                 /* completions go out */
+    STOP_CLOSE,                 /* the devices read them and close */
 };
 
 struct stop_state {
@@ -66,7 +67,18 @@ static gboolean mediator_stop_tick(gpointer data)
         st->phase = STOP_FLUSH;
         st->deadline_us = now + (gint64)MEDIATOR_FLUSH_MS * 1000;
     }
-    if (devices_pending_output(m->devices) && now < st->deadline_us) {
+    if (st->phase == STOP_FLUSH) {
+        if (devices_pending_output(m->devices) && now < st->deadline_us) {
+            return G_SOURCE_CONTINUE;
+        }
+        /* QEMU's socket chardev drops unread bytes when it sees the hangup
+         * of a socket closed under it: the last COMPLETE could be lost.  So
+         * end our output and exit once each device has read it all (EOF)
+         * and closed its end, or at the deadline. */
+        devices_shutdown_output(m->devices);
+        st->phase = STOP_CLOSE;
+    }
+    if (devices_open_peers(m->devices) && now < st->deadline_us) {
         return G_SOURCE_CONTINUE;
     }
     g_main_loop_quit(m->loop);
