@@ -4,7 +4,7 @@
  * (the libvirt calls live in vgpuctl-domain.c).
  *
  * Attaching writes, and replaces when they are already there:
- *   - <metadata><vgpu:device pool= priority= vm-id=/></metadata> (DESIGN.md 3.4),
+ *   - <metadata><vgpu:device pool= priority= vm-id=/></metadata> (docs/libvirt.md),
  *   - <devices><emulator> = the project's QEMU build; the emulator it
  *     replaces is kept in previous-emulator= so that detach restores it,
  *   - in <qemu:commandline>: -chardev socket,id=vgpu0,path=<socket>,reconnect=1

@@ -1,5 +1,5 @@
 /*
- * The vgpu identity a libvirt domain XML carries (DESIGN.md 3.4):
+ * The vgpu identity a libvirt domain XML carries (docs/libvirt.md):
  *
  *   <metadata>
  *     <vgpu:device xmlns:vgpu="urn:vgpu-stub:libvirt:1" pool="A" priority="high" vm-id="7"/>

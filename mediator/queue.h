@@ -1,5 +1,5 @@
 /*
- * The one priority queue that spans all pools (DESIGN.md 4).
+ * The one priority queue that spans all pools (docs/architecture.md, "Scheduling").
  *
  * Order: the highest priority first, and within a priority the earliest
  * arrival first.  With aging on, a request waiting for aging_ms gains one

@@ -1,6 +1,6 @@
 /*
  * The registry of VMs: UUID -> name, pool, priority, vm_id and QEMU pid, as
- * the libvirt hook or `vgpuctl register` gave them (DESIGN.md 3.4).  The
+ * the libvirt hook or `vgpuctl register` gave them (docs/architecture.md, "Who decides pool, priority and vm_id").  The
  * mediator schedules by this registry, never by what a device claims.
  *
  * Owned by the main thread.  A registry_vm is reference counted: requests

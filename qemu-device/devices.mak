@@ -1,6 +1,6 @@
 # Device set of the vgpu-stub QEMU build (configs/devices/x86_64-softmmu/vgpu.mak
 # in the QEMU tree).  Enough for users' ordinary libvirt domains on pc and q35:
-# see DESIGN.md section 6.  No trailing comments on `include` lines: they
+# see docs/architecture.md, "The QEMU build".  No trailing comments on `include` lines: they
 # break minikconf.
 
 include ../i386-softmmu/default.mak

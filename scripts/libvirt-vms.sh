@@ -29,7 +29,7 @@
 
 LVM_URI=qemu:///system
 LVM_HOOK_DIR=/etc/libvirt/hooks/qemu.d
-LVM_PACKAGE_HOOK=$LVM_HOOK_DIR/vgpu         # what the packages install (DESIGN.md 3.6)
+LVM_PACKAGE_HOOK=$LVM_HOOK_DIR/vgpu         # what the packages install (docs/install.md)
 LVM_DEMO_HOOK=$LVM_HOOK_DIR/vgpu-demo       # the build's hook, while the demo runs
 LVM_QEMU_USER=libvirt-qemu
 LVM_DOMAIN_PREFIX=vgpu-demo-

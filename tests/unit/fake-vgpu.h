@@ -2,7 +2,7 @@
  * A fake "/" for the guest tools' tests: sysfs PCI devices whose resource0
  * is a 4096-byte regular file, and a mock vgpu-stub that a thread plays on
  * it.  The mock watches DOORBELL in a shared mapping of that file and
- * answers as the device does (DESIGN.md 3.2, docs/register-map.md): STATUS
+ * answers as the device does (docs/register-map.md): STATUS
  * BUSY, then DONE or ERROR with ERROR_CODE, RESPONSE_LEN/BUFFER and
  * TIMESTAMP; a doorbell while a request is in flight is refused with
  * ERROR/BUSY (and counted) while the request in flight completes later.
