@@ -40,9 +40,9 @@ all:
 
 include common/common.mk
 include tests/tests.mk
-include $(wildcard qemu-device/qemu-device.mk mediator/mediator.mk mediator/backend-cuda.mk \
-                   guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
-                   packaging/packaging.mk tests/e2e/e2e.mk)
+include qemu-device/qemu-device.mk control/control.mk mediator/mediator.mk \
+        backend-cuda/backend-cuda.mk guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
+        vgpuctl/vgpuctl.mk packaging/packaging.mk tests/e2e/e2e.mk
 
 all: $(ALL_TARGETS)
 

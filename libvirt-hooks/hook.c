@@ -23,7 +23,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "config.h"
+#include "vgpu/paths.h"
 #include "control-client.h"
 #include "metadata.h"
 #include "qemu-pid.h"
@@ -139,7 +139,7 @@ static char *hook_control_socket(const struct metadata_identity *ident)
     char *dir, *path;
 
     if (!ident->device_socket || !g_path_is_absolute(ident->device_socket)) {
-        return control_client_socket_path(MEDIATOR_RUNTIME_DIR);
+        return control_client_socket_path(VGPU_RUNTIME_DIR);
     }
     dir = g_path_get_dirname(ident->device_socket);
     path = control_client_socket_path(dir);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "backend.h"
+#include "vgpu/backend.h"
 
 struct cpu_lane {
     int index;

@@ -8,7 +8,7 @@
 
 #include <gio/gio.h>
 
-#include "backend.h"
+#include "vgpu/backend.h"
 
 struct backend {
     char *name;                         /* "cpu", "cuda" */

@@ -47,7 +47,7 @@ static void cmd_ping(Reply *r, const struct control_request *req)
     member_int(r->b, "pid", getpid());
     member_int(r->b, "uptime_s", (g_get_monotonic_time() - m->started_us) / G_USEC_PER_SEC);
     member_int(r->b, "vms", registry_count(m->registry));
-    member_int(r->b, "devices", devices_count(m->devices));
+    member_int(r->b, "devices", device_links_count(m->links));
     member_int(r->b, "queued", scheduler_queued(m->scheduler));
     json_builder_set_member_name(r->b, "paused");
     json_builder_add_boolean_value(r->b, scheduler_paused(m->scheduler));
@@ -92,7 +92,7 @@ static void cmd_register(Reply *r, const struct control_request *req)
                vgpu_priority_name(other->priority), other->vm_id, (int)other->pid);
         return;
     }
-    member_int(r->b, "disconnected", devices_registration_changed(m->devices, req->uuid));
+    member_int(r->b, "disconnected", device_links_registration_changed(m->links, req->uuid));
     mediator_notify_status(m);
 }
 
@@ -118,7 +118,7 @@ static void cmd_set_pid(Reply *r, const struct control_request *req)
     }
     g_info("domain '%s' (uuid %s): QEMU is pid %d", vm->name, vm->uuid_str, (int)req->pid);
     vm->pid = req->pid;
-    member_int(r->b, "disconnected", devices_registration_changed(r->m->devices, req->uuid));
+    member_int(r->b, "disconnected", device_links_registration_changed(r->m->links, req->uuid));
 }
 
 static bool request_of_vm(struct request *rq, void *vm)
@@ -136,7 +136,7 @@ static void cmd_unregister(Reply *r, const struct control_request *req)
         return;
     }
     vm = registry_remove(m->registry, req->uuid);
-    devices_registration_changed(m->devices, req->uuid);
+    device_links_registration_changed(m->links, req->uuid);
     cancelled = scheduler_cancel(m->scheduler, request_of_vm, vm, VGPU_ERR_CANCELLED);
     g_info("unregistered domain '%s' (uuid %s); %u queued request(s) cancelled", vm->name,
            vm->uuid_str, cancelled);

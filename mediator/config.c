@@ -376,7 +376,7 @@ static void config_defaults(struct config *cfg, const char *path)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->path = g_strdup(path);
-    cfg->runtime_dir = g_strdup(MEDIATOR_RUNTIME_DIR);
+    cfg->runtime_dir = g_strdup(VGPU_RUNTIME_DIR);
     cfg->plugin_dir = g_strdup(MEDIATOR_PLUGIN_DIR);
     cfg->log_level = G_LOG_LEVEL_INFO;
     cfg->queue_limit = CONFIG_QUEUE_LIMIT_DEFAULT;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "queue.h"
+#include "vgpu/paths.h"
 
 #ifndef MEDIATOR_CONFIG_PATH
 #define MEDIATOR_CONFIG_PATH        "/etc/vgpu/mediator.conf"
@@ -19,9 +20,6 @@
 #ifndef MEDIATOR_PLUGIN_DIR
 #define MEDIATOR_PLUGIN_DIR         "/usr/lib/vgpu/backends"
 #endif
-#define MEDIATOR_RUNTIME_DIR        "/run/vgpu"
-#define MEDIATOR_DEVICE_SOCKET      "mediator.sock"
-#define MEDIATOR_CONTROL_SOCKET     "control.sock"
 
 #define CONFIG_QUEUE_LIMIT_DEFAULT      4096u
 #define CONFIG_QUEUE_LIMIT_MAX          1000000u

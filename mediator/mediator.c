@@ -36,8 +36,8 @@ static void mediator_finish_scheduler(struct mediator *m)
         control_free(m->control);
         m->control = NULL;
     }
-    if (m->devices) {
-        devices_stop_reading(m->devices);
+    if (m->links) {
+        device_links_stop_reading(m->links);
     }
     if (!scheduler_free(m->scheduler, 0)) {
         /* A worker still runs plugin code: keep the plugins loaded until exit. */
@@ -68,17 +68,17 @@ static gboolean mediator_stop_tick(gpointer data)
         st->deadline_us = now + (gint64)MEDIATOR_FLUSH_MS * 1000;
     }
     if (st->phase == STOP_FLUSH) {
-        if (devices_pending_output(m->devices) && now < st->deadline_us) {
+        if (device_links_pending_output(m->links) && now < st->deadline_us) {
             return G_SOURCE_CONTINUE;
         }
         /* QEMU's socket chardev drops unread bytes when it sees the hangup
          * of a socket closed under it: the last COMPLETE could be lost.  So
          * end our output and exit once each device has read it all (EOF)
          * and closed its end, or at the deadline. */
-        devices_shutdown_output(m->devices);
+        device_links_shutdown_output(m->links);
         st->phase = STOP_CLOSE;
     }
-    if (devices_open_peers(m->devices) && now < st->deadline_us) {
+    if (device_links_open_peers(m->links) && now < st->deadline_us) {
         return G_SOURCE_CONTINUE;
     }
     g_main_loop_quit(m->loop);
@@ -98,7 +98,7 @@ static gboolean mediator_on_stop_signal(gpointer data)
     g_info("stopping: no new connections; running requests get %u ms to finish",
            m->cfg.drain_timeout_ms);
     sd_notify(0, "STOPPING=1\nSTATUS=draining");
-    devices_stop_listening(m->devices);
+    device_links_stop_listening(m->links);
     scheduler_drain(m->scheduler);
     st = g_new0(struct stop_state, 1);
     st->m = m;
@@ -144,10 +144,10 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     if (!m->scheduler) {
         goto fail;
     }
-    device_path = g_build_filename(m->cfg.runtime_dir, MEDIATOR_DEVICE_SOCKET, NULL);
-    control_path = g_build_filename(m->cfg.runtime_dir, MEDIATOR_CONTROL_SOCKET, NULL);
-    m->devices = devices_new(device_path, m->cfg.socket_group, m->registry, m->scheduler, error);
-    if (!m->devices) {
+    device_path = g_build_filename(m->cfg.runtime_dir, VGPU_DEVICE_SOCKET, NULL);
+    control_path = g_build_filename(m->cfg.runtime_dir, VGPU_CONTROL_SOCKET, NULL);
+    m->links = device_links_new(device_path, m->cfg.socket_group, m->registry, m->scheduler, error);
+    if (!m->links) {
         goto fail;
     }
     m->control = control_new(control_path, commands_handle, m, error);
@@ -186,14 +186,14 @@ void mediator_free(struct mediator *m)
     if (m->control) {
         control_free(m->control);
     }
-    if (m->devices) {
-        devices_stop_reading(m->devices);
+    if (m->links) {
+        device_links_stop_reading(m->links);
     }
     if (m->scheduler) {
         mediator_finish_scheduler(m);
     }
-    if (m->devices) {
-        devices_free(m->devices);
+    if (m->links) {
+        device_links_free(m->links);
     }
     if (m->registry) {
         registry_free(m->registry);

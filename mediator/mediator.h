@@ -12,7 +12,7 @@
 #include "backends.h"
 #include "config.h"
 #include "control.h"
-#include "devices.h"
+#include "device-links.h"
 #include "registry.h"
 #include "scheduler.h"
 
@@ -25,7 +25,7 @@ struct mediator {
     struct backends *backends;
     struct registry *registry;
     struct scheduler *scheduler;
-    struct devices *devices;
+    struct device_links *links;
     struct control *control;
     GMainLoop *loop;
     char *registry_path;        /* the registry's state file (registry-file.h) */

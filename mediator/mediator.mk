@@ -1,22 +1,21 @@
-# vgpu-mediatord, its backends, the control client library and vgpuctl.
+# vgpu-mediatord: the daemon alone (its backends' interface is
+# include/vgpu/backend.h; the cuda plugin is backend-cuda/).
 
 MEDIATOR_PKGS   := glib-2.0 gio-2.0 gio-unix-2.0 gmodule-2.0 json-glib-1.0 libsystemd
 MEDIATOR_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MEDIATOR_PKGS) 2>/dev/null) \
                    -D_GNU_SOURCE -DG_LOG_USE_STRUCTURED -DVGPU_VERSION='"$(VGPU_VERSION)"' \
                    -DMEDIATOR_PLUGIN_DIR='"$(LIBDIR)/vgpu/backends"' \
-                   -DMEDIATOR_CONFIG_PATH='"$(SYSCONFDIR)/vgpu/mediator.conf"' -Imediator
+                   -DMEDIATOR_CONFIG_PATH='"$(SYSCONFDIR)/vgpu/mediator.conf"' -Imediator -Icontrol
 MEDIATOR_LIBS   := $(shell $(PKG_CONFIG) --libs $(MEDIATOR_PKGS) 2>/dev/null) -pthread
 
 # The daemon's modules (all but main.c), linked into the daemon and the unit tests.
 MEDIATOR_SRCS := $(addprefix mediator/, stats.c registry.c queue.c config.c request.c \
-                   backend-cpu.c backends.c scheduler.c sockets.c devices.c control-proto.c registry-file.c \
+                   backend-cpu.c backends.c scheduler.c sockets.c device-links.c registry-file.c \
                    control.c commands.c report.c spin-poll.c mediator.c)
 MEDIATOR_LIB  := $(B)/libvgpu-mediator.a
-CONTROL_CLIENT_LIB := $(B)/libvgpu-control.a
-VGPUCTL_SRCS  := $(addprefix mediator/, vgpuctl.c vgpuctl-vm.c vgpuctl-stats.c vgpuctl-admin.c)
-MEDIATOR_HEADERS := $(wildcard mediator/*.h) $(COMMON_HEADERS) $(B)/mediator/paths.stamp
+MEDIATOR_HEADERS := $(wildcard mediator/*.h) $(CONTROL_HEADERS) $(B)/mediator/paths.stamp
 
-ALL_TARGETS += $(B)/vgpu-mediatord $(B)/vgpuctl $(CONTROL_CLIENT_LIB)
+ALL_TARGETS += $(B)/vgpu-mediatord
 
 # The paths and version compiled in: objects rebuild when PREFIX & co change
 # (e.g. `make` then `make install PREFIX=/usr`).
@@ -34,33 +33,26 @@ $(B)/mediator/%.o: mediator/%.c $(MEDIATOR_HEADERS)
 $(MEDIATOR_LIB): $(MEDIATOR_SRCS:%.c=$(B)/%.o)
 	$(AR) rcs $@ $^
 
-$(CONTROL_CLIENT_LIB): $(B)/mediator/control-client.o
-	$(AR) rcs $@ $^
-
-$(B)/vgpu-mediatord: $(B)/mediator/main.o $(MEDIATOR_LIB) $(COMMON_LIB)
+$(B)/vgpu-mediatord: $(B)/mediator/main.o $(MEDIATOR_LIB) $(CONTROL_LIB) $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(MEDIATOR_LIBS)
 
-$(B)/vgpuctl: $(VGPUCTL_SRCS:%.c=$(B)/%.o) $(CONTROL_CLIENT_LIB) $(COMMON_LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(MEDIATOR_LIBS)
-
-# Installation: the daemon, vgpuctl, the default config, systemd files, man pages.
+# Installation: the daemon, the default config, systemd files, man pages.
 INSTALL_TARGETS += install-mediator
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 .PHONY: install-mediator
-install-mediator: $(B)/vgpu-mediatord $(B)/vgpuctl
-	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vgpu \
+install-mediator: $(B)/vgpu-mediatord
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/vgpu \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vgpu/backends
 	$(INSTALL) -m 0755 $(B)/vgpu-mediatord $(DESTDIR)$(SBINDIR)/vgpu-mediatord
-	$(INSTALL) -m 0755 $(B)/vgpuctl $(DESTDIR)$(BINDIR)/vgpuctl
 	$(INSTALL) -m 0644 mediator/mediator.conf $(DESTDIR)$(SYSCONFDIR)/vgpu/mediator.conf
 	sed 's|@SBINDIR@|$(SBINDIR)|g' mediator/vgpu-mediator.service.in \
 	    > $(DESTDIR)$(UNITDIR)/vgpu-mediator.service
 	$(INSTALL) -m 0644 mediator/vgpu-mediator.sysusers $(DESTDIR)$(SYSUSERSDIR)/vgpu-mediator.conf
 	$(INSTALL) -m 0644 mediator/vgpu-mediator.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vgpu-mediator.conf
 	$(INSTALL) -m 0644 mediator/mediator.conf.5 $(DESTDIR)$(MANDIR)/man5/mediator.conf.5
-	$(INSTALL) -m 0644 mediator/vgpu-mediatord.8 mediator/vgpuctl.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 mediator/vgpu-mediatord.8 $(DESTDIR)$(MANDIR)/man8/
 
 include $(wildcard tests/mediator/mediator-tests.mk)

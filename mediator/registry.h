@@ -16,8 +16,8 @@
 
 #include "stats.h"
 #include "vgpu/identity.h"
+#include "vgpu/paths.h"
 
-#define REGISTRY_NAME_MAX   256         /* bytes of a domain name */
 
 struct registry_vm {
     gint refcount;

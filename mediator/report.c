@@ -53,7 +53,7 @@ void report_list(struct mediator *m, JsonBuilder *b)
         stats_unlock();
         json_builder_begin_object(b);
         add_identity(b, vm);
-        add_int(b, "connected", devices_connected(m->devices, vm->uuid));
+        add_int(b, "connected", device_links_connected(m->links, vm->uuid));
         add_int(b, "queued", (gint64)queued);
         add_int(b, "running", (gint64)running);
         json_builder_end_object(b);
@@ -251,7 +251,7 @@ char *report_metrics(struct mediator *m)
     family(out, "vgpu_vms_registered", "gauge", "VMs in the registry.");
     g_string_append_printf(out, "vgpu_vms_registered %u\n", registry_count(m->registry));
     family(out, "vgpu_devices_connected", "gauge", "Device connections.");
-    g_string_append_printf(out, "vgpu_devices_connected %u\n", devices_count(m->devices));
+    g_string_append_printf(out, "vgpu_devices_connected %u\n", device_links_count(m->links));
 
     for (unsigned p = 0; p < pool_count; p++) {
         struct report_row *row;

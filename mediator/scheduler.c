@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "cpu-relax.h"
+#include "vgpu/cpu-relax.h"
 #include "scheduler.h"
 
 struct scheduler {

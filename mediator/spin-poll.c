@@ -2,7 +2,7 @@
  * The spinning main-loop poll: see spin-poll.h.  One main loop per process,
  * so its state is the module's.
  */
-#include "cpu-relax.h"
+#include "vgpu/cpu-relax.h"
 #include "spin-poll.h"
 
 static gint64 spin_window_us;   /* spin this long after the last activity */

@@ -138,7 +138,7 @@ libvirt_start_vms() {
         "run it (the packages install it as /usr/libexec/vgpu/qemu/bin/qemu-system-x86_64)."
 
     step "Define the domains and give each the device: vgpuctl attach"
-    say "From the guest image (libvirt-hooks/guest-domain.sh): ttyS0 to DIR/vm-NAME/serial.log," \
+    say "From the guest image (scripts/guest-domain.sh): ttyS0 to DIR/vm-NAME/serial.log," \
         "ttyS1 on the FIFOs DIR/vm-NAME/agent.in/.out, where the guest's agent reads commands."
     probed=
     while read -r name pool prio id; do

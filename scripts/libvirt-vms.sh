@@ -214,7 +214,7 @@ lvm_define() {
         return 1
     fi
     gv_vm_prepare "$name" && chmod a+rx "$vm_dir" || return 1
-    "$gv_top/libvirt-hooks/guest-domain.sh" --name "$domain" --uuid "$uuid" \
+    "$gv_top/scripts/guest-domain.sh" --name "$domain" --uuid "$uuid" \
         --type "$(lvm_domain_type)" --memory "$GV_VM_MEMORY" \
         --kernel "$gv_dir/libvirt/$(basename "$gv_kernel")" \
         --initrd "$gv_dir/libvirt/initramfs.cpio.gz" \

@@ -9,7 +9,7 @@
 #include <gmodule.h>
 #include <string.h>
 
-#include "backend.h"
+#include "vgpu/backend.h"
 
 static const struct vgpu_backend_ops *load(const char *path)
 {

@@ -34,7 +34,7 @@ lv_define "vgpu-test-type-hand-$$" "$LV_TMP/hand.xml"
 is "$?" 0 "the hand-written XML of docs/libvirt.md is defined as type qemu"
 
 # guest-domain.sh's default runs everywhere.
-"$LV_TOP/libvirt-hooks/guest-domain.sh" --name "vgpu-test-type-gd-$$" \
+"$LV_TOP/scripts/guest-domain.sh" --name "vgpu-test-type-gd-$$" \
     --kernel "$LV_TMP/vmlinuz" --initrd "$LV_TMP/initrd" --console "$LV_TMP/gd.console" \
     --emulator "$LV_EMULATOR" > "$LV_TMP/gd.xml"
 lv_define "vgpu-test-type-gd-$$" "$LV_TMP/gd.xml"

@@ -223,9 +223,9 @@ lv_guest_image() {     # test-script
 }
 
 # lv_guest_domain NAME MACHINE: define a guest-image domain (its console in
-# $LV_TMP/NAME.console) with libvirt-hooks/guest-domain.sh.
+# $LV_TMP/NAME.console) with scripts/guest-domain.sh.
 lv_guest_domain() {
-    "$LV_TOP/libvirt-hooks/guest-domain.sh" --name "$1" --machine "$2" --type "$(lv_domain_type)" \
+    "$LV_TOP/scripts/guest-domain.sh" --name "$1" --machine "$2" --type "$(lv_domain_type)" \
         --kernel "$LV_GUEST/vmlinuz" --initrd "$LV_GUEST/test-initramfs.cpio.gz" \
         --console "$LV_TMP/$1.console" --emulator "$LV_EMULATOR" > "$LV_TMP/$1.xml" ||
         bail "guest-domain.sh failed"

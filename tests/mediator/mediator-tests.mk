@@ -23,19 +23,20 @@ $(B)/tests/mediator-latency-bench: tests/mediator/latency-bench.c $(B)/tests/wir
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -Itests/mediator -o $@ $^ $(GLIB_LIBS) -pthread
 
 # The test plugin links nothing of the mediator but the codec's accessors.
-$(B)/tests/plugins/libvgpu-backend-test.so: tests/mediator/test-backend.c mediator/backend.h $(COMMON_LIB)
+$(B)/tests/plugins/libvgpu-backend-test.so: tests/mediator/test-backend.c include/vgpu/backend.h $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -Imediator -shared -o $@ $< $(COMMON_LIB)
-$(B)/tests/plugins/libvgpu-backend-badabi.so: tests/mediator/test-backend.c mediator/backend.h $(COMMON_LIB)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -shared -o $@ $< $(COMMON_LIB)
+$(B)/tests/plugins/libvgpu-backend-badabi.so: tests/mediator/test-backend.c include/vgpu/backend.h $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -Imediator -DTEST_BACKEND_ABI=99 \
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -DTEST_BACKEND_ABI=99 \
 	    -DTEST_BACKEND_NAME='"badabi"' -shared -o $@ $< $(COMMON_LIB)
-$(B)/tests/plugins/libvgpu-backend-noentry.so: tests/mediator/test-backend.c mediator/backend.h $(COMMON_LIB)
+$(B)/tests/plugins/libvgpu-backend-noentry.so: tests/mediator/test-backend.c include/vgpu/backend.h $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -Imediator -DTEST_BACKEND_NO_ENTRY -shared -o $@ $< $(COMMON_LIB)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -DTEST_BACKEND_NO_ENTRY -shared -o $@ $< $(COMMON_LIB)
 
-$(MEDIATOR_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_HEADERS)
+$(MEDIATOR_UNIT_TESTS): $(B)/tests/%: tests/unit/%.c $(MEDIATOR_LIB) $(CONTROL_LIB) $(COMMON_LIB) \
+                        $(MEDIATOR_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) -DVGPU_SRCDIR='"$(CURDIR)"' \
-	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) \
+	    -o $@ $< $(MEDIATOR_LIB) $(CONTROL_LIB) $(COMMON_LIB) \
 	    $(MEDIATOR_LIBS)

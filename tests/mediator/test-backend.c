@@ -1,6 +1,6 @@
 /*
  * A backend plugin for tests/mediator/plugin-loading.t, built the way the
- * CUDA plugin will be: only mediator/backend.h and include/vgpu/.
+ * CUDA plugin will be: only include/vgpu/backend.h and include/vgpu/.
  *
  * It has TEST_BACKEND_UNITS units named "test unit N" and computes
  * VECTOR_ADD like the cpu backend, except that a == TEST_BACKEND_FAIL_A
@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backend.h"
+#include "vgpu/backend.h"
 
 #define TEST_BACKEND_UNITS  2
 #define TEST_BACKEND_FAIL_A 0xdeadbeefu

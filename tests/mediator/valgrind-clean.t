@@ -19,8 +19,8 @@ backend=test
 [pool C]
 backend=cpu
 workers=1
-service-time-us=1000000"
-write_config "vm-queue-limit=8" "plugin-dir=$build/tests/plugins" "drain-timeout-ms=5000"
+service-time-us=3000000"
+write_config "vm-queue-limit=8" "plugin-dir=$build/tests/plugins" "drain-timeout-ms=10000"
 export G_SLICE=always-malloc G_DEBUG=gc-friendly
 DAEMON_START_LIMIT=60 DAEMON_STOP_LIMIT=60
 start_daemon valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \

@@ -82,7 +82,7 @@ static void test_defaults(void)
     g_autoptr(GError) error = NULL;
 
     g_assert_true(config_parse(&cfg, text, strlen(text), PATH, &error));
-    g_assert_cmpstr(cfg.runtime_dir, ==, MEDIATOR_RUNTIME_DIR);
+    g_assert_cmpstr(cfg.runtime_dir, ==, VGPU_RUNTIME_DIR);
     g_assert_cmpstr(cfg.plugin_dir, ==, MEDIATOR_PLUGIN_DIR);
     g_assert_cmpint(cfg.log_level, ==, G_LOG_LEVEL_INFO);
     g_assert_cmpuint(cfg.queue_limit, ==, CONFIG_QUEUE_LIMIT_DEFAULT);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "vgpu/backend.h"
 
 static const struct vgpu_backend_ops *load_plugin(void)
 {

@@ -3,8 +3,8 @@
  * command group lives in its own file and exports a table of commands
  * (vgpuctl.c lists the tables: add a file and a line there to extend it).
  */
-#ifndef MEDIATOR_VGPUCTL_H
-#define MEDIATOR_VGPUCTL_H
+#ifndef VGPUCTL_H
+#define VGPUCTL_H
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -35,7 +35,7 @@ struct vgpuctl_command {
 extern const struct vgpuctl_command vgpuctl_vm_commands[];
 extern const struct vgpuctl_command vgpuctl_stats_commands[];
 extern const struct vgpuctl_command vgpuctl_admin_commands[];
-extern const struct vgpuctl_command vgpuctl_domain_commands[];  /* libvirt-hooks/vgpuctl-domain.c */
+extern const struct vgpuctl_command vgpuctl_domain_commands[];  /* vgpuctl-domain.c */
 
 /*
  * Send request (consumed) and return the exit code; *reply gets the reply
@@ -52,4 +52,4 @@ int vgpuctl_usage(const char *command, const char *fmt, ...) G_GNUC_PRINTF(2, 3)
 /* Print obj as pretty JSON on stdout. */
 void vgpuctl_print_json(JsonObject *obj);
 
-#endif /* MEDIATOR_VGPUCTL_H */
+#endif /* VGPUCTL_H */

@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "backend.h"
+#include "vgpu/backend.h"
 #include "cuda-worker.h"
 
 #define CUDA_START_TIMEOUT_NS   (60ull * 1000000000u)   /* CUDA's init can take seconds */

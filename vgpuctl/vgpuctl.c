@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
+#include "vgpu/paths.h"
 #include "control-client.h"
 #include "vgpuctl.h"
 
@@ -20,10 +20,10 @@ static struct vgpuctl ctl = { .timeout_ms = CONTROL_CLIENT_TIMEOUT_MS };
 
 static const GOptionEntry global_options[] = {
     { "socket", 's', 0, G_OPTION_ARG_FILENAME, &ctl.socket_path,
-      "The mediator's control socket (default " MEDIATOR_RUNTIME_DIR "/"
-      MEDIATOR_CONTROL_SOCKET ")", "PATH" },
+      "The mediator's control socket (default " VGPU_RUNTIME_DIR "/"
+      VGPU_CONTROL_SOCKET ")", "PATH" },
     { "runtime-dir", 'r', 0, G_OPTION_ARG_FILENAME, &ctl.runtime_dir,
-      "The mediator's runtime-dir: use DIR/" MEDIATOR_CONTROL_SOCKET, "DIR" },
+      "The mediator's runtime-dir: use DIR/" VGPU_CONTROL_SOCKET, "DIR" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &ctl.timeout_ms,
       "Wait at most MS milliseconds for the mediator (default 5000)", "MS" },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &ctl.json, "Print replies as JSON", NULL },
@@ -139,7 +139,7 @@ static int command_run(const struct vgpuctl_command *cmd, int argc, char **argv)
     }
     if (!ctl.socket_path) {
         ctl.socket_path = control_client_socket_path(ctl.runtime_dir ? ctl.runtime_dir
-                                                                     : MEDIATOR_RUNTIME_DIR);
+                                                                     : VGPU_RUNTIME_DIR);
     }
     return cmd->run(&ctl, argv + 1);
 }

@@ -11,8 +11,8 @@
  * A plugin is a shared object in the mediator's plugin directory named
  * libvgpu-backend-NAME.so that exports VGPU_BACKEND_ENTRY_SYMBOL.
  */
-#ifndef VGPU_MEDIATOR_BACKEND_H
-#define VGPU_MEDIATOR_BACKEND_H
+#ifndef VGPU_BACKEND_H
+#define VGPU_BACKEND_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -82,4 +82,4 @@ typedef const struct vgpu_backend_ops *(*vgpu_backend_entry_fn)(void);
 /* The built-in CPU backend. */
 const struct vgpu_backend_ops *vgpu_backend_cpu(void);
 
-#endif /* VGPU_MEDIATOR_BACKEND_H */
+#endif /* VGPU_BACKEND_H */

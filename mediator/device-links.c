@@ -1,5 +1,5 @@
 /*
- * The device listener and its connections: see devices.h.
+ * The device listener and its connections: see device-links.h.
  */
 #include <errno.h>
 #include <glib-unix.h>
@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "devices.h"
+#include "device-links.h"
 #include "sockets.h"
 #include "vgpu/codec.h"
 
@@ -17,7 +17,7 @@
 
 struct device_conn {
     gint refcount;
-    struct devices *owner;          /* NULL once closed (main thread) */
+    struct device_links *owner;          /* NULL once closed (main thread) */
     GMutex lock;                    /* guards fd, closed, out, out_scheduled, stuck */
     int fd;
     bool closed;
@@ -35,7 +35,7 @@ struct device_conn {
     unsigned char in[DEVICE_IN_BUFFER];
 };
 
-struct devices {
+struct device_links {
     char *socket_path;
     int listen_fd;                  /* -1 once stopped */
     guint listen_watch;
@@ -203,7 +203,7 @@ static void conn_request_complete(struct request *r, uint32_t error, const void 
     send_complete(r->owner, r->seq, r->request_id, error, response, response_len);
 }
 
-static void by_uuid_remove(struct devices *d, struct device_conn *c)
+static void by_uuid_remove(struct device_links *d, struct device_conn *c)
 {
     GPtrArray *list = g_hash_table_lookup(d->by_uuid, c->uuid_str);
 
@@ -227,7 +227,7 @@ static bool request_of_conn(struct request *r, void *data)
  */
 static void conn_close(struct device_conn *c, uint32_t cancel_error)
 {
-    struct devices *d = c->owner;
+    struct device_links *d = c->owner;
 
     if (!d) {
         return;
@@ -275,7 +275,7 @@ static void conn_protocol_error(struct device_conn *c, const char *why)
  * it when the registered pid is not its peer.  initial: right after HELLO,
  * when an IDENTITY is always sent.  FALSE when c was closed.
  */
-static gboolean conn_update_identity(struct devices *d, struct device_conn *c, bool initial)
+static gboolean conn_update_identity(struct device_links *d, struct device_conn *c, bool initial)
 {
     struct registry_vm *vm = registry_lookup(d->registry, c->uuid);
 
@@ -300,7 +300,7 @@ static gboolean conn_update_identity(struct devices *d, struct device_conn *c, b
     return TRUE;
 }
 
-static gboolean handle_hello(struct devices *d, struct device_conn *c, const unsigned char *p)
+static gboolean handle_hello(struct device_links *d, struct device_conn *c, const unsigned char *p)
 {
     uint32_t version = vgpu_le32_load(p + 16);
     GPtrArray *list;
@@ -333,7 +333,7 @@ static gboolean handle_hello(struct devices *d, struct device_conn *c, const uns
     return conn_update_identity(d, c, true);
 }
 
-static gboolean handle_submit(struct devices *d, struct device_conn *c, uint32_t seq,
+static gboolean handle_submit(struct device_links *d, struct device_conn *c, uint32_t seq,
                               const unsigned char *p, size_t len)
 {
     uint32_t request_id = vgpu_le32_load(p);
@@ -367,7 +367,7 @@ static gboolean handle_submit(struct devices *d, struct device_conn *c, uint32_t
 }
 
 /* Handle one whole message.  FALSE when c was closed. */
-static gboolean handle_message(struct devices *d, struct device_conn *c,
+static gboolean handle_message(struct device_links *d, struct device_conn *c,
                                const struct vgpu_wire_header *hdr, const unsigned char *payload)
 {
     switch (hdr->type) {
@@ -386,7 +386,7 @@ static gboolean handle_message(struct devices *d, struct device_conn *c,
 static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
 {
     struct device_conn *c = data;
-    struct devices *d = c->owner;
+    struct device_links *d = c->owner;
     size_t used = 0;
     ssize_t n;
 
@@ -425,9 +425,9 @@ static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean devices_on_accept(gint fd, GIOCondition cond, gpointer data)
+static gboolean device_links_on_accept(gint fd, GIOCondition cond, gpointer data)
 {
-    struct devices *d = data;
+    struct device_links *d = data;
 
     (void)cond;
     for (;;) {
@@ -466,16 +466,16 @@ static gboolean devices_on_accept(gint fd, GIOCondition cond, gpointer data)
     }
 }
 
-struct devices *devices_new(const char *socket_path, const char *group, struct registry *registry,
+struct device_links *device_links_new(const char *socket_path, const char *group, struct registry *registry,
                             struct scheduler *scheduler, GError **error)
 {
     int fd = sockets_listen(socket_path, DEVICE_SOCKET_MODE, group, error);
-    struct devices *d;
+    struct device_links *d;
 
     if (fd < 0) {
         return NULL;
     }
-    d = g_new0(struct devices, 1);
+    d = g_new0(struct device_links, 1);
     d->socket_path = g_strdup(socket_path);
     d->listen_fd = fd;
     d->registry = registry;
@@ -483,11 +483,11 @@ struct devices *devices_new(const char *socket_path, const char *group, struct r
     d->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_unref, NULL);
     d->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)g_ptr_array_unref);
-    d->listen_watch = g_unix_fd_add(fd, G_IO_IN, devices_on_accept, d);
+    d->listen_watch = g_unix_fd_add(fd, G_IO_IN, device_links_on_accept, d);
     return d;
 }
 
-void devices_stop_listening(struct devices *d)
+void device_links_stop_listening(struct device_links *d)
 {
     if (d->listen_fd >= 0) {
         g_source_remove(d->listen_watch);
@@ -497,7 +497,7 @@ void devices_stop_listening(struct devices *d)
     }
 }
 
-void devices_stop_reading(struct devices *d)
+void device_links_stop_reading(struct device_links *d)
 {
     GHashTableIter iter;
     gpointer key;
@@ -514,7 +514,7 @@ void devices_stop_reading(struct devices *d)
     }
 }
 
-void devices_shutdown_output(struct devices *d)
+void device_links_shutdown_output(struct device_links *d)
 {
     GHashTableIter iter;
     gpointer key;
@@ -543,7 +543,7 @@ static bool conn_peer_open(struct device_conn *c)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-unsigned devices_open_peers(struct devices *d)
+unsigned device_links_open_peers(struct device_links *d)
 {
     GHashTableIter iter;
     gpointer key;
@@ -560,7 +560,7 @@ unsigned devices_open_peers(struct devices *d)
     return open;
 }
 
-gsize devices_pending_output(struct devices *d)
+gsize device_links_pending_output(struct device_links *d)
 {
     GHashTableIter iter;
     gpointer key;
@@ -577,11 +577,11 @@ gsize devices_pending_output(struct devices *d)
     return total;
 }
 
-void devices_free(struct devices *d)
+void device_links_free(struct device_links *d)
 {
     GList *conns;
 
-    devices_stop_listening(d);
+    device_links_stop_listening(d);
     d->scheduler = NULL;
     conns = g_hash_table_get_keys(d->conns);
     for (GList *l = conns; l; l = l->next) {
@@ -594,7 +594,7 @@ void devices_free(struct devices *d)
     g_free(d);
 }
 
-unsigned devices_registration_changed(struct devices *d, const uint8_t uuid[16])
+unsigned device_links_registration_changed(struct device_links *d, const uint8_t uuid[16])
 {
     char key[VGPU_UUID_STRING_LEN + 1];
     GPtrArray *list, *copy;
@@ -619,7 +619,7 @@ unsigned devices_registration_changed(struct devices *d, const uint8_t uuid[16])
     return closed;
 }
 
-unsigned devices_connected(struct devices *d, const uint8_t uuid[16])
+unsigned device_links_connected(struct device_links *d, const uint8_t uuid[16])
 {
     char key[VGPU_UUID_STRING_LEN + 1];
     GPtrArray *list;
@@ -629,7 +629,7 @@ unsigned devices_connected(struct devices *d, const uint8_t uuid[16])
     return list ? list->len : 0;
 }
 
-unsigned devices_count(struct devices *d)
+unsigned device_links_count(struct device_links *d)
 {
     return g_hash_table_size(d->conns);
 }

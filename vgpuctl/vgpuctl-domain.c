@@ -15,7 +15,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "config.h"
+#include "vgpu/paths.h"
 #include "domain-edit.h"
 #include "metadata.h"
 #include "qemu-cmdline.h"
@@ -292,7 +292,7 @@ static int domain_attach_options(struct domain_edit_options *opts)
 static char *domain_device_socket(const struct vgpuctl *ctl)
 {
     char *dir = g_path_get_dirname(ctl->socket_path);
-    char *socket = g_build_filename(dir, MEDIATOR_DEVICE_SOCKET, NULL);
+    char *socket = g_build_filename(dir, VGPU_DEVICE_SOCKET, NULL);
 
     g_free(dir);
     return socket;

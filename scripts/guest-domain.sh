@@ -4,7 +4,7 @@
 # console in a file: what the tests and `make demo` define before
 # `vgpuctl attach` and `virsh start`.  See docs/libvirt.md.
 #
-#   libvirt-hooks/guest-domain.sh --name NAME --kernel FILE --initrd FILE
+#   scripts/guest-domain.sh --name NAME --kernel FILE --initrd FILE
 #       --console FILE [--emulator PATH] [--machine pc|q35] [--type qemu|kvm]
 #       [--memory MIB] [--uuid UUID] [--cmdline TEXT] [--serial-pipe PATH]
 #

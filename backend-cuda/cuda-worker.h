@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "cpu-relax.h"
+#include "vgpu/backend.h"
+#include "vgpu/cpu-relax.h"
 
 #define CUDA_WORKER_NAME        "vgpu-cuda-worker"
 #define CUDA_SHARED_MAGIC       0x56435753u     /* "SWCV" */

@@ -131,10 +131,10 @@ static gboolean parse_args(JsonObject *obj, struct control_request *req, GError 
         if (!(text = string_member(obj, "name", error))) {
             return FALSE;
         }
-        if (text[0] == '\0' || strlen(text) >= REGISTRY_NAME_MAX ||
+        if (text[0] == '\0' || strlen(text) >= VGPU_DOMAIN_NAME_MAX ||
             !g_utf8_validate(text, -1, NULL)) {
             return fail(error, CONTROL_ERROR_BAD_ARGUMENT,
-                        "name must be 1..%u bytes of UTF-8", REGISTRY_NAME_MAX - 1);
+                        "name must be 1..%u bytes of UTF-8", VGPU_DOMAIN_NAME_MAX - 1);
         }
         req->name = g_strdup(text);
     }

@@ -4,15 +4,15 @@
  *
  * Every error has a stable name that the reply carries in "error".
  */
-#ifndef MEDIATOR_CONTROL_PROTO_H
-#define MEDIATOR_CONTROL_PROTO_H
+#ifndef VGPU_CONTROL_PROTO_H
+#define VGPU_CONTROL_PROTO_H
 
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "registry.h"
+#include "vgpu/paths.h"
 
 #define CONTROL_LINE_MAX    65536u      /* bytes of a request line, without the newline */
 
@@ -85,4 +85,4 @@ const char *control_command_name(enum control_command command);
 /* {"ok":false,"error":NAME,"message":MESSAGE} as one line without newline. */
 char *control_reply_error(const char *name, const char *message);
 
-#endif /* MEDIATOR_CONTROL_PROTO_H */
+#endif /* VGPU_CONTROL_PROTO_H */

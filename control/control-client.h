@@ -7,8 +7,8 @@
  *   ControlClient *c = control_client_connect(path, CONTROL_CLIENT_TIMEOUT_MS, &err);
  *   JsonObject *reply = c ? control_client_call(c, request, NULL, &err) : NULL;
  */
-#ifndef MEDIATOR_CONTROL_CLIENT_H
-#define MEDIATOR_CONTROL_CLIENT_H
+#ifndef VGPU_CONTROL_CLIENT_H
+#define VGPU_CONTROL_CLIENT_H
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
@@ -48,4 +48,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ControlClient, control_client_free)
 JsonObject *control_client_call(ControlClient *c, JsonObject *request, char **error_name,
                                 GError **error);
 
-#endif /* MEDIATOR_CONTROL_CLIENT_H */
+#endif /* VGPU_CONTROL_CLIENT_H */

@@ -1,6 +1,6 @@
 # The cuda backend: the plugin libvgpu-backend-cuda.so (no CUDA in it) and
 # its GPU worker program vgpu-cuda-worker (CUDA, nvcc), side by side; see
-# mediator/cuda-worker.h.  Built when the CUDA toolkit is here (NVCC= or
+# backend-cuda/cuda-worker.h.  Built when the CUDA toolkit is here (NVCC= or
 # /usr/local/cuda).  The worker links the static CUDA runtime: at run time it
 # needs only the driver's libcuda.so.1, and without one it says so.
 NVCC        ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
@@ -15,7 +15,7 @@ CUDA_WORKER       := $(B)/plugins/vgpu-cuda-worker
 CUDA_FAULT_PLUGIN := $(B)/test-plugins/libvgpu-backend-cuda.so
 CUDA_FAULT_WORKER := $(B)/test-plugins/vgpu-cuda-worker
 CUDA_FLOOR        := $(B)/bench/cuda-floor
-CUDA_HEADERS := mediator/backend-cuda-kernels.h mediator/cuda-worker.h mediator/backend.h \
+CUDA_HEADERS := backend-cuda/backend-cuda-kernels.h backend-cuda/cuda-worker.h include/vgpu/backend.h \
                 $(COMMON_HEADERS)
 CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 
@@ -37,28 +37,28 @@ define need_nvcc
 	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
 endef
 
-$(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN): %/libvgpu-backend-cuda.so: mediator/backend-cuda.c \
+$(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN): %/libvgpu-backend-cuda.so: backend-cuda/backend-cuda.c \
                                      $(CUDA_HEADERS) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -fvisibility=hidden -Imediator -shared \
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -fvisibility=hidden -Ibackend-cuda -shared \
 	    -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $< $(COMMON_LIB) -ldl
 
-$(B)/plugins/obj/backend-cuda-kernels.o: mediator/backend-cuda-kernels.cu $(CUDA_HEADERS)
+$(B)/plugins/obj/backend-cuda-kernels.o: backend-cuda/backend-cuda-kernels.cu $(CUDA_HEADERS)
 	$(need_nvcc)
 	@mkdir -p $(@D)
-	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 -Iinclude -Imediator -c -o $@ $<
-$(B)/test-plugins/obj/backend-cuda-kernels.o: mediator/backend-cuda-kernels.cu $(CUDA_HEADERS) \
+	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 -Iinclude -Ibackend-cuda -c -o $@ $<
+$(B)/test-plugins/obj/backend-cuda-kernels.o: backend-cuda/backend-cuda-kernels.cu $(CUDA_HEADERS) \
                                               | $(B)/plugins/obj/backend-cuda-kernels.o
 	@mkdir -p $(@D)
-	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 -DVGPU_CUDA_FAULT_INJECTION -Iinclude -Imediator \
+	$(NVCC) $(CUDA_GENCODE) -O2 -std=c++17 -DVGPU_CUDA_FAULT_INJECTION -Iinclude -Ibackend-cuda \
 	    -c -o $@ $<
 
 # Test build: VECTOR_ADD with first operand VGPU_CUDA_FAULT_OPERAND runs an illegal store.
 $(CUDA_WORKER): CUDA_DEFS :=
 $(CUDA_FAULT_WORKER): CUDA_DEFS := -DVGPU_CUDA_FAULT_INJECTION
-$(CUDA_WORKER) $(CUDA_FAULT_WORKER): %/vgpu-cuda-worker: mediator/cuda-worker.c \
+$(CUDA_WORKER) $(CUDA_FAULT_WORKER): %/vgpu-cuda-worker: backend-cuda/cuda-worker.c \
                                      %/obj/backend-cuda-kernels.o $(CUDA_HEADERS)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CUDA_DEFS) -I$(CUDA_HOME)/include -Imediator -o $@ \
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CUDA_DEFS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ \
 	    $< $*/obj/backend-cuda-kernels.o $(CUDA_LDLIBS)
 
 .PHONY: install-cuda-plugin
@@ -67,40 +67,10 @@ install-cuda-plugin: $(CUDA_PLUGIN) $(CUDA_WORKER)
 	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
 	$(INSTALL) -m 0755 $(CUDA_WORKER) $(DESTDIR)$(LIBDIR)/vgpu/backends/
 
-$(B)/tests/cuda-plugin-test: tests/unit/cuda-plugin-test.c mediator/backend.h $(CUDA_PLUGIN) \
-                             $(CUDA_WORKER)
-	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -Imediator $(shell $(PKG_CONFIG) --cflags gmodule-2.0) \
-	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' -o $@ $< \
-	    $(shell $(PKG_CONFIG) --libs gmodule-2.0)
-
 # The raw CUDA floor benchmark (bench/cuda-floor.c): the backend's own kernel.
 $(CUDA_FLOOR): bench/cuda-floor.c $(B)/plugins/obj/backend-cuda-kernels.o
 	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Imediator -o $@ $< \
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ $< \
 	    $(B)/plugins/obj/backend-cuda-kernels.o $(CUDA_LDLIBS)
 
-# The GPU checks (`make gpu-test`, on a host with an NVIDIA GPU; see
-# docs/gpu.md): the plugin against the CPU backend and with a GPU fault, and
-# the mediator's integration tests with pools on the GPU.
-GPU_TESTS := $(B)/tests/cuda-backend-test $(sort $(wildcard tests/gpu/*.t))
-# The mediator's integration tests that hold for any backend, rerun with
-# their pools on GPU 0 (VGPU_TEST_BACKEND=cuda; see tests/mediator/lib.sh).
-GPU_MEDIATOR_TESTS := $(addprefix tests/mediator/, priority-order.t aging.t stats-exact.t \
-    unregistered-refused.t peer-pid-checked.t malformed-clients.t sigterm-drains.t \
-    stuck-peer.t control-socket.t vgpuctl-cli.t cancel-gauges.t)
-
-$(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUDA_WORKER) \
-                              $(CUDA_FAULT_PLUGIN) $(CUDA_FAULT_WORKER) \
-                              $(MEDIATOR_LIB) $(COMMON_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) \
-	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' \
-	    -DVGPU_CUDA_FAULT_PLUGIN_PATH='"$(abspath $(CUDA_FAULT_PLUGIN))"' \
-	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_LIBS)
-
-.PHONY: gpu-test gpu-test-build
-# No QEMU and no guest image: a GPU host needs neither (docs/gpu.md).
-gpu-test-build: all $(GPU_TESTS) $(CUDA_FLOOR) $(MEDIATOR_TEST_BINS) $(MEDIATOR_TEST_PLUGINS)
-gpu-test: gpu-test-build
-	@VGPU_TEST_BACKEND=cuda tests/run-tests $(GPU_TESTS) $(GPU_MEDIATOR_TESTS)
+include tests/gpu/gpu-tests.mk

@@ -1,5 +1,6 @@
 /*
- * The device listener: one connection per running vgpu-stub device on
+ * Links to the QEMU devices (not the GPUs: those are the scheduler's
+ * units): the listener and one connection per running vgpu-stub device on
  * <runtime-dir>/mediator.sock, speaking the wire protocol of
  * include/vgpu/wire.h.
  *
@@ -12,8 +13,8 @@
  *
  * Main thread only, except completions (thread-safe).
  */
-#ifndef MEDIATOR_DEVICES_H
-#define MEDIATOR_DEVICES_H
+#ifndef MEDIATOR_DEVICE_LINKS_H
+#define MEDIATOR_DEVICE_LINKS_H
 
 #include <glib.h>
 #include <stdint.h>
@@ -24,44 +25,44 @@
 #define DEVICES_MAX_CONNECTIONS 1024
 #define DEVICE_OUT_MAX          (4u << 20)  /* unsent bytes before a peer counts as stuck */
 
-struct devices;
+struct device_links;
 
 /* Listen on socket_path (mode 0660, group when not NULL).  NULL with an error. */
-struct devices *devices_new(const char *socket_path, const char *group, struct registry *registry,
+struct device_links *device_links_new(const char *socket_path, const char *group, struct registry *registry,
                             struct scheduler *scheduler, GError **error);
 
 /* Close every connection and the listener, remove the socket file. */
-void devices_free(struct devices *d);
+void device_links_free(struct device_links *d);
 
 /* Stop accepting connections (at SIGTERM); the socket file goes away. */
-void devices_stop_listening(struct devices *d);
+void device_links_stop_listening(struct device_links *d);
 
 /* Stop reading from devices (before the scheduler goes away). */
-void devices_stop_reading(struct devices *d);
+void device_links_stop_reading(struct device_links *d);
 
 /* Bytes not yet written to any device. */
-gsize devices_pending_output(struct devices *d);
+gsize device_links_pending_output(struct device_links *d);
 
 /*
  * At the end of a stop, once everything is written: end the output of every
  * connection (the devices read what is left, then EOF) ...
  */
-void devices_shutdown_output(struct devices *d);
+void device_links_shutdown_output(struct device_links *d);
 
 /* ... and count the devices that have not closed their end yet. */
-unsigned devices_open_peers(struct devices *d);
+unsigned device_links_open_peers(struct device_links *d);
 
 /*
  * The registration of uuid changed (registered, unregistered, pid set):
  * tell its connections their identity, and close those whose peer is not
  * the registered pid.  Returns how many connections were closed.
  */
-unsigned devices_registration_changed(struct devices *d, const uint8_t uuid[16]);
+unsigned device_links_registration_changed(struct device_links *d, const uint8_t uuid[16]);
 
 /* Connections that have said HELLO with uuid. */
-unsigned devices_connected(struct devices *d, const uint8_t uuid[16]);
+unsigned device_links_connected(struct device_links *d, const uint8_t uuid[16]);
 
 /* All connections. */
-unsigned devices_count(struct devices *d);
+unsigned device_links_count(struct device_links *d);
 
-#endif /* MEDIATOR_DEVICES_H */
+#endif /* MEDIATOR_DEVICE_LINKS_H */
