@@ -2,6 +2,7 @@
  * Request, response and wire-message codec: see include/vgpu/codec.h.
  */
 #include <endian.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "vgpu/codec.h"
@@ -266,5 +267,127 @@ uint32_t vgpu_wire_header_decode(const void *buf, struct vgpu_wire_header *hdr)
     hdr->type = type;
     hdr->seq = seq;
     hdr->length = length;
+    return VGPU_OK;
+}
+
+size_t vgpu_wire_hello_encode(void *buf, size_t cap, const uint8_t uuid[16],
+                              uint32_t protocol_version)
+{
+    unsigned char head[sizeof(struct vgpu_wire_hello)];
+
+    memcpy(head + offsetof(struct vgpu_wire_hello, uuid), uuid, 16);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_hello, protocol_version), protocol_version);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_hello, reserved), 0);
+    return vgpu_wire_encode(buf, cap, VGPU_WIRE_HELLO, 0, head, sizeof(head), NULL, 0);
+}
+
+uint32_t vgpu_wire_hello_decode(const void *payload, size_t len, struct vgpu_wire_hello *hello)
+{
+    const unsigned char *in = payload;
+
+    if (len != sizeof(struct vgpu_wire_hello) ||
+        vgpu_le32_load(in + offsetof(struct vgpu_wire_hello, reserved)) != 0) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    memcpy(hello->uuid, in + offsetof(struct vgpu_wire_hello, uuid), 16);
+    hello->protocol_version = vgpu_le32_load(in + offsetof(struct vgpu_wire_hello,
+                                                           protocol_version));
+    hello->reserved = 0;
+    return VGPU_OK;
+}
+
+size_t vgpu_wire_identity_encode(void *buf, size_t cap, const struct vgpu_wire_identity *id)
+{
+    unsigned char head[sizeof(struct vgpu_wire_identity)];
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, error), id->error);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, pool_id), id->pool_id);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, priority), id->priority);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, vm_id), id->vm_id);
+    return vgpu_wire_encode(buf, cap, VGPU_WIRE_IDENTITY, 0, head, sizeof(head), NULL, 0);
+}
+
+uint32_t vgpu_wire_identity_decode(const void *payload, size_t len,
+                                   struct vgpu_wire_identity *id)
+{
+    const unsigned char *in = payload;
+    struct vgpu_wire_identity got;
+
+    if (len != sizeof(struct vgpu_wire_identity)) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    got.error = vgpu_le32_load(in + offsetof(struct vgpu_wire_identity, error));
+    got.pool_id = vgpu_le32_load(in + offsetof(struct vgpu_wire_identity, pool_id));
+    got.priority = vgpu_le32_load(in + offsetof(struct vgpu_wire_identity, priority));
+    got.vm_id = vgpu_le32_load(in + offsetof(struct vgpu_wire_identity, vm_id));
+    if (got.error >= VGPU_ERROR_COUNT) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    if (got.error == VGPU_OK
+            ? got.pool_id < VGPU_POOL_FIRST || got.pool_id > VGPU_POOL_LAST ||
+              got.priority >= VGPU_PRIORITY_COUNT || got.vm_id < 1 || got.vm_id > VGPU_VM_ID_MAX
+            : got.pool_id != 0 || got.priority != 0 || got.vm_id != 0) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    *id = got;
+    return VGPU_OK;
+}
+
+size_t vgpu_wire_submit_encode(void *buf, size_t cap, uint32_t seq, uint32_t request_id,
+                               const void *request, size_t request_len)
+{
+    unsigned char head[sizeof(struct vgpu_wire_submit)];
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_submit, request_id), request_id);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_submit, reserved), 0);
+    return vgpu_wire_encode(buf, cap, VGPU_WIRE_SUBMIT, seq, head, sizeof(head), request,
+                            request_len);
+}
+
+uint32_t vgpu_wire_submit_decode(const void *payload, size_t len,
+                                 struct vgpu_wire_submit_view *view)
+{
+    const unsigned char *in = payload;
+
+    if (len <= sizeof(struct vgpu_wire_submit) ||
+        len - sizeof(struct vgpu_wire_submit) > VGPU_REQUEST_MAX ||
+        vgpu_le32_load(in + offsetof(struct vgpu_wire_submit, reserved)) != 0) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    view->request_id = vgpu_le32_load(in + offsetof(struct vgpu_wire_submit, request_id));
+    view->request = in + sizeof(struct vgpu_wire_submit);
+    view->request_len = len - sizeof(struct vgpu_wire_submit);
+    return VGPU_OK;
+}
+
+size_t vgpu_wire_complete_encode(void *buf, size_t cap, uint32_t seq, uint32_t request_id,
+                                 uint32_t error, const void *response, size_t response_len)
+{
+    unsigned char head[sizeof(struct vgpu_wire_complete)];
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_complete, request_id), request_id);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_complete, error), error);
+    return vgpu_wire_encode(buf, cap, VGPU_WIRE_COMPLETE, seq, head, sizeof(head), response,
+                            response_len);
+}
+
+uint32_t vgpu_wire_complete_decode(const void *payload, size_t len,
+                                   struct vgpu_wire_complete_view *view)
+{
+    const unsigned char *in = payload;
+    uint32_t error;
+
+    if (len < sizeof(struct vgpu_wire_complete) ||
+        len - sizeof(struct vgpu_wire_complete) > VGPU_RESPONSE_MAX) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    error = vgpu_le32_load(in + offsetof(struct vgpu_wire_complete, error));
+    if (error >= VGPU_ERROR_COUNT) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    view->request_id = vgpu_le32_load(in + offsetof(struct vgpu_wire_complete, request_id));
+    view->error = error;
+    view->response_len = len - sizeof(struct vgpu_wire_complete);
+    view->response = view->response_len ? in + sizeof(struct vgpu_wire_complete) : NULL;
     return VGPU_OK;
 }

@@ -170,28 +170,23 @@ static void conn_send(struct device_conn *c, const void *buf, size_t len)
 static void send_identity(struct device_conn *c, uint32_t error, const struct registry_vm *vm)
 {
     unsigned char msg[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_identity)];
-    unsigned char head[sizeof(struct vgpu_wire_identity)];
-    size_t len;
+    struct vgpu_wire_identity id = {
+        .error = error,
+        .pool_id = vm ? vm->pool_id : 0,
+        .priority = vm ? vm->priority : 0,
+        .vm_id = vm ? vm->vm_id : 0,
+    };
 
-    vgpu_le32_store(head, error);
-    vgpu_le32_store(head + 4, vm ? vm->pool_id : 0);
-    vgpu_le32_store(head + 8, vm ? vm->priority : 0);
-    vgpu_le32_store(head + 12, vm ? vm->vm_id : 0);
-    len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_IDENTITY, 0, head, sizeof(head), NULL, 0);
-    conn_send(c, msg, len);
+    conn_send(c, msg, vgpu_wire_identity_encode(msg, sizeof(msg), &id));
 }
 
 static void send_complete(struct device_conn *c, uint32_t seq, uint32_t request_id,
                           uint32_t error, const void *response, size_t response_len)
 {
     unsigned char msg[VGPU_WIRE_MAX_MESSAGE];
-    unsigned char head[sizeof(struct vgpu_wire_complete)];
-    size_t len;
+    size_t len = vgpu_wire_complete_encode(msg, sizeof(msg), seq, request_id, error, response,
+                                           response_len);
 
-    vgpu_le32_store(head, request_id);
-    vgpu_le32_store(head + 4, error);
-    len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_COMPLETE, seq, head, sizeof(head),
-                           response, response_len);
     g_assert(len > 0);
     conn_send(c, msg, len);
 }
@@ -300,21 +295,24 @@ static gboolean conn_update_identity(struct device_links *d, struct device_conn 
     return TRUE;
 }
 
-static gboolean handle_hello(struct device_links *d, struct device_conn *c, const unsigned char *p)
+static gboolean handle_hello(struct device_links *d, struct device_conn *c,
+                             const unsigned char *p, size_t len)
 {
-    uint32_t version = vgpu_le32_load(p + 16);
+    struct vgpu_wire_hello hello;
+    uint32_t version;
     GPtrArray *list;
 
     if (c->hello) {
         conn_protocol_error(c, "HELLO sent twice");
         return FALSE;
     }
-    if (vgpu_le32_load(p + 20) != 0) {
+    if (vgpu_wire_hello_decode(p, len, &hello) != VGPU_OK) {
         conn_protocol_error(c, "HELLO with a nonzero reserved word");
         return FALSE;
     }
+    version = hello.protocol_version;
     c->hello = true;
-    memcpy(c->uuid, p, sizeof(c->uuid));
+    memcpy(c->uuid, hello.uuid, sizeof(c->uuid));
     vgpu_uuid_format(c->uuid, c->uuid_str);
     list = g_hash_table_lookup(d->by_uuid, c->uuid_str);
     if (!list) {
@@ -336,14 +334,16 @@ static gboolean handle_hello(struct device_links *d, struct device_conn *c, cons
 static gboolean handle_submit(struct device_links *d, struct device_conn *c, uint32_t seq,
                               const unsigned char *p, size_t len)
 {
-    uint32_t request_id = vgpu_le32_load(p);
+    struct vgpu_wire_submit_view submit;
+    uint32_t request_id;
     struct request *r;
     uint32_t error;
 
-    if (vgpu_le32_load(p + 4) != 0) {
+    if (vgpu_wire_submit_decode(p, len, &submit) != VGPU_OK) {
         conn_protocol_error(c, "SUBMIT with a nonzero reserved word");
         return FALSE;
     }
+    request_id = submit.request_id;
     if (!c->vm) {
         unsigned char response[VGPU_RESPONSE_HEADER_SIZE];
         size_t rlen = vgpu_response_encode(response, sizeof(response), VGPU_ERR_NOT_REGISTERED,
@@ -353,9 +353,8 @@ static gboolean handle_submit(struct device_links *d, struct device_conn *c, uin
         send_complete(c, seq, request_id, VGPU_ERR_NOT_REGISTERED, response, rlen);
         return TRUE;
     }
-    r = request_new(c->vm, seq, request_id, p + sizeof(struct vgpu_wire_submit),
-                    len - sizeof(struct vgpu_wire_submit), conn_request_complete, conn_ref(c),
-                    conn_unref);
+    r = request_new(c->vm, seq, request_id, submit.request, submit.request_len,
+                    conn_request_complete, conn_ref(c), conn_unref);
     error = vgpu_request_decode(r->bytes, r->length, &r->view);
     if (error != VGPU_OK) {
         g_debug("%s: request %u refused: %s", LABEL(c), request_id, vgpu_error_name(error));
@@ -372,7 +371,7 @@ static gboolean handle_message(struct device_links *d, struct device_conn *c,
 {
     switch (hdr->type) {
     case VGPU_WIRE_HELLO:
-        return handle_hello(d, c, payload);
+        return handle_hello(d, c, payload, hdr->length);
     case VGPU_WIRE_SUBMIT:
         return handle_submit(d, c, hdr->seq, payload, hdr->length);
     default:

@@ -225,13 +225,9 @@ static void vgpu_stub_protocol_error(VgpuStubState *s, const char *why)
  * never fills the socket otherwise): drop the link rather than stall the
  * vCPU, and report false.
  */
-static bool vgpu_stub_send(VgpuStubState *s, enum vgpu_wire_type type,
-                           uint32_t seq, const void *head, size_t head_len,
-                           const void *body, size_t body_len)
+/* Send a frame the codec encoded (len 0: it did not fit the contract). */
+static bool vgpu_stub_send(VgpuStubState *s, const uint8_t *frame, size_t len)
 {
-    uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
-    size_t len = vgpu_wire_encode(frame, sizeof(frame), type, seq,
-                                  head, head_len, body, body_len);
     int sent;
 
     assert(len);    /* our own messages always fit the contract */
@@ -247,7 +243,7 @@ static bool vgpu_stub_send(VgpuStubState *s, enum vgpu_wire_type type,
 
 static void vgpu_stub_doorbell(VgpuStubState *s)
 {
-    uint8_t head[sizeof(struct vgpu_wire_submit)] = { 0 };
+    uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
     uint32_t seq;
 
     if (s->inflight_seq) {
@@ -276,10 +272,10 @@ static void vgpu_stub_doorbell(VgpuStubState *s)
 
     seq = s->next_seq;
     s->next_seq = seq == UINT32_MAX ? 1 : seq + 1;
-    stl_le_p(head + offsetof(struct vgpu_wire_submit, request_id),
-             s->request_id);
-    if (!vgpu_stub_send(s, VGPU_WIRE_SUBMIT, seq, head, sizeof(head),
-                        s->request, s->request_len)) {
+    if (!vgpu_stub_send(s, frame,
+                        vgpu_wire_submit_encode(frame, sizeof(frame), seq,
+                                                s->request_id, s->request,
+                                                s->request_len))) {
         vgpu_stub_refuse(s, VGPU_ERR_NOT_CONNECTED);
         return;
     }
@@ -302,45 +298,42 @@ static void vgpu_stub_disconnect_bh(void *opaque)
     qemu_chr_fe_accept_input(&s->chr);
 }
 
-static void vgpu_stub_handle_identity(VgpuStubState *s, const uint8_t *p)
+static void vgpu_stub_handle_identity(VgpuStubState *s, const uint8_t *p,
+                                      uint32_t len)
 {
-    uint32_t error = ldl_le_p(p + offsetof(struct vgpu_wire_identity, error));
-    uint32_t pool_id = ldl_le_p(p + offsetof(struct vgpu_wire_identity,
-                                             pool_id));
-    uint32_t priority = ldl_le_p(p + offsetof(struct vgpu_wire_identity,
-                                              priority));
-    uint32_t vm_id = ldl_le_p(p + offsetof(struct vgpu_wire_identity, vm_id));
+    struct vgpu_wire_identity id;
 
-    if (error != VGPU_OK) {
-        warn_report("vgpu-stub: the mediator gives this VM no identity: %s",
-                    vgpu_error_message(error));
-        vgpu_stub_set_identity(s, 0, 0, 0);
-        return;
-    }
-    if (pool_id < VGPU_POOL_FIRST || pool_id > VGPU_POOL_LAST ||
-        priority >= VGPU_PRIORITY_COUNT ||
-        vm_id < 1 || vm_id > VGPU_VM_ID_MAX) {
+    if (vgpu_wire_identity_decode(p, len, &id) != VGPU_OK) {
         vgpu_stub_protocol_error(s, "IDENTITY out of range");
         return;
     }
-    trace_vgpu_stub_identity(pool_id, priority, vm_id);
-    vgpu_stub_set_identity(s, pool_id, priority, vm_id);
+    if (id.error != VGPU_OK) {
+        warn_report("vgpu-stub: the mediator gives this VM no identity: %s",
+                    vgpu_error_message(id.error));
+        vgpu_stub_set_identity(s, 0, 0, 0);
+        return;
+    }
+    trace_vgpu_stub_identity(id.pool_id, id.priority, id.vm_id);
+    vgpu_stub_set_identity(s, id.pool_id, id.priority, id.vm_id);
 }
 
 static void vgpu_stub_handle_complete(VgpuStubState *s, uint32_t seq,
                                       const uint8_t *p, uint32_t len)
 {
-    uint32_t error = ldl_le_p(p + offsetof(struct vgpu_wire_complete, error));
-    const uint8_t *response = p + sizeof(struct vgpu_wire_complete);
-    uint32_t response_len = len - sizeof(struct vgpu_wire_complete);
+    struct vgpu_wire_complete_view complete;
 
+    if (vgpu_wire_complete_decode(p, len, &complete) != VGPU_OK) {
+        vgpu_stub_protocol_error(s, "COMPLETE with an unknown error code");
+        return;
+    }
     if (seq != s->inflight_seq) {
         warn_report("vgpu-stub: dropping a completion for seq %" PRIu32
                     ", which is not in flight (ended earlier by a timeout "
                     "or a reset?)", seq);
         return;
     }
-    vgpu_stub_finish(s, error, response, response_len);
+    vgpu_stub_finish(s, complete.error, complete.response,
+                     complete.response_len);
 }
 
 /* Act on the complete message in rx_buf. */
@@ -350,7 +343,7 @@ static void vgpu_stub_handle_message(VgpuStubState *s)
 
     switch (s->rx_header.type) {
     case VGPU_WIRE_IDENTITY:
-        vgpu_stub_handle_identity(s, payload);
+        vgpu_stub_handle_identity(s, payload, s->rx_header.length);
         break;
     case VGPU_WIRE_COMPLETE:
         vgpu_stub_handle_complete(s, s->rx_header.seq, payload,
@@ -411,13 +404,11 @@ static void vgpu_stub_receive(void *opaque, const uint8_t *buf, int size)
 
 static void vgpu_stub_send_hello(VgpuStubState *s)
 {
-    uint8_t hello[sizeof(struct vgpu_wire_hello)] = { 0 };
+    uint8_t frame[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_hello)];
 
-    memcpy(hello + offsetof(struct vgpu_wire_hello, uuid), qemu_uuid.data,
-           sizeof(qemu_uuid.data));
-    stl_le_p(hello + offsetof(struct vgpu_wire_hello, protocol_version),
-             VGPU_PROTOCOL_VERSION);
-    vgpu_stub_send(s, VGPU_WIRE_HELLO, 0, hello, sizeof(hello), NULL, 0);
+    vgpu_stub_send(s, frame, vgpu_wire_hello_encode(frame, sizeof(frame),
+                                                    qemu_uuid.data,
+                                                    VGPU_PROTOCOL_VERSION));
 }
 
 static void vgpu_stub_event(void *opaque, QEMUChrEvent event)

@@ -101,6 +101,54 @@ size_t vgpu_wire_encode(void *buf, size_t cap, enum vgpu_wire_type type, uint32_
  */
 uint32_t vgpu_wire_header_decode(const void *buf, struct vgpu_wire_header *hdr);
 
+/*
+ * One encoder and one decoder per wire message.  An encoder writes the
+ * whole frame (header and payload) and returns its length, or 0 when it
+ * does not fit cap or breaks the framing rules of vgpu_wire_encode; it
+ * packs what it is given (tests send bad values through it).  A decoder
+ * takes the payload of a frame whose header vgpu_wire_header_decode
+ * accepted (len is that header's length) and checks every field: VGPU_OK,
+ * or VGPU_ERR_PROTOCOL with nothing filled in.
+ */
+size_t vgpu_wire_hello_encode(void *buf, size_t cap, const uint8_t uuid[16],
+                              uint32_t protocol_version);
+/* len is the HELLO size and reserved is 0 (any protocol version: the
+ * receiver decides which it speaks). */
+uint32_t vgpu_wire_hello_decode(const void *payload, size_t len, struct vgpu_wire_hello *hello);
+
+size_t vgpu_wire_identity_encode(void *buf, size_t cap, const struct vgpu_wire_identity *id);
+/* A known error code; with VGPU_OK a pool 'A'..'Z', a priority and a vm_id
+ * 1..VGPU_VM_ID_MAX, with any other error all three 0. */
+uint32_t vgpu_wire_identity_decode(const void *payload, size_t len,
+                                   struct vgpu_wire_identity *id);
+
+struct vgpu_wire_submit_view {
+    uint32_t request_id;
+    const unsigned char *request;       /* inside the payload */
+    size_t request_len;                 /* 1..VGPU_REQUEST_MAX */
+};
+
+size_t vgpu_wire_submit_encode(void *buf, size_t cap, uint32_t seq, uint32_t request_id,
+                               const void *request, size_t request_len);
+/* reserved is 0 and the request 1..VGPU_REQUEST_MAX bytes (not decoded:
+ * vgpu_request_decode does that). */
+uint32_t vgpu_wire_submit_decode(const void *payload, size_t len,
+                                 struct vgpu_wire_submit_view *view);
+
+struct vgpu_wire_complete_view {
+    uint32_t request_id;
+    uint32_t error;                     /* a known code */
+    const unsigned char *response;      /* inside the payload, or NULL */
+    size_t response_len;                /* 0..VGPU_RESPONSE_MAX */
+};
+
+size_t vgpu_wire_complete_encode(void *buf, size_t cap, uint32_t seq, uint32_t request_id,
+                                 uint32_t error, const void *response, size_t response_len);
+/* A known error code and a response of at most VGPU_RESPONSE_MAX bytes
+ * (not decoded: vgpu_response_decode does that). */
+uint32_t vgpu_wire_complete_decode(const void *payload, size_t len,
+                                   struct vgpu_wire_complete_view *view);
+
 /* Little-endian word access used by the views above. */
 uint32_t vgpu_le32_load(const void *p);
 void vgpu_le32_store(void *p, uint32_t v);

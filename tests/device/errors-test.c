@@ -231,10 +231,8 @@ static void test_oversized(DeviceFixture *f, gconstpointer data)
 /* A message type only devices send (SUBMIT) coming from the mediator */
 static void test_unexpected_type(DeviceFixture *f, gconstpointer data)
 {
-    uint8_t frame[VGPU_WIRE_MAX_MESSAGE], head[sizeof(struct vgpu_wire_submit)] = { 0 };
-    uint8_t body = 1;
-    size_t len = vgpu_wire_encode(frame, sizeof(frame), VGPU_WIRE_SUBMIT, 5,
-                                  head, sizeof(head), &body, 1);
+    uint8_t frame[VGPU_WIRE_MAX_MESSAGE], body = 1;
+    size_t len = vgpu_wire_submit_encode(frame, sizeof(frame), 5, 0, &body, 1);
 
     (void)data;
     assert_protocol_error(f, frame, len);
@@ -243,13 +241,9 @@ static void test_unexpected_type(DeviceFixture *f, gconstpointer data)
 /* An IDENTITY whose values are out of range is malformed too */
 static size_t identity_frame(uint8_t *frame, uint32_t pool, uint32_t priority, uint32_t vm_id)
 {
-    uint8_t head[sizeof(struct vgpu_wire_identity)] = { 0 };
+    struct vgpu_wire_identity id = { VGPU_OK, pool, priority, vm_id };
 
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, pool_id), pool);
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, priority), priority);
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, vm_id), vm_id);
-    return vgpu_wire_encode(frame, VGPU_WIRE_MAX_MESSAGE, VGPU_WIRE_IDENTITY, 0, head,
-                            sizeof(head), NULL, 0);
+    return vgpu_wire_identity_encode(frame, VGPU_WIRE_MAX_MESSAGE, &id);
 }
 
 /* Each field just past its range is refused; the last values inside are shown */
@@ -282,16 +276,14 @@ static void test_fragmentation(DeviceFixture *f, gconstpointer data)
 {
     VgpuQemu *q = f->q;
     uint8_t response[VGPU_RESPONSE_MAX], frames[2 * VGPU_WIRE_MAX_MESSAGE];
-    uint8_t head[sizeof(struct vgpu_wire_complete)], id_head[sizeof(struct vgpu_wire_identity)];
+    struct vgpu_wire_identity id = { VGPU_OK, 'C', 0, 12 };
     size_t response_len = sum_response(response, 1, 2), len;
     uint32_t seq;
 
     (void)data;
     seq = submit_in_flight(f, 6);
-    vgpu_le32_store(head, 6);
-    vgpu_le32_store(head + 4, VGPU_OK);
-    len = vgpu_wire_encode(frames, sizeof(frames), VGPU_WIRE_COMPLETE, seq,
-                           head, sizeof(head), response, response_len);
+    len = vgpu_wire_complete_encode(frames, sizeof(frames), seq, 6, VGPU_OK, response,
+                                    response_len);
     for (size_t i = 0; i < len; i++) {
         fm_send_raw(f->fm, frames + i, 1);
         if (i % 7 == 0) {
@@ -302,15 +294,9 @@ static void test_fragmentation(DeviceFixture *f, gconstpointer data)
 
     /* IDENTITY and COMPLETE back to back in one write */
     seq = submit_in_flight(f, 7);
-    vgpu_le32_store(id_head, VGPU_OK);
-    vgpu_le32_store(id_head + 4, 'C');
-    vgpu_le32_store(id_head + 8, 0);
-    vgpu_le32_store(id_head + 12, 12);
-    len = vgpu_wire_encode(frames, sizeof(frames), VGPU_WIRE_IDENTITY, 0,
-                           id_head, sizeof(id_head), NULL, 0);
-    vgpu_le32_store(head, 7);
-    len += vgpu_wire_encode(frames + len, sizeof(frames) - len, VGPU_WIRE_COMPLETE, seq,
-                            head, sizeof(head), response, response_len);
+    len = vgpu_wire_identity_encode(frames, sizeof(frames), &id);
+    len += vgpu_wire_complete_encode(frames + len, sizeof(frames) - len, seq, 7, VGPU_OK,
+                                     response, response_len);
     fm_send_raw(f->fm, frames, len);
     g_assert_true(vq_wait_reg(q, VGPU_REG_STATUS, VGPU_STATUS_DONE, VQ_TIMEOUT_MS));
     g_assert_cmpuint(vq_readl(q, VGPU_REG_VM_ID), ==, 12);

@@ -164,18 +164,16 @@ bool fm_wait_closed(FakeMediator *fm, int timeout_ms)
 
 void fm_accept_hello(FakeMediator *fm, uint8_t *uuid)
 {
+    struct vgpu_wire_hello hello;
     FmMessage msg;
 
     fm_accept(fm);
     fm_read_message(fm, &msg);
     g_assert_cmpuint(msg.header.type, ==, VGPU_WIRE_HELLO);
-    g_assert_cmpuint(vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_hello,
-                                                           protocol_version)),
-                     ==, VGPU_PROTOCOL_VERSION);
-    g_assert_cmpuint(vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_hello, reserved)),
-                     ==, 0);
+    g_assert_cmpuint(vgpu_wire_hello_decode(msg.payload, msg.header.length, &hello), ==, VGPU_OK);
+    g_assert_cmpuint(hello.protocol_version, ==, VGPU_PROTOCOL_VERSION);
     if (uuid) {
-        memcpy(uuid, msg.payload + offsetof(struct vgpu_wire_hello, uuid), 16);
+        memcpy(uuid, hello.uuid, 16);
     }
 }
 
@@ -199,16 +197,10 @@ void fm_send_raw(FakeMediator *fm, const void *bytes, size_t len)
 void fm_send_identity(FakeMediator *fm, uint32_t error, uint32_t pool_id,
                       uint32_t priority, uint32_t vm_id)
 {
-    uint8_t head[sizeof(struct vgpu_wire_identity)];
+    struct vgpu_wire_identity id = { error, pool_id, priority, vm_id };
     uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
-    size_t len;
+    size_t len = vgpu_wire_identity_encode(frame, sizeof(frame), &id);
 
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, error), error);
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, pool_id), pool_id);
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, priority), priority);
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_identity, vm_id), vm_id);
-    len = vgpu_wire_encode(frame, sizeof(frame), VGPU_WIRE_IDENTITY, 0,
-                           head, sizeof(head), NULL, 0);
     g_assert_cmpuint(len, >, 0);
     fm_send_raw(fm, frame, len);
 }
@@ -216,30 +208,26 @@ void fm_send_identity(FakeMediator *fm, uint32_t error, uint32_t pool_id,
 void fm_read_submit(FakeMediator *fm, uint32_t *seq, uint32_t *request_id,
                     uint8_t *request, size_t *len)
 {
+    struct vgpu_wire_submit_view submit;
     FmMessage msg;
-    size_t head = sizeof(struct vgpu_wire_submit);
 
     fm_read_message(fm, &msg);
     g_assert_cmpuint(msg.header.type, ==, VGPU_WIRE_SUBMIT);
+    g_assert_cmpuint(vgpu_wire_submit_decode(msg.payload, msg.header.length, &submit), ==,
+                     VGPU_OK);
     *seq = msg.header.seq;
-    *request_id = vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_submit, request_id));
-    g_assert_cmpuint(vgpu_le32_load(msg.payload + offsetof(struct vgpu_wire_submit, reserved)),
-                     ==, 0);
-    *len = msg.header.length - head;
-    memcpy(request, msg.payload + head, *len);
+    *request_id = submit.request_id;
+    *len = submit.request_len;
+    memcpy(request, submit.request, *len);
 }
 
 void fm_send_complete(FakeMediator *fm, uint32_t seq, uint32_t request_id,
                       uint32_t error, const void *response, size_t len)
 {
-    uint8_t head[sizeof(struct vgpu_wire_complete)];
     uint8_t frame[VGPU_WIRE_MAX_MESSAGE];
-    size_t n;
+    size_t n = vgpu_wire_complete_encode(frame, sizeof(frame), seq, request_id, error,
+                                         response, len);
 
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_complete, request_id), request_id);
-    vgpu_le32_store(head + offsetof(struct vgpu_wire_complete, error), error);
-    n = vgpu_wire_encode(frame, sizeof(frame), VGPU_WIRE_COMPLETE, seq,
-                         head, sizeof(head), response, len);
     g_assert_cmpuint(n, >, 0);
     fm_send_raw(fm, frame, n);
 }

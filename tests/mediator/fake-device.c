@@ -5,8 +5,11 @@
  * message it receives as one line:
  *
  *   identity error=OK pool=A priority=high vm_id=7
- *   complete seq=3 request_id=3 error=OK status=OK result=1006 exec_us=20011 t_ns=...
+ *   complete seq=3 request_id=3 error=OK status=OK result=1006 exec_us=20011
  *   closed
+ *
+ * No receive times: when this process gets to print is no order of events
+ * (tests take orders from the mediator's log).
  *
  * Exit status: 0 done, 1 error, 2 usage, 3 timeout, 4 identity refused.
  */
@@ -17,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vgpu/codec.h"
@@ -56,14 +58,6 @@ static const GOptionEntry entries[] = {
     { NULL },
 };
 
-static long long now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static const char *err_name(uint32_t code)
 {
     const char *name = vgpu_error_name(code);
@@ -74,35 +68,38 @@ static const char *err_name(uint32_t code)
 /* Print one received message; returns its IDENTITY error, or VGPU_OK. */
 static uint32_t print_message(const struct wire_msg *m)
 {
-    const unsigned char *p = m->payload;
-
     if (m->hdr.type == VGPU_WIRE_IDENTITY) {
-        uint32_t error = vgpu_le32_load(p);
-        uint32_t pool = vgpu_le32_load(p + 4);
+        struct vgpu_wire_identity id;
 
-        printf("identity error=%s pool=%c priority=%s vm_id=%u\n", err_name(error),
-               pool ? (char)pool : '-',
-               pool ? vgpu_priority_name(vgpu_le32_load(p + 8)) : "-", vgpu_le32_load(p + 12));
-        return error;
+        if (vgpu_wire_identity_decode(m->payload, m->hdr.length, &id) != VGPU_OK) {
+            printf("identity malformed\n");
+            return VGPU_ERR_PROTOCOL;
+        }
+        printf("identity error=%s pool=%c priority=%s vm_id=%u\n", err_name(id.error),
+               id.pool_id ? (char)id.pool_id : '-',
+               id.pool_id ? vgpu_priority_name(id.priority) : "-", id.vm_id);
+        return id.error;
     }
     if (m->hdr.type == VGPU_WIRE_COMPLETE) {
+        struct vgpu_wire_complete_view complete;
         struct vgpu_response_view view;
-        uint32_t request_id = vgpu_le32_load(p), error = vgpu_le32_load(p + 4);
-        size_t rlen = m->hdr.length - sizeof(struct vgpu_wire_complete);
-
-        if (vgpu_response_decode(p + 8, rlen, &view) != VGPU_OK) {
-            printf("complete seq=%u request_id=%u error=%s response=malformed t_ns=%lld\n",
-                   m->hdr.seq, request_id, err_name(error), now_ns());
-            return VGPU_OK;
-        }
         char result[16] = "-";
 
+        if (vgpu_wire_complete_decode(m->payload, m->hdr.length, &complete) != VGPU_OK) {
+            printf("complete seq=%u malformed\n", m->hdr.seq);
+            return VGPU_OK;
+        }
+        if (vgpu_response_decode(complete.response, complete.response_len, &view) != VGPU_OK) {
+            printf("complete seq=%u request_id=%u error=%s response=malformed\n",
+                   m->hdr.seq, complete.request_id, err_name(complete.error));
+            return VGPU_OK;
+        }
         if (view.result_count) {
             snprintf(result, sizeof(result), "%u", vgpu_response_result(&view, 0));
         }
-        printf("complete seq=%u request_id=%u error=%s status=%s result=%s exec_us=%u t_ns=%lld\n",
-               m->hdr.seq, request_id, err_name(error), err_name(view.status), result,
-               view.exec_time_us, now_ns());
+        printf("complete seq=%u request_id=%u error=%s status=%s result=%s exec_us=%u\n",
+               m->hdr.seq, complete.request_id, err_name(complete.error), err_name(view.status),
+               result, view.exec_time_us);
         return VGPU_OK;
     }
     printf("unexpected type=%u\n", m->hdr.type);
@@ -136,33 +133,34 @@ static int read_until_closed(int fd)
 static int send_raw(int fd, const char *kind, const uint8_t uuid[16])
 {
     unsigned char msg[VGPU_WIRE_MAX_MESSAGE + 64] = { 0 };
-    unsigned char head[16] = { 0 };
+    unsigned char zeros[8] = { 0 };
     size_t len = 0;
 
     if (strcmp(kind, "bad-magic") == 0) {
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_HELLO, 0, uuid, 16, head, 8);
+        len = vgpu_wire_hello_encode(msg, sizeof(msg), uuid, VGPU_PROTOCOL_VERSION);
         msg[0] ^= 0xff;
     } else if (strcmp(kind, "bad-length") == 0) {
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_HELLO, 0, uuid, 16, head, 8);
+        vgpu_wire_hello_encode(msg, sizeof(msg), uuid, VGPU_PROTOCOL_VERSION);
         vgpu_le32_store(msg + 12, 5);
         len = VGPU_WIRE_HEADER_SIZE + 5;
     } else if (strcmp(kind, "unknown-type") == 0) {
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_HELLO, 0, uuid, 16, head, 8);
+        len = vgpu_wire_hello_encode(msg, sizeof(msg), uuid, VGPU_PROTOCOL_VERSION);
         vgpu_le32_store(msg + 4, VGPU_WIRE_VERSION | 9u << 16);
     } else if (strcmp(kind, "identity") == 0) {
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_IDENTITY, 0, head, 16, NULL, 0);
+        struct vgpu_wire_identity id = { 0 };
+
+        len = vgpu_wire_identity_encode(msg, sizeof(msg), &id);
     } else if (strcmp(kind, "complete") == 0) {
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_COMPLETE, 1, head, 8, NULL, 0);
+        len = vgpu_wire_complete_encode(msg, sizeof(msg), 1, 0, VGPU_OK, NULL, 0);
     } else if (strcmp(kind, "hello-twice") == 0) {
-        vgpu_le32_store(head, VGPU_PROTOCOL_VERSION);
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_HELLO, 0, uuid, 16, head, 8);
+        len = vgpu_wire_hello_encode(msg, sizeof(msg), uuid, VGPU_PROTOCOL_VERSION);
     } else if (strcmp(kind, "truncated") == 0) {
         unsigned char req[VGPU_REQUEST_MAX];
         size_t rlen = vgpu_request_encode_vector_add(req, sizeof(req), 1, 2);
 
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_SUBMIT, 1, head, 8, req, rlen) - 10;
+        len = vgpu_wire_submit_encode(msg, sizeof(msg), 1, 0, req, rlen) - 10;
     } else if (strcmp(kind, "oversized") == 0) {
-        len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_SUBMIT, 1, head, 8, head, 8);
+        vgpu_wire_submit_encode(msg, sizeof(msg), 1, 0, zeros, sizeof(zeros));
         vgpu_le32_store(msg + 12, (uint32_t)VGPU_WIRE_MAX_PAYLOAD + 1);
         len = sizeof(msg);
     } else if (strcmp(kind, "garbage") == 0) {

@@ -138,6 +138,7 @@ static double floor_round_trip(struct floor *f)
 /* Connect as the registered VM and wait for its identity; the fd or -1. */
 static int mediator_open(void)
 {
+    struct vgpu_wire_identity id;
     uint8_t uuid[16];
     struct wire_msg m;
     int fd;
@@ -149,7 +150,8 @@ static int mediator_open(void)
     fd = wire_connect(opt_socket);
     if (fd < 0 || wire_send_hello(fd, uuid, VGPU_PROTOCOL_VERSION) < 0 ||
         wire_read(fd, &m, BENCH_TIMEOUT_MS) != 1 || m.hdr.type != VGPU_WIRE_IDENTITY ||
-        vgpu_le32_load(m.payload) != VGPU_OK) {
+        vgpu_wire_identity_decode(m.payload, m.hdr.length, &id) != VGPU_OK ||
+        id.error != VGPU_OK) {
         fprintf(stderr, "bench: no identity from the mediator at %s (is the VM registered?)\n",
                 opt_socket);
         return -1;
@@ -162,13 +164,18 @@ static double mediator_round_trip(int fd, uint32_t seq)
 {
     unsigned char req[VGPU_REQUEST_MAX];
     size_t len = vgpu_request_encode_vector_add(req, sizeof(req), seq, 1);
+    struct vgpu_wire_complete_view complete;
+    struct vgpu_response_view response;
     struct wire_msg m;
     double t0 = now_us();
 
     if (wire_send_submit(fd, seq, seq, req, len) < 0 ||
         wire_read(fd, &m, BENCH_TIMEOUT_MS) != 1 || m.hdr.type != VGPU_WIRE_COMPLETE ||
-        m.hdr.seq != seq || vgpu_le32_load(m.payload + 4) != VGPU_OK ||
-        vgpu_le32_load(m.payload + 8 + VGPU_RESPONSE_HEADER_SIZE) != seq + 1) {
+        m.hdr.seq != seq ||
+        vgpu_wire_complete_decode(m.payload, m.hdr.length, &complete) != VGPU_OK ||
+        complete.error != VGPU_OK ||
+        vgpu_response_decode(complete.response, complete.response_len, &response) != VGPU_OK ||
+        response.result_count != 1 || vgpu_response_result(&response, 0) != seq + 1) {
         fprintf(stderr, "bench: request %u did not complete with its result\n", seq);
         return -1;
     }

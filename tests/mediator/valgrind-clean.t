@@ -94,7 +94,12 @@ is "$(vgpuctl unregister "$u2")" "unregistered $u2; 4 queued request(s) cancelle
     "unregister cancels the VM's queued requests"
 wait_pid 30 "$pid_leaving"
 vgpuctl resume >/dev/null
+# All four queued first (however slowly they arrive under valgrind), then
+# one runs (3 s) while three wait.
+vgpuctl pause >/dev/null
 fake draining --uuid "$u6" --submit 4 --timeout 60000
+wait_until 30 queued_is "$u6" 4
+vgpuctl resume >/dev/null
 wait_until 30 queued_is "$u6" 3
 stop_daemon
 wait_pid 30 "$pid_draining"

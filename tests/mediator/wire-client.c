@@ -56,25 +56,17 @@ int wire_send_all(int fd, const void *buf, size_t len)
 
 int wire_send_hello(int fd, const uint8_t uuid[16], uint32_t protocol_version)
 {
-    unsigned char head[sizeof(struct vgpu_wire_hello)] = { 0 };
-    unsigned char msg[VGPU_WIRE_HEADER_SIZE + sizeof(head)];
-    size_t len;
+    unsigned char msg[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_hello)];
+    size_t len = vgpu_wire_hello_encode(msg, sizeof(msg), uuid, protocol_version);
 
-    memcpy(head, uuid, 16);
-    vgpu_le32_store(head + 16, protocol_version);
-    len = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_HELLO, 0, head, sizeof(head), NULL, 0);
     return len ? wire_send_all(fd, msg, len) : -1;
 }
 
 int wire_send_submit(int fd, uint32_t seq, uint32_t request_id, const void *request, size_t len)
 {
-    unsigned char head[sizeof(struct vgpu_wire_submit)] = { 0 };
     unsigned char msg[VGPU_WIRE_MAX_MESSAGE];
-    size_t n;
+    size_t n = vgpu_wire_submit_encode(msg, sizeof(msg), seq, request_id, request, len);
 
-    vgpu_le32_store(head, request_id);
-    n = vgpu_wire_encode(msg, sizeof(msg), VGPU_WIRE_SUBMIT, seq, head, sizeof(head), request,
-                         len);
     return n ? wire_send_all(fd, msg, n) : -1;
 }
 
