@@ -11,6 +11,7 @@ $(B)/common/%.o: common/%.c $(COMMON_HEADERS)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(COMMON_LIB): $(COMMON_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # Each contract header compiles alone as C11 with warnings as errors.

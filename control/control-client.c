@@ -170,18 +170,14 @@ static char *read_line(ControlClient *c, GError **error)
     }
 }
 
-JsonObject *control_client_call(ControlClient *c, JsonObject *request, char **error_name,
-                                GError **error)
+JsonObject *control_client_call(ControlClient *c, const struct control_request *request,
+                                char **error_name, GError **error)
 {
-    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), request);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonParser) parser = json_parser_new();
-    g_autofree char *text = NULL, *line = NULL;
+    g_autofree char *text = control_request_encode(request), *line = NULL;
     JsonNode *root;
     JsonObject *reply;
 
-    json_generator_set_root(gen, node);
-    text = json_generator_to_data(gen, NULL);
     if (!send_all(c, text, strlen(text), error) || !send_all(c, "\n", 1, error)) {
         return NULL;
     }

@@ -4,14 +4,17 @@
  * request, read its reply, and turn every failure into one clear message.
  *
  *   GError *err = NULL;
+ *   struct control_request ping = { .command = CONTROL_CMD_PING };
  *   ControlClient *c = control_client_connect(path, CONTROL_CLIENT_TIMEOUT_MS, &err);
- *   JsonObject *reply = c ? control_client_call(c, request, NULL, &err) : NULL;
+ *   JsonObject *reply = c ? control_client_call(c, &ping, NULL, &err) : NULL;
  */
 #ifndef VGPU_CONTROL_CLIENT_H
 #define VGPU_CONTROL_CLIENT_H
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+
+#include "control-proto.h"
 
 #define CONTROL_CLIENT_TIMEOUT_MS   5000        /* default for connect and each reply */
 #define CONTROL_CLIENT_REPLY_MAX    (64u << 20) /* bytes of one reply line */
@@ -40,12 +43,12 @@ void control_client_free(ControlClient *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ControlClient, control_client_free)
 
 /*
- * Send request (a JSON object with "command") and wait for the reply.
+ * Send request (encoded by control_request_to_json) and wait for the reply.
  * Returns the reply object (json_object_unref it) when it says ok; else
  * NULL with REFUSED (the daemon's message; *error_name, when not NULL,
  * gets its stable name to g_free), UNREACHABLE or PROTOCOL.
  */
-JsonObject *control_client_call(ControlClient *c, JsonObject *request, char **error_name,
-                                GError **error);
+JsonObject *control_client_call(ControlClient *c, const struct control_request *request,
+                                char **error_name, GError **error);
 
 #endif /* VGPU_CONTROL_CLIENT_H */

@@ -265,3 +265,39 @@ char *control_reply_error(const char *name, const char *message)
     json_generator_set_root(gen, root);
     return json_generator_to_data(gen, NULL);
 }
+
+JsonObject *control_request_to_json(const struct control_request *req)
+{
+    unsigned allowed = command_args[req->command].required | command_args[req->command].optional;
+    JsonObject *obj = json_object_new();
+
+    json_object_set_string_member(obj, "command", command_names[req->command]);
+    if (allowed & ARG_UUID) {
+        char uuid[VGPU_UUID_STRING_LEN + 1];
+
+        vgpu_uuid_format(req->uuid, uuid);
+        json_object_set_string_member(obj, "uuid", uuid);
+    }
+    if (allowed & ARG_NAME) {
+        char pool[2] = { (char)req->pool_id, '\0' };
+
+        json_object_set_string_member(obj, "name", req->name);
+        json_object_set_string_member(obj, "pool", pool);
+        json_object_set_string_member(obj, "priority", vgpu_priority_name(req->priority));
+        json_object_set_int_member(obj, "vm_id", req->vm_id);
+    }
+    if ((allowed & ARG_PID) && req->pid > 0) {
+        json_object_set_int_member(obj, "pid", req->pid);
+    }
+    return obj;
+}
+
+char *control_request_encode(const struct control_request *req)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonObject) obj = control_request_to_json(req);
+    g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
+
+    json_generator_set_root(gen, root);
+    return json_generator_to_data(gen, NULL);
+}

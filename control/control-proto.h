@@ -1,6 +1,8 @@
 /*
  * The control protocol's requests: one JSON object per line, parsed and
- * checked here (docs/control-protocol.md).  Pure: no sockets, no state.
+ * checked here, and built here for every client: vgpuctl, the libvirt hook
+ * and the registry file (docs/control-protocol.md).  Pure: no sockets, no
+ * state.
  *
  * Every error has a stable name that the reply carries in "error".
  */
@@ -8,6 +10,7 @@
 #define VGPU_CONTROL_PROTO_H
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -78,6 +81,16 @@ struct control_request {
 gboolean control_request_parse(const char *line, size_t len, struct control_request *req,
                                GError **error);
 void control_request_clear(struct control_request *req);
+
+/*
+ * The one encoder of requests, which control_request_parse reads back: the
+ * members req->command takes (pid only when > 0).  req holds valid values
+ * (the caller checked them).  As an object (json_object_unref it) ...
+ */
+JsonObject *control_request_to_json(const struct control_request *req);
+
+/* ... or as one line without a newline (g_free it). */
+char *control_request_encode(const struct control_request *req);
 
 /* The wire name of a command ("set-pid"). */
 const char *control_command_name(enum control_command command);

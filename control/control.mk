@@ -17,4 +17,5 @@ $(B)/control/%.o: control/%.c $(CONTROL_HEADERS)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CONTROL_CFLAGS) -c -o $@ $<
 
 $(CONTROL_LIB): $(CONTROL_SRCS:%.c=$(B)/%.o)
+	rm -f $@
 	$(AR) rcs $@ $^

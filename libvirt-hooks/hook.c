@@ -147,27 +147,21 @@ static char *hook_control_socket(const struct metadata_identity *ident)
     return path;
 }
 
-static JsonObject *hook_request(const char *command, const struct metadata_identity *ident)
+/* The request command about the domain (register: its identity, and pid when > 0). */
+static struct control_request hook_request(enum control_command command,
+                                           const struct metadata_identity *ident, pid_t pid)
 {
-    JsonObject *req = json_object_new();
+    struct control_request req = {
+        .command = command,
+        .name = ident->name,
+        .pool_id = ident->pool_id,
+        .priority = ident->priority,
+        .vm_id = ident->vm_id,
+        .pid = pid,
+    };
+    bool parsed = vgpu_uuid_parse(ident->uuid, req.uuid);
 
-    json_object_set_string_member(req, "command", command);
-    json_object_set_string_member(req, "uuid", ident->uuid);
-    return req;
-}
-
-static JsonObject *hook_register_request(const struct metadata_identity *ident, pid_t pid)
-{
-    JsonObject *req = hook_request("register", ident);
-    char pool[2] = { (char)ident->pool_id, '\0' };
-
-    json_object_set_string_member(req, "name", ident->name);
-    json_object_set_string_member(req, "pool", pool);
-    json_object_set_string_member(req, "priority", vgpu_priority_name(ident->priority));
-    json_object_set_int_member(req, "vm_id", ident->vm_id);
-    if (pid > 0) {
-        json_object_set_int_member(req, "pid", pid);
-    }
+    g_assert(parsed);           /* the metadata parser checked it */
     return req;
 }
 
@@ -177,12 +171,13 @@ static JsonObject *hook_register_request(const struct metadata_identity *ident, 
  * *error_name (g_free) set to the reply's stable error name when the
  * mediator refused.
  */
-static gboolean hook_call(ControlClient *client, JsonObject *req, JsonObject **reply,
+static gboolean hook_call(ControlClient *client, enum control_command command,
+                          const struct metadata_identity *ident, pid_t pid, JsonObject **reply,
                           char **error_name, GError **error)
 {
-    JsonObject *answer = control_client_call(client, req, error_name, error);
+    struct control_request req = hook_request(command, ident, pid);
+    JsonObject *answer = control_client_call(client, &req, error_name, error);
 
-    json_object_unref(req);
     if (!answer) {
         return FALSE;
     }
@@ -211,12 +206,12 @@ static gboolean hook_register(ControlClient *client, const struct metadata_ident
 {
     JsonObject *reply = NULL;
     char *error_name = NULL;
-    gboolean ok = hook_call(client, hook_register_request(ident, pid), &reply, &error_name, error);
+    gboolean ok = hook_call(client, CONTROL_CMD_REGISTER, ident, pid, &reply, &error_name, error);
 
     if (!ok && hook_refused_as(*error, error_name, "already-registered")) {
         g_clear_error(error);
-        ok = hook_call(client, hook_request("unregister", ident), NULL, NULL, error) &&
-             hook_call(client, hook_register_request(ident, pid), &reply, NULL, error);
+        ok = hook_call(client, CONTROL_CMD_UNREGISTER, ident, 0, NULL, NULL, error) &&
+             hook_call(client, CONTROL_CMD_REGISTER, ident, pid, &reply, NULL, error);
     }
     if (ok && fresh) {
         *fresh = g_strcmp0(json_object_get_string_member_with_default(reply, "registered", ""),
@@ -234,7 +229,7 @@ static gboolean hook_unregister(ControlClient *client, const struct metadata_ide
                                 GError **error)
 {
     char *error_name = NULL;
-    gboolean ok = hook_call(client, hook_request("unregister", ident), NULL, &error_name, error);
+    gboolean ok = hook_call(client, CONTROL_CMD_UNREGISTER, ident, 0, NULL, &error_name, error);
 
     if (!ok && hook_refused_as(*error, error_name, "not-registered")) {
         g_clear_error(error);
@@ -283,7 +278,6 @@ static gboolean hook_qemu_pid(xmlDoc *doc, const char *name, pid_t *pid, GError 
 static gboolean hook_started(ControlClient *client, xmlDoc *doc,
                              const struct metadata_identity *ident, GError **error)
 {
-    JsonObject *req;
     char *error_name = NULL;
     pid_t pid;
     gboolean ok;
@@ -291,9 +285,7 @@ static gboolean hook_started(ControlClient *client, xmlDoc *doc,
     if (!hook_qemu_pid(doc, ident->name, &pid, error)) {
         return FALSE;
     }
-    req = hook_request("set-pid", ident);
-    json_object_set_int_member(req, "pid", pid);
-    ok = hook_call(client, req, NULL, &error_name, error);
+    ok = hook_call(client, CONTROL_CMD_SET_PID, ident, pid, NULL, &error_name, error);
     if (!ok && hook_refused_as(*error, error_name, "not-registered")) {
         g_clear_error(error);
         ok = hook_register(client, ident, pid, NULL, error);
@@ -310,7 +302,6 @@ static gboolean hook_started(ControlClient *client, xmlDoc *doc,
 static gboolean hook_reconnect(ControlClient *client, xmlDoc *doc,
                                const struct metadata_identity *ident, GError **error)
 {
-    JsonObject *req;
     pid_t pid = 0;
 
     if (!hook_qemu_pid(doc, ident->name, &pid, NULL)) {
@@ -319,9 +310,7 @@ static gboolean hook_reconnect(ControlClient *client, xmlDoc *doc,
     if (!hook_register(client, ident, pid, NULL, error)) {
         return FALSE;
     }
-    req = hook_request("set-pid", ident);
-    json_object_set_int_member(req, "pid", pid);
-    return hook_call(client, req, NULL, NULL, error);
+    return hook_call(client, CONTROL_CMD_SET_PID, ident, pid, NULL, NULL, error);
 }
 
 static gboolean hook_act(enum hook_op op, xmlDoc *doc, const struct metadata_identity *ident,

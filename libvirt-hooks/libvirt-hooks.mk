@@ -19,6 +19,7 @@ $(B)/libvirt-hooks/%.o: libvirt-hooks/%.c $(LVH_HEADERS) $(COMMON_HEADERS)
 	$(CC) $(LVH_CFLAGS) -c -o $@ $<
 
 $(LVH_LIB): $(LVH_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # Unit tests of the XML helpers (no libvirt, no mediator).

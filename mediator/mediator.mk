@@ -30,8 +30,9 @@ $(B)/mediator/%.o: mediator/%.c $(MEDIATOR_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) -c -o $@ $<
 
-$(MEDIATOR_LIB): $(MEDIATOR_SRCS:%.c=$(B)/%.o)
-	$(AR) rcs $@ $^
+$(MEDIATOR_LIB): $(MEDIATOR_SRCS:%.c=$(B)/%.o) mediator/mediator.mk
+	rm -f $@
+	$(AR) rcs $@ $(filter %.o,$^)
 
 $(B)/vgpu-mediatord: $(B)/mediator/main.o $(MEDIATOR_LIB) $(CONTROL_LIB) $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(MEDIATOR_LIBS)

@@ -9,36 +9,20 @@
 #include "control-proto.h"
 #include "registry-file.h"
 
-static void add_member(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_add_string_value(b, value);
-}
-
-/* One VM as the register request that would register it again. */
+/* A VM as the register request that restores it. */
 static char *register_line(const struct registry_vm *vm)
 {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = NULL;
-    char pool[2] = { (char)vm->pool_id, '\0' };
+    struct control_request req = {
+        .command = CONTROL_CMD_REGISTER,
+        .name = vm->name,
+        .pool_id = vm->pool_id,
+        .priority = vm->priority,
+        .vm_id = vm->vm_id,
+        .pid = vm->pid,
+    };
 
-    json_builder_begin_object(b);
-    add_member(b, "command", control_command_name(CONTROL_CMD_REGISTER));
-    add_member(b, "uuid", vm->uuid_str);
-    add_member(b, "name", vm->name);
-    add_member(b, "pool", pool);
-    add_member(b, "priority", vgpu_priority_name(vm->priority));
-    json_builder_set_member_name(b, "vm_id");
-    json_builder_add_int_value(b, vm->vm_id);
-    if (vm->pid > 0) {
-        json_builder_set_member_name(b, "pid");
-        json_builder_add_int_value(b, vm->pid);
-    }
-    json_builder_end_object(b);
-    root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    return json_generator_to_data(gen, NULL);
+    memcpy(req.uuid, vm->uuid, sizeof(req.uuid));
+    return control_request_encode(&req);
 }
 
 gboolean registry_file_save(struct registry *reg, const char *path, GError **error)

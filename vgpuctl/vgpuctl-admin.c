@@ -8,7 +8,7 @@
 static int run_ping(struct vgpuctl *ctl, char **args)
 {
     JsonObject *reply;
-    int status = vgpuctl_call(ctl, vgpuctl_request("ping"), &reply);
+    int status = vgpuctl_call(ctl, VGPUCTL_REQUEST(CONTROL_CMD_PING), &reply);
 
     (void)args;
     if (status == VGPUCTL_EXIT_OK) {
@@ -31,10 +31,10 @@ static int run_ping(struct vgpuctl *ctl, char **args)
     return status;
 }
 
-static int run_pause(struct vgpuctl *ctl, char **args, const char *command)
+static int run_pause(struct vgpuctl *ctl, char **args, enum control_command command)
 {
     JsonObject *reply;
-    int status = vgpuctl_call(ctl, vgpuctl_request(command), &reply);
+    int status = vgpuctl_call(ctl, VGPUCTL_REQUEST(command), &reply);
 
     (void)args;
     if (status == VGPUCTL_EXIT_OK) {
@@ -52,12 +52,12 @@ static int run_pause(struct vgpuctl *ctl, char **args, const char *command)
 
 static int run_pause_cmd(struct vgpuctl *ctl, char **args)
 {
-    return run_pause(ctl, args, "pause");
+    return run_pause(ctl, args, CONTROL_CMD_PAUSE);
 }
 
 static int run_resume_cmd(struct vgpuctl *ctl, char **args)
 {
-    return run_pause(ctl, args, "resume");
+    return run_pause(ctl, args, CONTROL_CMD_RESUME);
 }
 
 const struct vgpuctl_command vgpuctl_admin_commands[] = {

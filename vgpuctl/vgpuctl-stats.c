@@ -108,7 +108,7 @@ static void print_stats(JsonObject *reply)
 static int run_stats(struct vgpuctl *ctl, char **args)
 {
     JsonObject *reply;
-    int status = vgpuctl_call(ctl, vgpuctl_request("stats"), &reply);
+    int status = vgpuctl_call(ctl, VGPUCTL_REQUEST(CONTROL_CMD_STATS), &reply);
 
     (void)args;
     if (status == VGPUCTL_EXIT_OK) {
@@ -125,7 +125,7 @@ static int run_stats(struct vgpuctl *ctl, char **args)
 static int run_metrics(struct vgpuctl *ctl, char **args)
 {
     JsonObject *reply;
-    int status = vgpuctl_call(ctl, vgpuctl_request("metrics"), &reply);
+    int status = vgpuctl_call(ctl, VGPUCTL_REQUEST(CONTROL_CMD_METRICS), &reply);
 
     (void)args;
     if (status == VGPUCTL_EXIT_OK) {

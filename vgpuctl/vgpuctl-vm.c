@@ -23,10 +23,8 @@ static const GOptionEntry register_options[] = {
     { NULL },
 };
 
-static int check_uuid(const char *command, const char *text)
+static int check_uuid(const char *command, const char *text, uint8_t uuid[16])
 {
-    uint8_t uuid[16];
-
     if (!vgpu_uuid_parse(text, uuid)) {
         return vgpuctl_usage(command, "\"%s\" is not a UUID like "
                              "6f1c2a3b-0000-4d5e-8f90-0123456789ab", text);
@@ -36,11 +34,10 @@ static int check_uuid(const char *command, const char *text)
 
 static int run_register(struct vgpuctl *ctl, char **args)
 {
-    uint32_t pool, priority, vm_id;
-    JsonObject *req;
+    struct control_request req = { .command = CONTROL_CMD_REGISTER };
     g_autofree char *name = NULL;
     JsonObject *reply;
-    int status = check_uuid("register", args[0]);
+    int status = check_uuid("register", args[0], req.uuid);
 
     if (status) {
         return status;
@@ -48,31 +45,24 @@ static int run_register(struct vgpuctl *ctl, char **args)
     if (!opt_pool || !opt_priority || !opt_vm_id) {
         return vgpuctl_usage("register", "needs --pool, --priority and --vm-id");
     }
-    if (!vgpu_pool_parse(opt_pool, &pool)) {
+    if (!vgpu_pool_parse(opt_pool, &req.pool_id)) {
         return vgpuctl_usage("register", "--pool \"%s\" is not one letter A..Z", opt_pool);
     }
-    if (!vgpu_priority_parse(opt_priority, &priority)) {
+    if (!vgpu_priority_parse(opt_priority, &req.priority)) {
         return vgpuctl_usage("register", "--priority \"%s\" is not low, medium or high",
                              opt_priority);
     }
-    if (!vgpu_vm_id_parse(opt_vm_id, &vm_id)) {
+    if (!vgpu_vm_id_parse(opt_vm_id, &req.vm_id)) {
         return vgpuctl_usage("register", "--vm-id \"%s\" is not a number in 1..2147483647",
                              opt_vm_id);
     }
     if (opt_pid < 0) {
         return vgpuctl_usage("register", "--pid must be positive");
     }
-    name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%u", vm_id);
-    req = vgpuctl_request("register");
-    json_object_set_string_member(req, "uuid", args[0]);
-    json_object_set_string_member(req, "name", name);
-    json_object_set_string_member(req, "pool", opt_pool);
-    json_object_set_string_member(req, "priority", opt_priority);
-    json_object_set_int_member(req, "vm_id", vm_id);
-    if (opt_pid) {
-        json_object_set_int_member(req, "pid", opt_pid);
-    }
-    status = vgpuctl_call(ctl, req, &reply);
+    name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%u", req.vm_id);
+    req.name = name;
+    req.pid = opt_pid;
+    status = vgpuctl_call(ctl, &req, &reply);
     if (status == VGPUCTL_EXIT_OK) {
         if (ctl->json) {
             vgpuctl_print_json(reply);
@@ -80,7 +70,7 @@ static int run_register(struct vgpuctl *ctl, char **args)
             printf("%s %s: pool %s, priority %s, vm-id %u\n",
                    strcmp(json_object_get_string_member_with_default(reply, "registered", ""),
                           "new") == 0 ? "registered" : "already registered",
-                   name, opt_pool, opt_priority, vm_id);
+                   name, opt_pool, opt_priority, req.vm_id);
         }
         json_object_unref(reply);
     }
@@ -89,9 +79,10 @@ static int run_register(struct vgpuctl *ctl, char **args)
 
 static int run_set_pid(struct vgpuctl *ctl, char **args)
 {
-    JsonObject *req, *reply;
+    struct control_request req = { .command = CONTROL_CMD_SET_PID };
+    JsonObject *reply;
     guint64 pid;
-    int status = check_uuid("set-pid", args[0]);
+    int status = check_uuid("set-pid", args[0], req.uuid);
 
     if (status) {
         return status;
@@ -99,10 +90,8 @@ static int run_set_pid(struct vgpuctl *ctl, char **args)
     if (!g_ascii_string_to_unsigned(args[1], 10, 1, G_MAXINT, &pid, NULL)) {
         return vgpuctl_usage("set-pid", "\"%s\" is not a pid", args[1]);
     }
-    req = vgpuctl_request("set-pid");
-    json_object_set_string_member(req, "uuid", args[0]);
-    json_object_set_int_member(req, "pid", (gint64)pid);
-    status = vgpuctl_call(ctl, req, &reply);
+    req.pid = (pid_t)pid;
+    status = vgpuctl_call(ctl, &req, &reply);
     if (status == VGPUCTL_EXIT_OK) {
         if (ctl->json) {
             vgpuctl_print_json(reply);
@@ -118,15 +107,14 @@ static int run_set_pid(struct vgpuctl *ctl, char **args)
 
 static int run_unregister(struct vgpuctl *ctl, char **args)
 {
-    JsonObject *req, *reply;
-    int status = check_uuid("unregister", args[0]);
+    struct control_request req = { .command = CONTROL_CMD_UNREGISTER };
+    JsonObject *reply;
+    int status = check_uuid("unregister", args[0], req.uuid);
 
     if (status) {
         return status;
     }
-    req = vgpuctl_request("unregister");
-    json_object_set_string_member(req, "uuid", args[0]);
-    status = vgpuctl_call(ctl, req, &reply);
+    status = vgpuctl_call(ctl, &req, &reply);
     if (status == VGPUCTL_EXIT_OK) {
         if (ctl->json) {
             vgpuctl_print_json(reply);
@@ -143,7 +131,7 @@ static int run_list(struct vgpuctl *ctl, char **args)
 {
     JsonObject *reply;
     JsonArray *vms;
-    int status = vgpuctl_call(ctl, vgpuctl_request("list"), &reply);
+    int status = vgpuctl_call(ctl, VGPUCTL_REQUEST(CONTROL_CMD_LIST), &reply);
 
     (void)args;
     if (status != VGPUCTL_EXIT_OK) {

@@ -42,14 +42,6 @@ int vgpuctl_usage(const char *command, const char *fmt, ...)
     return VGPUCTL_EXIT_USAGE;
 }
 
-JsonObject *vgpuctl_request(const char *command)
-{
-    JsonObject *obj = json_object_new();
-
-    json_object_set_string_member(obj, "command", command);
-    return obj;
-}
-
 void vgpuctl_print_json(JsonObject *obj)
 {
     g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), obj);
@@ -62,7 +54,7 @@ void vgpuctl_print_json(JsonObject *obj)
     printf("%s\n", text);
 }
 
-int vgpuctl_call(struct vgpuctl *c, JsonObject *request, JsonObject **reply)
+int vgpuctl_call(struct vgpuctl *c, const struct control_request *request, JsonObject **reply)
 {
     g_autoptr(ControlClient) client = NULL;
     g_autoptr(GError) error = NULL;
@@ -73,7 +65,6 @@ int vgpuctl_call(struct vgpuctl *c, JsonObject *request, JsonObject **reply)
     if (client) {
         answer = control_client_call(client, request, &name, &error);
     }
-    json_object_unref(request);
     if (!answer) {
         fprintf(stderr, "vgpuctl: %s\n", error->message);
         return error->code == CONTROL_CLIENT_ERROR_REFUSED ? VGPUCTL_EXIT_REFUSED

@@ -9,6 +9,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "control-proto.h"
+
 /* Exit codes (vgpuctl(8)). */
 #define VGPUCTL_EXIT_OK             0
 #define VGPUCTL_EXIT_REFUSED        1   /* the mediator answered with an error */
@@ -38,13 +40,13 @@ extern const struct vgpuctl_command vgpuctl_admin_commands[];
 extern const struct vgpuctl_command vgpuctl_domain_commands[];  /* vgpuctl-domain.c */
 
 /*
- * Send request (consumed) and return the exit code; *reply gets the reply
- * object on success (unref it; reply may be NULL).  Errors are printed.
+ * Send request and return the exit code; *reply gets the reply object on
+ * success (unref it; reply may be NULL).  Errors are printed.
  */
-int vgpuctl_call(struct vgpuctl *ctl, JsonObject *request, JsonObject **reply);
+int vgpuctl_call(struct vgpuctl *ctl, const struct control_request *request, JsonObject **reply);
 
-/* A request {"command": command}. */
-JsonObject *vgpuctl_request(const char *command);
+/* A request of a command that takes no arguments. */
+#define VGPUCTL_REQUEST(cmd) (&(struct control_request){ .command = (cmd) })
 
 /* Print a usage error for the command and return VGPUCTL_EXIT_USAGE. */
 int vgpuctl_usage(const char *command, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
