@@ -49,6 +49,17 @@ static const struct {
     { "debug", G_LOG_LEVEL_DEBUG },
 };
 
+bool config_log_level_parse(const char *name, GLogLevelFlags *level)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(log_levels); i++) {
+        if (strcmp(name, log_levels[i].name) == 0) {
+            *level = log_levels[i].level;
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *config_log_level_name(GLogLevelFlags level)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(log_levels); i++) {
@@ -249,15 +260,7 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
     }
     level = parser_value(p, g, "log-level");
     if (level) {
-        size_t i;
-
-        for (i = 0; i < G_N_ELEMENTS(log_levels); i++) {
-            if (strcmp(level, log_levels[i].name) == 0) {
-                cfg->log_level = log_levels[i].level;
-                break;
-            }
-        }
-        if (i == G_N_ELEMENTS(log_levels)) {
+        if (!config_log_level_parse(level, &cfg->log_level)) {
             return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "log-level",
                         "\"%s\" is not one of error, warning, info, debug%s", level,
                         comment_hint(level));

@@ -90,4 +90,7 @@ char *config_pool_names(const struct config *cfg);
 /* "error", "warning", "info", "debug" for a level config_parse accepts. */
 const char *config_log_level_name(GLogLevelFlags level);
 
+/* "debug" -> G_LOG_LEVEL_DEBUG, ...; false for a name that is none of them. */
+bool config_log_level_parse(const char *name, GLogLevelFlags *level);
+
 #endif /* MEDIATOR_CONFIG_H */

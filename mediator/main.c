@@ -116,18 +116,7 @@ int main(int argc, char **argv)
         cfg.runtime_dir = g_steal_pointer(&runtime_dir);
     }
     if (log_level) {
-        static const GLogLevelFlags levels[] = {
-            G_LOG_LEVEL_CRITICAL, G_LOG_LEVEL_WARNING, G_LOG_LEVEL_INFO, G_LOG_LEVEL_DEBUG,
-        };
-        size_t i;
-
-        for (i = 0; i < G_N_ELEMENTS(levels); i++) {
-            if (strcmp(log_level, config_log_level_name(levels[i])) == 0) {
-                cfg.log_level = levels[i];
-                break;
-            }
-        }
-        if (i == G_N_ELEMENTS(levels)) {
+        if (!config_log_level_parse(log_level, &cfg.log_level)) {
             fprintf(stderr, "vgpu-mediatord: --log-level %s is not error, warning, info or "
                     "debug\n", log_level);
             config_clear(&cfg);

@@ -70,14 +70,14 @@ static void copy_counters(struct stats_counters *dst, const struct stats_counter
 }
 
 /* The pools a unit serves: "A,B". */
-static void unit_pools(struct scheduler *s, const struct sched_unit *u, char *out, size_t size)
+static void unit_pools(struct scheduler *s, uint32_t pool_mask, char *out, size_t size)
 {
     unsigned count, n = 0;
     struct sched_pool *pools = scheduler_pools(s, &count);
 
     out[0] = '\0';
     for (unsigned p = 0; p < count && n + 3 < size; p++) {
-        if (u->pool_mask & QUEUE_POOL_BIT(pools[p].pool_id)) {
+        if (pool_mask & QUEUE_POOL_BIT(pools[p].pool_id)) {
             n += (unsigned)g_snprintf(out + n, size - n, "%s%c", n ? "," : "",
                                       (char)pools[p].pool_id);
         }
@@ -124,22 +124,19 @@ void report_stats(struct mediator *m, JsonBuilder *b)
     json_builder_set_member_name(b, "units");
     json_builder_begin_array(b);
     for (unsigned i = 0; i < scheduler_unit_count(m->scheduler); i++) {
-        struct sched_unit *u = scheduler_unit(m->scheduler, i);
-        struct sched_unit_stats us;
+        struct sched_unit_report u;
         char served[3 * QUEUE_POOL_COUNT];
 
-        stats_lock();
-        us = u->stats;
-        stats_unlock();
-        unit_pools(m->scheduler, u, served, sizeof(served));
+        scheduler_unit_report(m->scheduler, i, &u);
+        unit_pools(m->scheduler, u.pool_mask, served, sizeof(served));
         json_builder_begin_object(b);
         add_int(b, "unit", i);
-        add_string(b, "name", u->info.name);
-        add_string(b, "backend", u->backend->name);
-        add_int(b, "index", u->config.index);
+        add_string(b, "name", u.name);
+        add_string(b, "backend", u.backend);
+        add_int(b, "index", u.index);
         add_string(b, "pools", served);
-        add_int(b, "requests", (gint64)us.requests);
-        add_int(b, "busy_us", (gint64)us.busy_us);
+        add_int(b, "requests", (gint64)u.stats.requests);
+        add_int(b, "busy_us", (gint64)u.stats.busy_us);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
@@ -244,6 +241,7 @@ char *report_metrics(struct mediator *m)
     GArray *rows = g_array_new(FALSE, TRUE, sizeof(struct report_row));
     GPtrArray *vms = registry_list(m->registry);
     unsigned pool_count, unit_count = scheduler_unit_count(m->scheduler);
+    struct sched_unit_report *units;
     struct sched_pool *pools = scheduler_pools(m->scheduler, &pool_count);
 
     family(out, "vgpu_up", "gauge", "1 while vgpu-mediatord runs.");
@@ -280,24 +278,21 @@ char *report_metrics(struct mediator *m)
     }
     metrics_rows(out, "vm", rows);
 
+    units = g_new(struct sched_unit_report, unit_count ? unit_count : 1);
+    for (unsigned i = 0; i < unit_count; i++) {
+        scheduler_unit_report(m->scheduler, i, &units[i]);
+    }
     family(out, "vgpu_unit_requests_total", "counter", "Requests a unit ran.");
     for (unsigned i = 0; i < unit_count; i++) {
-        struct sched_unit *u = scheduler_unit(m->scheduler, i);
-
-        stats_lock();
         g_string_append_printf(out, "vgpu_unit_requests_total{unit=\"%u\",backend=\"%s\"} %"
-                               G_GUINT64_FORMAT "\n", i, u->backend->name, u->stats.requests);
-        stats_unlock();
+                               G_GUINT64_FORMAT "\n", i, units[i].backend, units[i].stats.requests);
     }
     family(out, "vgpu_unit_busy_seconds_total", "counter", "Time a unit spent running requests.");
     for (unsigned i = 0; i < unit_count; i++) {
-        struct sched_unit *u = scheduler_unit(m->scheduler, i);
-
-        stats_lock();
         g_string_append_printf(out, "vgpu_unit_busy_seconds_total{unit=\"%u\",backend=\"%s\"} "
-                               "%.6f\n", i, u->backend->name, (double)u->stats.busy_us / 1e6);
-        stats_unlock();
+                               "%.6f\n", i, units[i].backend, (double)units[i].stats.busy_us / 1e6);
     }
+    g_free(units);
     g_ptr_array_unref(vms);
     g_array_unref(rows);
     return g_string_free(out, FALSE);

@@ -676,9 +676,21 @@ unsigned scheduler_unit_count(struct scheduler *s)
     return s->units->len;
 }
 
-struct sched_unit *scheduler_unit(struct scheduler *s, unsigned index)
+void scheduler_unit_report(struct scheduler *s, unsigned index, struct sched_unit_report *out)
 {
-    return g_ptr_array_index(s->units, index);
+    struct sched_unit *u = g_ptr_array_index(s->units, index);
+
+    /* name, backend, config and pool_mask are fixed once the unit is open */
+    g_strlcpy(out->name, u->info.name, sizeof(out->name));
+    out->backend = u->backend->name;
+    out->index = u->config.index;
+    out->pool_mask = u->pool_mask;
+    g_mutex_lock(&s->lock);
+    out->in_service = u->in_service;
+    g_mutex_unlock(&s->lock);
+    stats_lock();
+    out->stats = u->stats;
+    stats_unlock();
 }
 
 const struct stats_counters *scheduler_total(struct scheduler *s)

@@ -104,9 +104,19 @@ bool scheduler_paused(struct scheduler *s);
 /* The pools, in config order. */
 struct sched_pool *scheduler_pools(struct scheduler *s, unsigned *count);
 
+/* What reports show of a unit: a copy, taken under the locks that guard it. */
+struct sched_unit_report {
+    char name[sizeof(((struct vgpu_backend_unit_info *)0)->name)];
+    const char *backend;                /* the backend's name (static) */
+    int index;                          /* GPU ordinal or lane */
+    uint32_t pool_mask;                 /* QUEUE_POOL_BIT of each pool it serves */
+    bool in_service;
+    struct sched_unit_stats stats;
+};
+
 /* The units, 0..scheduler_unit_count() - 1. */
 unsigned scheduler_unit_count(struct scheduler *s);
-struct sched_unit *scheduler_unit(struct scheduler *s, unsigned index);
+void scheduler_unit_report(struct scheduler *s, unsigned index, struct sched_unit_report *out);
 
 /* The counters of every request (attributed or not). */
 const struct stats_counters *scheduler_total(struct scheduler *s);
