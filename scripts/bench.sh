@@ -8,6 +8,7 @@ set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
+. "$top/scripts/lib.sh"
 iterations=${BENCH_ITERATIONS:-20000}
 status=0
 
@@ -24,28 +25,22 @@ machine() {
 # benchmark (AF_UNIX ping-pong floor, then one VECTOR_ADD at a time through
 # the daemon, alternating).  Its report goes to stdout.
 mediator_round_trip() {
-    local label=$1 pool=$2 tmp pid uuid=6f1c2a3b-0000-4d5e-8f90-0123456789ab rc
+    local label=$1 pool=$2 tmp uuid=6f1c2a3b-0000-4d5e-8f90-0123456789ab rc=1
     shift 2
     tmp=$(mktemp -d)
-    { echo "[mediator]"; echo "runtime-dir=$tmp/run"; echo "log-level=warning"
-      printf '%s\n' "$@"; echo "[pool A]"; printf '%s\n' "$pool"; } > "$tmp/mediator.conf"
-    "$build/vgpu-mediatord" --config "$tmp/mediator.conf" --foreground 2>"$tmp/daemon.log" &
-    pid=$!
-    for _ in $(seq 100); do
-        "$build/vgpuctl" --runtime-dir "$tmp/run" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
-    if "$build/vgpuctl" --runtime-dir "$tmp/run" register "$uuid" --pool A \
+    VGPU_MEDIATOR_LOG_LEVEL=warning vgpu_mediator_config "$tmp/mediator.conf" "$tmp/run" \
+        "[pool A]
+$pool" "$@"
+    if vgpu_mediator_start "$tmp/run" "$tmp/mediator.conf" "$tmp/daemon.log" &&
+       "$build/vgpuctl" --runtime-dir "$tmp/run" register "$uuid" --pool A \
            --priority high --vm-id 1 --name bench >/dev/null; then
         "$build/tests/mediator-latency-bench" --socket "$tmp/run/mediator.sock" \
             --uuid "$uuid" --iterations "$iterations" --backend "$label"
         rc=$?
     else
         echo "bench: the mediator did not start:"; cat "$tmp/daemon.log"
-        rc=1
     fi
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid"
+    vgpu_mediator_stop TERM
     rm -rf "$tmp"
     return $rc
 }

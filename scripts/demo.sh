@@ -166,7 +166,7 @@ libvirt_start_vms() {
     done
     say "($(ms_since "$begin") ms for the three)"
     for name in $names; do
-        gv_wait_until "$REGISTER_LIMIT" gv_vm_field_is "$(vm_uuid "$name")" PID "${gv_vm_pid[$name]}" ||
+        vgpu_wait_until "$REGISTER_LIMIT" gv_vm_field_is "$(vm_uuid "$name")" PID "${gv_vm_pid[$name]}" ||
             fail "the hook did not register $(lvm_domain "$name") with QEMU's pid ${gv_vm_pid[$name]}"
     done
     lvm_show "vgpuctl list"
@@ -224,7 +224,7 @@ for name in $order; do
     gv_vm_send "$name" "vgpu-client --json add 1 1"
     id_of[$name]=$gv_id
     # Wait until the mediator has it queued, so that arrival is this order.
-    gv_wait_until 30 gv_vm_field_is "$(vm_uuid "$name")" QUEUED 1 ||
+    vgpu_wait_until 30 gv_vm_field_is "$(vm_uuid "$name")" QUEUED 1 ||
         fail "$name's request did not reach the queue"
 done
 gv_vgpuctl list | indent

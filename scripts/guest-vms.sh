@@ -24,6 +24,7 @@
 
 gv_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$gv_top/scripts/accel.sh"
+. "$gv_top/scripts/lib.sh"
 GV_QEMU=${VGPU_QEMU:-$gv_top/build/qemu/qemu-system-x86_64}
 GV_IMAGE=$gv_top/build/guest-image
 GV_MEDIATORD=$gv_top/build/vgpu-mediatord
@@ -38,29 +39,10 @@ gv_run=
 gv_conf=
 gv_accel=
 gv_kernel=
-gv_mediator_pid=
 gv_mediator_status=
 declare -gA gv_vm_pid=() gv_vm_fd=()
 
 gv_error() { echo "guest-vms: $*" >&2; }
-
-# gv_wait_until SECONDS COMMAND...: run COMMAND every 50 ms until it succeeds.
-gv_wait_until() {
-    local limit=$1; shift
-    local end=$(( $(date +%s%N) + limit * 1000000000 ))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s%N)" -lt "$end" ] || return 1
-        sleep 0.05
-    done
-}
-
-# gv_wait_pid SECONDS PID: wait for a child of this shell to end; its exit
-# status, or 124 when it still runs after SECONDS.
-gv_wait_pid() {
-    local limit=$1 pid=$2
-    gv_wait_until "$limit" eval "! kill -0 $pid" || return 124
-    wait "$pid"
-}
 
 # The guest's program: read "ID COMMAND" lines from ttyS1, run each.
 gv_write_agent() {
@@ -129,34 +111,21 @@ gv_bind_uio_command() {
 # the [pool X] groups given and extra lines for [mediator].
 gv_mediator_config() {
     local pools=$1; shift
-    {
-        echo "[mediator]"
-        echo "runtime-dir=$gv_run"
-        echo "log-level=${VGPU_MEDIATOR_LOG_LEVEL:-info}"
-        printf '%s\n' "$@"
-        printf '%s\n' "$pools"
-    } >"$gv_conf"
+    VGPU_MEDIATOR_LOG_LEVEL=${VGPU_MEDIATOR_LOG_LEVEL:-info} \
+        vgpu_mediator_config "$gv_conf" "$gv_run" "$pools" "$@"
 }
 
 # gv_mediator_start: start vgpu-mediatord on DIR/mediator.conf, its log in
 # DIR/mediator.log, and wait until it answers.
 gv_mediator_start() {
-    "$GV_MEDIATORD" --config "$gv_conf" --foreground 2>>"$gv_dir/mediator.log" &
-    gv_mediator_pid=$!
-    gv_wait_until 10 gv_vgpuctl ping && return 0
-    gv_error "vgpu-mediatord did not start:"
-    tail -n 5 "$gv_dir/mediator.log" >&2
-    return 1
+    vgpu_mediator_start "$gv_run" "$gv_conf" "$gv_dir/mediator.log"
 }
 
 # gv_mediator_stop [SIGNAL]: signal the mediator (TERM by default) and wait
 # for it; gv_mediator_status gets its exit status (124: still running).
 gv_mediator_stop() {
-    [ -n "$gv_mediator_pid" ] || return 0
-    kill -s "${1:-TERM}" "$gv_mediator_pid" 2>/dev/null
-    gv_wait_pid 15 "$gv_mediator_pid"
-    gv_mediator_status=$?
-    [ "$gv_mediator_status" = 124 ] || gv_mediator_pid=
+    vgpu_mediator_stop "$@"
+    gv_mediator_status=$vgpu_mediator_status
 }
 
 # gv_vm_prepare NAME: the VM's files in DIR/vm-NAME/: serial.log (its
@@ -203,7 +172,7 @@ gv_vm_has_line() { gv_vm_console "$1" | grep -qxF -- "$2"; }
 # gv_vm_wait_ready NAME [SECONDS]: wait until the VM's agent takes commands.
 gv_vm_wait_ready() {
     local name=$1 limit=${2:-$GV_BOOT_LIMIT}
-    gv_wait_until "$limit" gv_vm_has_line_or_gone "$name" "$GV_READY_MARK" &&
+    vgpu_wait_until "$limit" gv_vm_has_line_or_gone "$name" "$GV_READY_MARK" &&
         gv_vm_has_line "$name" "$GV_READY_MARK" && return 0
     gv_error "VM $name did not come up; console and QEMU output:"
     tail -n 20 "$gv_dir/vm-$name/serial.log" "$gv_dir/vm-$name/qemu.log" >&2
@@ -231,7 +200,7 @@ gv_vm_done_or_gone() { gv_vm_done "$1" "$2" || ! gv_vm_running "$1"; }
 
 # gv_vm_wait NAME ID SECONDS: wait until command ID has finished.
 gv_vm_wait() {
-    gv_wait_until "$3" gv_vm_done_or_gone "$1" "$2" && gv_vm_done "$1" "$2"
+    vgpu_wait_until "$3" gv_vm_done_or_gone "$1" "$2" && gv_vm_done "$1" "$2"
 }
 
 # The output of command ID, and its exit status ("" before it finished).
@@ -259,7 +228,7 @@ gv_vm_stop() {
     local name=$1 limit=${2:-30} status
     [ -n "${gv_vm_pid[$name]:-}" ] || return 0
     gv_vm_send "$name" quit
-    gv_wait_pid "$limit" "${gv_vm_pid[$name]}"
+    vgpu_wait_pid "$limit" "${gv_vm_pid[$name]}"
     status=$?
     gv_vm_forget "$name"
     return "$status"
@@ -270,7 +239,7 @@ gv_vm_stop() {
 gv_vm_kill() {
     local pid=${gv_vm_pid[$1]} qemu
     kill -TERM "$pid" 2>/dev/null
-    gv_wait_pid 5 "$pid" >/dev/null
+    vgpu_wait_pid 5 "$pid" >/dev/null
     if [ $? = 124 ]; then
         qemu=$(cat "$gv_dir/vm-$1/qemu.pid" 2>/dev/null)
         kill -KILL "$pid" ${qemu:+"$qemu"} 2>/dev/null
@@ -295,8 +264,8 @@ gv_cleanup() {
     for name in "${!gv_vm_pid[@]}"; do
         gv_vm_forget "$name"
     done
-    if [ -n "$gv_mediator_pid" ]; then
+    if [ -n "$vgpu_mediator_pid" ]; then
         gv_mediator_stop TERM
-        [ -z "$gv_mediator_pid" ] || kill -KILL "$gv_mediator_pid" 2>/dev/null
+        [ -z "$vgpu_mediator_pid" ] || kill -KILL "$vgpu_mediator_pid" 2>/dev/null
     fi
 }

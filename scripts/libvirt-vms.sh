@@ -27,28 +27,23 @@
 # the domains, the hook link and libvirt's cache and log files for the
 # demo's emulator and domains are removed.
 
-LVM_URI=qemu:///system
+. "$gv_top/scripts/lib.sh"
+LVM_URI=$VGPU_LIBVIRT_URI
 LVM_HOOK_DIR=/etc/libvirt/hooks/qemu.d
 LVM_PACKAGE_HOOK=$LVM_HOOK_DIR/vgpu         # what the packages install (docs/install.md)
 LVM_DEMO_HOOK=$LVM_HOOK_DIR/vgpu-demo       # the build's hook, while the demo runs
-LVM_QEMU_USER=libvirt-qemu
+LVM_QEMU_USER=$VGPU_QEMU_USER
 LVM_DOMAIN_PREFIX=vgpu-demo-
 LVM_CAPS_CACHE=/var/cache/libvirt/qemu/capabilities     # FILE: sha256 of the emulator's path
 LVM_DOMAIN_LOGS=/var/log/libvirt/qemu
 LVM_STATE_DIR=/run/libvirt/qemu                         # NAME.pid: QEMU's pid
-LVM_ANSWER_LIMIT=60     # seconds for libvirtd to answer after a start or reload
 LVM_VIRSH_LIMIT=120     # seconds for one virsh command (a start may probe the emulator)
-LVM_STOP_LIMIT=20       # seconds for a daemon to exit after SIGTERM
-LVM_RELOAD_SETTLE=1     # seconds for libvirtd to re-read its hooks after SIGHUP
 LVM_UNREGISTER_LIMIT=10 # seconds for the release hook to unregister a destroyed domain
 
 lvm_reason=
 lvm_emulator=
 lvm_hook=
 lvm_hook_link=
-lvm_kvm_mode=
-lvm_started_libvirtd=   # "direct" (libvirtd -d) or "systemd"
-lvm_started_virtlogd=
 lvm_lock_fd=
 lvm_domains=()
 lvm_made_dirs=()        # innermost first
@@ -57,9 +52,6 @@ lvm_error() { echo "libvirt-vms: $*" >&2; }
 lvm_virsh() { timeout --kill-after=5 "$LVM_VIRSH_LIMIT" virsh -q -c "$LVM_URI" "$@" </dev/null; }
 lvm_show() { printf '      host# %s\n' "${@//"$gv_dir"/DIR}"; }
 lvm_domain() { echo "$LVM_DOMAIN_PREFIX$1"; }
-lvm_systemd() { [ -d /run/systemd/system ]; }
-lvm_daemon_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-lvm_answers() { lvm_virsh uri >/dev/null 2>&1; }
 
 # lvm_usable: root, the libvirt daemon packages (scripts/install-deps.sh),
 # their QEMU user, and no AppArmor or SELinux confinement of it.
@@ -103,68 +95,13 @@ lvm_lock() {
         lvm_made_dirs=("$dir" "${lvm_made_dirs[@]}")
     done
     exec {lvm_lock_fd}<"$LVM_HOOK_DIR"
+    vgpu_close_fd=$lvm_lock_fd      # the daemons it starts must not hold the lock
     flock -n "$lvm_lock_fd"
 }
 
-# A Debian host's udev gives /dev/kvm to group kvm (libvirt-qemu is in it).
-# Without udev it stays root-only, and libvirt 9.0 then probes the emulator
-# again on every lookup, which makes each define or start take a minute.
-lvm_kvm_permissions() {
-    [ -c /dev/kvm ] || return 0
-    setpriv --reuid="$LVM_QEMU_USER" --regid="$LVM_QEMU_USER" --init-groups \
-        test -r /dev/kvm -a -w /dev/kvm 2>/dev/null && return 0
-    lvm_kvm_mode=$(stat -c '%a %u:%g' /dev/kvm)
-    lvm_show "chgrp kvm /dev/kvm; chmod 660 /dev/kvm      # what udev does; undone at the end"
-    chgrp kvm /dev/kvm && chmod 660 /dev/kvm
-}
-
-lvm_stop_pidfile() {    # PIDFILE: SIGTERM the daemon it names and wait for it to go
-    local pid
-    pid=$(cat "$1" 2>/dev/null) || return 0
-    kill "$pid" 2>/dev/null || return 0
-    gv_wait_until "$LVM_STOP_LIMIT" eval "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
-}
-
+# lvm_libvirt_start: vgpu_libvirt_start, each command shown.
 lvm_libvirt_start() {
-    lvm_kvm_permissions || { lvm_error "cannot set /dev/kvm's group and mode"; return 1; }
-    if lvm_answers; then
-        lvm_show "virsh -c $LVM_URI uri      # libvirtd is running"
-        return 0
-    fi
-    if lvm_systemd; then
-        lvm_show "systemctl start libvirtd      # stopped again at the end"
-        systemctl start libvirtd || { lvm_error "systemctl start libvirtd failed"; return 1; }
-        lvm_started_libvirtd=systemd
-    else
-        mkdir -p /var/log/libvirt
-        if ! lvm_daemon_alive /run/virtlogd.pid; then
-            lvm_show "virtlogd -d      # no systemd here: started by hand, stopped at the end"
-            virtlogd -d {lvm_lock_fd}<&- || { lvm_error "virtlogd -d failed"; return 1; }
-            lvm_started_virtlogd=1
-        fi
-        lvm_show "libvirtd -d"
-        libvirtd -d {lvm_lock_fd}<&- || { lvm_error "libvirtd -d failed"; return 1; }
-        lvm_started_libvirtd=direct
-    fi
-    gv_wait_until "$LVM_ANSWER_LIMIT" lvm_answers && return 0
-    lvm_error "libvirtd does not answer on $LVM_URI after $LVM_ANSWER_LIMIT s"
-    return 1
-}
-
-lvm_libvirtd_reload() {
-    if lvm_systemd; then
-        systemctl reload libvirtd || return 1
-    else
-        lvm_daemon_alive /run/libvirtd.pid || return 1
-        kill -HUP "$(cat /run/libvirtd.pid)" || return 1
-    fi
-    # libvirtd gives no sign when it has read the hooks again.
-    sleep "$LVM_RELOAD_SETTLE"
-    gv_wait_until "$LVM_ANSWER_LIMIT" lvm_answers
-}
-
-lvm_reload_command() {
-    if lvm_systemd; then echo "systemctl reload libvirtd"; else echo 'kill -HUP $(cat /run/libvirtd.pid)'; fi
+    VGPU_SHOW=lvm_show vgpu_libvirt_start || { lvm_error "libvirt did not start"; return 1; }
 }
 
 # lvm_hook_install: the packages' hook where it is installed (two hooks
@@ -178,10 +115,10 @@ lvm_hook_install() {
     lvm_hook=$gv_top/build/vgpu-libvirt-hook
     [ -x "$lvm_hook" ] || { lvm_error "no $lvm_hook: run 'make'"; return 1; }
     lvm_show "ln -s $lvm_hook $LVM_DEMO_HOOK" \
-        "$(lvm_reload_command)      # libvirtd reads its hooks at start and on reload"
+        "$(vgpu_libvirtd_reload_command)      # libvirtd reads its hooks at start and on reload"
     lvm_hook_link=$LVM_DEMO_HOOK
     ln -sfn "$lvm_hook" "$lvm_hook_link" || return 1
-    lvm_libvirtd_reload || { lvm_error "libvirtd does not answer after reloading"; return 1; }
+    vgpu_libvirtd_reload || { lvm_error "libvirtd does not answer after reloading"; return 1; }
 }
 
 # lvm_qemu_install: build/qemu and the guest kernel lie in root's cache,
@@ -255,7 +192,7 @@ lvm_destroy() {
     lvm_show "virsh destroy $(lvm_domain "$1")"
     lvm_virsh destroy "$(lvm_domain "$1")" >/dev/null || return 1
     gv_vm_forget "$1"
-    gv_wait_until "$LVM_UNREGISTER_LIMIT" eval "! lvm_registered $2"
+    vgpu_wait_until "$LVM_UNREGISTER_LIMIT" eval "! lvm_registered $2"
 }
 
 lvm_undefine() {
@@ -296,9 +233,9 @@ lvm_cleanup() {
     if [ -n "$lvm_hook_link" ]; then
         [ -z "$show" ] || lvm_show "rm $lvm_hook_link"
         rm -f "$lvm_hook_link"
-        if [ -z "$lvm_started_libvirtd" ]; then
-            [ -z "$show" ] || lvm_show "$(lvm_reload_command)"
-            lvm_libvirtd_reload || lvm_error "libvirtd did not answer after reloading without the demo's hook"
+        if [ -z "$vgpu_started_libvirtd" ]; then
+            [ -z "$show" ] || lvm_show "$(vgpu_libvirtd_reload_command)"
+            vgpu_libvirtd_reload || lvm_error "libvirtd did not answer after reloading without the demo's hook"
         fi
         lvm_hook_link=
     fi
@@ -309,23 +246,7 @@ lvm_cleanup() {
         rm -f "$cache"
         lvm_emulator=
     fi
-    case $lvm_started_libvirtd in
-    systemd) [ -z "$show" ] || lvm_show "systemctl stop libvirtd"
-             systemctl stop libvirtd ;;
-    direct) [ -z "$show" ] || lvm_show 'kill $(cat /run/libvirtd.pid)'
-            lvm_stop_pidfile /run/libvirtd.pid ;;
-    esac
-    lvm_started_libvirtd=
-    if [ -n "$lvm_started_virtlogd" ]; then
-        [ -z "$show" ] || lvm_show 'kill $(cat /run/virtlogd.pid)'
-        lvm_stop_pidfile /run/virtlogd.pid
-        lvm_started_virtlogd=
-    fi
-    if [ -n "$lvm_kvm_mode" ]; then
-        [ -z "$show" ] || lvm_show "chown ${lvm_kvm_mode#* } /dev/kvm; chmod ${lvm_kvm_mode%% *} /dev/kvm"
-        chown "${lvm_kvm_mode#* }" /dev/kvm && chmod "${lvm_kvm_mode%% *}" /dev/kvm
-        lvm_kvm_mode=
-    fi
+    if [ -n "$show" ]; then VGPU_SHOW=lvm_show vgpu_libvirt_stop; else vgpu_libvirt_stop; fi
     [ ${#lvm_made_dirs[@]} = 0 ] || rmdir "${lvm_made_dirs[@]}" 2>/dev/null
     lvm_made_dirs=()
 }

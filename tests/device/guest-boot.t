@@ -13,7 +13,7 @@ diag "accelerator: $(accel_args)"
 [ -f "$GUEST_IMAGE/vmlinuz" ] || bail "no guest image: run 'make guest-image'"
 [ -x "$PROBE" ] || bail "no $PROBE: run 'make $PROBE'"
 
-protocol=$(printf '0x%08x' "$(contract_value VGPU_PROTOCOL_VERSION)")
+protocol=$(printf '0x%08x' "$(vgpu_contract_value VGPU_PROTOCOL_VERSION)")
 
 mkdir -p "$tmp/test/bin"
 cp "$PROBE" "$tmp/test/bin/vgpu-probe"
@@ -41,7 +41,7 @@ for machine in $machines; do
         -kernel "$GUEST_IMAGE/vmlinuz" -initrd "$tmp/initramfs.cpio.gz" \
         -append "console=ttyS0 panic=-1 quiet" \
         -device vgpu-stub,addr=0x1e
-    wait_exit "$qemu_pid" "$BOOT_LIMIT"
+    vgpu_wait_pid "$BOOT_LIMIT" "$qemu_pid"
     status=$?
     out=$(sed -n '/^==== vgpu-test begin/,/^==== vgpu-test end/p' "$serial" | tr -d '\r')
     is "$status" 0 "$machine: the guest boots and powers off"

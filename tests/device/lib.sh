@@ -32,6 +32,7 @@ trap device_cleanup EXIT
 [ -x "$QEMU" ] || bail "no QEMU build at $QEMU: run 'make qemu'"
 
 . "$top/scripts/accel.sh"
+. "$top/scripts/lib.sh"
 
 # KVM where the host has a working one, TCG otherwise (scripts/accel.sh).
 accel_args() { echo "-accel $(vgpu_accel "$QEMU" "$GUEST_IMAGE")"; }
@@ -45,34 +46,9 @@ start_qemu() {
     qemu_pids+=("$qemu_pid")
 }
 
-# wait_for COMMAND... : retry for up to 30 s until COMMAND succeeds.
-wait_for() {
-    local i
-    for i in $(seq 300); do
-        "$@" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# wait_exit PID SECONDS: wait for a process to end; its status, or 124.
-wait_exit() {
-    local pid=$1 limit=$2 i
-    for i in $(seq $((limit * 10))); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return; }
-        sleep 0.1
-    done
-    return 124
-}
-
 # qmp SOCKET JSON...: one reply line per command.
 qmp() {
     python3 "$top/tests/device/qmp.py" "$@"
-}
-
-# A number from the contract headers, so tests never repeat one.
-contract_value() {
-    sed -nE "s/^#define $1 +(0x[0-9a-fA-F]+|[0-9]+)u?( .*)?$/\1/p" "$top"/include/vgpu/*.h
 }
 
 # pci_devices SOCKET: "vvvv:dddd qdev_id" for each device QMP's query-pci

@@ -17,9 +17,9 @@ plan $((9 * 2))
 command -v qemu-img >/dev/null || bail "no qemu-img: install qemu-utils (make deps)"
 diag "accelerator: $(accel_args)"
 
-vendor=$(contract_value VGPU_PCI_VENDOR_ID)
-device=$(contract_value VGPU_PCI_DEVICE_ID)
-protocol=$(printf '0x%08x' "$(contract_value VGPU_PROTOCOL_VERSION)")
+vendor=$(vgpu_contract_value VGPU_PCI_VENDOR_ID)
+device=$(vgpu_contract_value VGPU_PCI_DEVICE_ID)
+protocol=$(printf '0x%08x' "$(vgpu_contract_value VGPU_PROTOCOL_VERSION)")
 
 # The guest lists what it sees on PCI (vendor:device) and reads the device.
 mkdir -p "$tmp/test/bin"
@@ -87,7 +87,7 @@ for machine in $machines; do
         -append "console=ttyS0 panic=-1 quiet" \
         -device vgpu-stub,id=vgpu0,addr=0x1e
 
-    wait_for test -S "$d/qmp.sock"
+    vgpu_wait_until 30 test -S "$d/qmp.sock"
     devices=$(peripherals "$d/qmp.sock")
     ok $? "$machine: QEMU starts the domain (QMP answers)"
     is "$devices" "$(echo $ids)" "$machine: every device of the domain is there"
@@ -108,7 +108,7 @@ print(s.recv(12).decode())' "$d/vnc.sock" 2>&1)
     like "$banner" "^RFB 003\.008" "$machine: VNC answers on its Unix socket"
 
     qmp "$d/qmp.sock" '{"execute": "cont"}' >/dev/null
-    wait_exit "$qemu_pid" "$BOOT_LIMIT"
+    vgpu_wait_pid "$BOOT_LIMIT" "$qemu_pid"
     status=$?
     out=$(sed -n '/^==== vgpu-test begin/,/^==== vgpu-test end/p' "$d/serial.log" | tr -d '\r')
     is "$status" 0 "$machine: the guest boots on the serial console and powers off"

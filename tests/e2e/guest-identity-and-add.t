@@ -23,8 +23,8 @@ gv_vm_wait_ready guest
 ok $? "the VM boots and its agent takes commands" || { show_logs; bail "no VM"; }
 is "$(vm_field "$uuid" CONNECTED)" 1 "its device is connected to the mediator"
 
-vendor=$(printf '0x%04x' "$(contract_value VGPU_PCI_VENDOR_ID)")
-device=$(printf '0x%04x' "$(contract_value VGPU_PCI_DEVICE_ID)")
+vendor=$(printf '0x%04x' "$(vgpu_contract_value VGPU_PCI_VENDOR_ID)")
+device=$(printf '0x%04x' "$(vgpu_contract_value VGPU_PCI_DEVICE_ID)")
 info=$(gv_vm_run guest 30 "vgpu-client info")
 ok $? "vgpu-client info succeeds"
 like "$(echo "$info" | tr '\n' ' ')" "address: +0000:00:1e.0 vendor: +$vendor device: +$device " \

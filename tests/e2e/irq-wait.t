@@ -25,7 +25,7 @@ out=$(gv_vm_run guest 30 "vgpu-client --wait irq add 1 2")
 is "$?" 3 "before uio_pci_generic is bound, --wait irq is refused (exit 3)"
 like "$(gv_vm_run guest 30 "vgpu-client info")" "wait: +poll" "and auto polls"
 
-ids=$(printf '%04x %04x' "$(contract_value VGPU_PCI_VENDOR_ID)" "$(contract_value VGPU_PCI_DEVICE_ID)")
+ids=$(printf '%04x %04x' "$(vgpu_contract_value VGPU_PCI_VENDOR_ID)" "$(vgpu_contract_value VGPU_PCI_DEVICE_ID)")
 dev=/sys/bus/pci/devices/0000:00:1e.0
 out=$(gv_vm_run guest 30 "$(gv_bind_uio_command) && basename \$(readlink $dev/driver)")
 is "$?:$out" "0:uio_pci_generic" "uio_pci_generic binds the device by its ids ($ids)"

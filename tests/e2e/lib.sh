@@ -38,11 +38,6 @@ client_json() { grep '^{' | tail -n 1 | json "$1"; }
 vm_field() { gv_vm_field "$@"; }
 vm_field_is() { gv_vm_field_is "$@"; }
 
-# A number from the contract headers, so tests never repeat one.
-contract_value() {
-    sed -nE "s/^#define $1 +(0x[0-9a-fA-F]+|[0-9]+)u?( .*)?$/\1/p" "$top"/include/vgpu/*.h
-}
-
 # Host CLOCK_MONOTONIC in ns, the clock of the device's TIMESTAMP.
 monotonic_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
 

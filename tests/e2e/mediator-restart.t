@@ -43,10 +43,10 @@ add_outcome() {
 submit_running_and_queued() {
     gv_vm_send hi "vgpu-client --json add $1 $1"
     hi_id=$gv_id
-    gv_wait_until 30 vm_field_is "$hi" RUNNING 1 || diag "hi's request does not run"
+    vgpu_wait_until 30 vm_field_is "$hi" RUNNING 1 || diag "hi's request does not run"
     gv_vm_send lo "vgpu-client --json add $2 $2"
     lo_id=$gv_id
-    gv_wait_until 30 vm_field_is "$lo" QUEUED 1 || diag "lo's request is not queued"
+    vgpu_wait_until 30 vm_field_is "$lo" QUEUED 1 || diag "lo's request is not queued"
 }
 
 pool_a 1500000
@@ -73,7 +73,7 @@ is "$(gv_vm_run hi 30 "vgpu-client --json info" | client_json "j['registered'], 
 
 # 3. Back: the mediator restores its registry, the devices reconnect by themselves.
 gv_mediator_start || bail "the mediator did not restart"
-gv_wait_until 15 vm_field_is "$hi" CONNECTED 1 && gv_wait_until 15 vm_field_is "$lo" CONNECTED 1
+vgpu_wait_until 15 vm_field_is "$hi" CONNECTED 1 && vgpu_wait_until 15 vm_field_is "$lo" CONNECTED 1
 ok $? "after the restart both devices reconnect (reconnect=1)"
 gv_vm_send hi "$(await_identity true); vgpu-client --json add 4 4"
 hi_id=$gv_id
@@ -94,7 +94,7 @@ is "$(add_outcome lo "$lo_id")" MEDIATOR_RESTARTED "the queued request ends in E
 # (bounded) until 5 succeed after the last failure; one line per request.
 pool_a 20000
 gv_mediator_start || bail "the mediator did not restart (2)"
-gv_wait_until 15 vm_field_is "$hi" CONNECTED 1 || diag "hi did not reconnect"
+vgpu_wait_until 15 vm_field_is "$hi" CONNECTED 1 || diag "hi did not reconnect"
 AFTER=5
 LOOP_MAX=1000
 # (The agent takes one line: the loop is written on several, then joined.)
@@ -111,11 +111,11 @@ gv_vm_send hi "$loop"
 loop_id=$gv_id
 loop_lines() { gv_vm_output hi "$loop_id" | grep -c "^add [0-9]* $1 "; }
 loop_has() { [ "$(loop_lines "$1")" -ge "$2" ]; }
-gv_wait_until 60 loop_has 0 3
+vgpu_wait_until 60 loop_has 0 3
 ok $? "the guest's loop is flowing (3 requests done)"
 gv_mediator_stop TERM
 is "$gv_mediator_status" 0 "SIGTERM while requests flow: the mediator exits 0"
-gv_wait_until 30 loop_has 1 3
+vgpu_wait_until 30 loop_has 1 3
 ok $? "the guest's requests fail while it is down"
 gv_mediator_start || bail "the mediator did not restart (3)"
 gv_vm_wait hi "$loop_id" 60

@@ -48,7 +48,7 @@ declare -A id
 while read -r n pool prio; do
     gv_vm_send "vm$n" "vgpu-client --json add $((n * 1000)) $n"
     id[$n]=$gv_id
-    gv_wait_until 60 vm_field_is "$(uuid_n "$n")" QUEUED 1 || arrival=1
+    vgpu_wait_until 60 vm_field_is "$(uuid_n "$n")" QUEUED 1 || arrival=1
 done <<<"$vms"
 ok "$arrival" "each VM's request is queued before the next VM submits"
 is "$(vgpuctl ping --json | json "j['queued']")" 7 "all 7 requests wait in the one queue"

@@ -7,7 +7,7 @@
 #   lv_mediator_stop
 #   lv_vgpuctl ARGS...      build/vgpuctl on the test's mediator
 #   lv_list_field UUID FIELD   a field of `vgpuctl list --json` for UUID ("" if absent)
-#   lv_libvirt_start        virtlogd and libvirtd (as root, without systemd), unless running
+#   lv_libvirt_start        libvirtd (and virtlogd) unless running: vgpu_libvirt_start
 #   lv_libvirt_restart [CMD...]  stop libvirtd, run CMD, start it (domains keep running)
 #   lv_hook_install         build/vgpu-libvirt-hook in /etc/libvirt/hooks/qemu.d/, SIGHUP
 #   lv_qemu_install         the project's QEMU where libvirt-qemu can run it: $LV_EMULATOR
@@ -19,30 +19,19 @@
 #   lv_guest_image SCRIPT   the guest image with SCRIPT and vgpu-client in $LV_GUEST
 #   lv_guest_domain NAME MACHINE  define a guest-image domain, console in $LV_TMP/NAME.console
 #   lv_console NAME         that console's text
-#   lv_wait_for SECONDS CMD...  run CMD until it succeeds, at most SECONDS
 #
+# Waits, the mediator and the daemons go through scripts/lib.sh (vgpu_*).
 # Every wait has a timeout; every process and file the test made goes at exit.
 
 LV_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 LV_BUILD=$LV_TOP/build
 . "$LV_TOP/scripts/accel.sh"
-LV_URI=qemu:///system
+. "$LV_TOP/scripts/lib.sh"
+LV_URI=$VGPU_LIBVIRT_URI
 LV_HOOK_DIR=/etc/libvirt/hooks/qemu.d
-LV_QEMU_USER=libvirt-qemu
+LV_QEMU_USER=$VGPU_QEMU_USER
 LV_DOMAINS=()
-LV_MEDIATOR_PID=
-LV_STARTED_LIBVIRTD=
-LV_STARTED_VIRTLOGD=
 LV_HOOK_LINK=
-LV_KVM_MODE=
-
-lv_wait_for() {         # seconds command...
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
 
 lv_virsh() { virsh -q -c "$LV_URI" "$@"; }
 
@@ -54,9 +43,10 @@ lv_cleanup() {
     done
     if [ -n "$LV_HOOK_LINK" ]; then
         rm -f "$LV_HOOK_LINK"
-        [ -z "$LV_STARTED_LIBVIRTD" ] && lv_libvirtd_reload
+        [ -z "$vgpu_started_libvirtd" ] && vgpu_libvirtd_reload
     fi
-    lv_mediator_stop
+    vgpu_mediator_stop TERM
+    [ -z "$vgpu_mediator_pid" ] || kill -KILL "$vgpu_mediator_pid" 2>/dev/null
     # What libvirt probed of the test's emulator copy, named by its path's
     # sha256, and the domains' logs: nothing of the test stays on the host.
     if [ -n "${LV_EMULATOR:-}" ]; then
@@ -66,15 +56,7 @@ lv_cleanup() {
     for d in "${LV_DOMAINS[@]}"; do
         rm -f "/var/log/libvirt/qemu/$d.log"
     done
-    if [ -n "$LV_KVM_MODE" ]; then
-        chown "${LV_KVM_MODE#* }" /dev/kvm && chmod "${LV_KVM_MODE%% *}" /dev/kvm
-    fi
-    if [ -n "$LV_STARTED_LIBVIRTD" ]; then
-        lv_stop_pidfile /run/libvirtd.pid
-    fi
-    if [ -n "$LV_STARTED_VIRTLOGD" ]; then
-        lv_stop_pidfile /run/virtlogd.pid
-    fi
+    vgpu_libvirt_stop
     [ -n "${LV_TMP:-}" ] && rm -rf "$LV_TMP"
 }
 
@@ -87,40 +69,20 @@ lv_init() {
     trap 'exit 130' INT TERM
 }
 
-lv_stop_pidfile() {     # pidfile: SIGTERM the daemon it names and wait for it to go
-    local pid
-    pid=$(cat "$1" 2>/dev/null) || return 0
-    kill "$pid" 2>/dev/null || return 0
-    lv_wait_for 20 sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null
-}
-
 lv_vgpuctl() { "$LV_BUILD/vgpuctl" --runtime-dir "$LV_RUN" "$@"; }
 
 lv_mediator_start() {   # [pool letters]
-    local pools=${1:-A B} p
+    local pools=${1:-A B} p lines=
     mkdir -p "$LV_RUN"
-    {
-        echo "[mediator]"
-        echo "runtime-dir=$LV_RUN"
-        echo "log-level=debug"
-        echo "socket-group=$LV_QEMU_USER"
-        for p in $pools; do
-            printf '[pool %s]\nbackend=cpu\n' "$p"
-        done
-    } > "$LV_TMP/mediator.conf"
-    "$LV_BUILD/vgpu-mediatord" --config "$LV_TMP/mediator.conf" --foreground \
-        >> "$LV_TMP/mediator.log" 2>&1 &
-    LV_MEDIATOR_PID=$!
-    lv_wait_for 10 lv_vgpuctl ping || { cat "$LV_TMP/mediator.log" | sed 's/^/# /'; bail "mediator did not start"; }
+    for p in $pools; do
+        lines+=$(printf '[pool %s]\nbackend=cpu' "$p")$'\n'
+    done
+    vgpu_mediator_config "$LV_TMP/mediator.conf" "$LV_RUN" "$lines" "socket-group=$LV_QEMU_USER"
+    vgpu_mediator_start "$LV_RUN" "$LV_TMP/mediator.conf" "$LV_TMP/mediator.log" ||
+        { sed 's/^/# /' "$LV_TMP/mediator.log"; bail "mediator did not start"; }
 }
 
-lv_mediator_stop() {
-    [ -n "$LV_MEDIATOR_PID" ] || return 0
-    kill "$LV_MEDIATOR_PID" 2>/dev/null
-    lv_wait_for 10 sh -c "! kill -0 $LV_MEDIATOR_PID" || kill -9 "$LV_MEDIATOR_PID" 2>/dev/null
-    wait "$LV_MEDIATOR_PID" 2>/dev/null
-    LV_MEDIATOR_PID=
-}
+lv_mediator_stop() { vgpu_mediator_stop TERM; }
 
 lv_list_field() {       # uuid field
     lv_vgpuctl --json list 2>/dev/null | python3 -c '
@@ -133,55 +95,22 @@ for vm in (json.loads(text).get("vms", []) if text.strip() else []):
 ' "$1" "$2"
 }
 
-lv_daemon_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-lv_libvirt_up() { lv_virsh uri; }
-
-# A Debian host's udev gives /dev/kvm to group kvm (libvirt-qemu is in it).
-# Without udev it stays root-only, and libvirt 9.0 then probes the emulator
-# again on every lookup ("KVM was enabled when probing ..., but it is not
-# available now"), which makes each define or start take a minute.  Put
-# the udev permissions in place for the test, and the old ones back after.
-lv_kvm_permissions() {
-    [ -c /dev/kvm ] || return 0
-    setpriv --reuid="$LV_QEMU_USER" --regid="$LV_QEMU_USER" --init-groups \
-        test -r /dev/kvm -a -w /dev/kvm 2>/dev/null && return 0
-    LV_KVM_MODE=$(stat -c '%a %u:%g' /dev/kvm)
-    chgrp kvm /dev/kvm && chmod 660 /dev/kvm
-}
-
 lv_libvirt_start() {
-    mkdir -p /var/log/libvirt "$LV_HOOK_DIR"
-    lv_kvm_permissions
-    if ! lv_daemon_alive /run/virtlogd.pid; then
-        virtlogd -d || bail "cannot start virtlogd"
-        LV_STARTED_VIRTLOGD=1
-    fi
-    if ! lv_daemon_alive /run/libvirtd.pid; then
-        libvirtd -d || bail "cannot start libvirtd"
-        LV_STARTED_LIBVIRTD=1
-    fi
-    lv_wait_for 60 lv_libvirt_up || bail "libvirtd does not answer on $LV_URI"
-}
-
-lv_libvirtd_reload() {  # libvirtd re-reads the hook directory on SIGHUP
-    lv_daemon_alive /run/libvirtd.pid || return 0
-    kill -HUP "$(cat /run/libvirtd.pid)"
-    sleep 1
-    lv_wait_for 30 lv_libvirt_up
+    mkdir -p "$LV_HOOK_DIR"
+    vgpu_libvirt_start || bail "cannot start libvirt"
 }
 
 lv_libvirt_restart() {  # [command to run while libvirtd is down]
-    lv_stop_pidfile /run/libvirtd.pid
+    vgpu_stop_pidfile /run/libvirtd.pid
     [ $# -gt 0 ] && "$@"
     libvirtd -d || bail "cannot restart libvirtd"
-    lv_wait_for 60 lv_libvirt_up || bail "libvirtd does not answer after a restart"
+    vgpu_wait_until 60 vgpu_libvirt_answers || bail "libvirtd does not answer after a restart"
 }
 
 lv_hook_install() {
     LV_HOOK_LINK=$LV_HOOK_DIR/vgpu-test-$$
     ln -sfn "$LV_BUILD/vgpu-libvirt-hook" "$LV_HOOK_LINK"
-    lv_libvirtd_reload || bail "libvirtd does not answer after SIGHUP"
+    vgpu_libvirtd_reload || bail "libvirtd does not answer after SIGHUP"
 }
 
 # The build is relocatable (its firmware comes from Debian's packages), but

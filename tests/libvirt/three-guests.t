@@ -83,7 +83,7 @@ has_results() { [ "$(results "$1")" -ge "$2" ]; }
 
 for vm in "$@"; do
     read -r name pool priority id <<<"$vm"
-    lv_wait_for "$BOOT_LIMIT" has_results "$name" 2
+    vgpu_wait_until "$BOOT_LIMIT" has_results "$name" 2
     console=$(lv_console "$name")
     like "$console" "info: pool: +$pool
 info: priority: +$priority
@@ -121,12 +121,12 @@ G1_UUID=$(uuid "$G1")
 lv_libvirt_restart lv_vgpuctl unregister "$G1_UUID" >/dev/null
 is "$(lv_virsh list --name | grep -c "^vgpu-test-g[123]-$$\$")" 3 "after a libvirtd restart the three domains still run"
 registered() { [ -n "$(lv_list_field "$1" name)" ]; }
-lv_wait_for 60 registered "$G1_UUID"
+vgpu_wait_until 60 registered "$G1_UUID"
 is "$(lv_list_field "$G1_UUID" vm_id)/$(lv_list_field "$G1_UUID" pid)" "$((VMID + 1))/$(qemu_pid "$G1")" \
     "the reconnect hook registered $G1 again, with its identity and pid"
 for vm in "$@"; do
     read -r name pool priority id <<<"$vm"
-    lv_wait_for 60 has_results "$name" $((before[$name] + 5))
+    vgpu_wait_until 60 has_results "$name" $((before[$name] + 5))
     ok $? "$name: still computing after the restart (at least 5 more results)"
     wrong=$(lv_console "$name" | awk '/^add [0-9]+: [0-9]+$/ && $3 != $2 + 1000 { n++ } END { print n + 0 }')
     is "$wrong" 0 "$name: and every result is right"

@@ -22,10 +22,10 @@ order() {
     vgpuctl register "$u2" --pool A --priority high --vm-id 2 --name high >/dev/null
     vgpuctl pause >/dev/null
     fake low --uuid "$u1" --submit 1 --timeout 10000
-    wait_until 5 queued_is "$u1" 1
+    vgpu_wait_until 5 queued_is "$u1" 1
     sleep 0.5           # the low request waits: past two aging periods of 200 ms
     fake high --uuid "$u2" --submit 2 --timeout 10000
-    wait_until 5 queued_is "$u2" 2
+    vgpu_wait_until 5 queued_is "$u2" 2
     vgpuctl resume >/dev/null
     wait_pid 10 "$pid_low"; wait_pid 10 "$pid_high"
     stop_daemon

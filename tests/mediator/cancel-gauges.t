@@ -16,11 +16,11 @@ vgpuctl register "$u2" --pool A --priority low --vm-id 2 --name other >/dev/null
 vgpuctl pause >/dev/null
 fake closing --uuid "$u1" --submit 5 --timeout 60000
 fake other --uuid "$u2" --submit 2 --timeout 60000
-wait_until 10 queued_is "$u1" 5 && wait_until 10 queued_is "$u2" 2
+vgpu_wait_until 10 queued_is "$u1" 5 && vgpu_wait_until 10 queued_is "$u2" 2
 is "$(gauges)" "21 0" "paused: 7 requests queued, counted by the VM, the pool and the total"
 
 kill -KILL "$pid_closing"
-wait_until 5 queued_is "$u1" 0
+vgpu_wait_until 5 queued_is "$u1" 0
 is "$(gauges)" "6 0" "the closed connection's requests are gone from every queued gauge"
 is "$(vgpuctl stats --json | json "[v['queued'] for v in j['vms'] if v['vm_id']==2][0], [p['queued'] for p in j['pools'] if p['pool']=='A'][0], j['total']['queued']")" \
     "2 2 2" "the other VM's two are still counted, once each"

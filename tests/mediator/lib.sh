@@ -5,6 +5,7 @@
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="$top/build"
+. "$top/scripts/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-mediator-test.XXXXXX")
 run="$tmp/run"
 conf="$tmp/mediator.conf"
@@ -15,7 +16,7 @@ bg_pids=()
 cleanup() {
     local p
     if [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null; then
-        wait_until 5 sh -c "! kill -0 $daemon_pid"
+        vgpu_wait_until 5 sh -c "! kill -0 $daemon_pid"
     fi
     for p in "${bg_pids[@]}" $daemon_pid; do
         kill -KILL "$p" 2>/dev/null
@@ -37,42 +38,26 @@ backend=cpu}
         pool_lines=$(printf '%s\n' "$pool_lines" | sed 's/^backend=cpu$/backend=cuda\ngpus=0/')
         set -- "plugin-dir=$build/plugins" "$@"
     fi
-    {
-        echo "[mediator]"
-        echo "runtime-dir=$run"
-        echo "log-level=debug"
-        printf '%s\n' "$@"
-        printf '%s\n' "$pool_lines"
-    } > "$conf"
+    vgpu_mediator_config "$conf" "$run" "$pool_lines" "$@"
 }
 
 vgpuctl() { "$build/vgpuctl" --runtime-dir "$run" --timeout 5000 "$@"; }
 
-# wait_until SECONDS CMD...: run CMD every 20 ms until it succeeds.
-wait_until() {
-    local limit=$1; shift
-    local end=$(( $(date +%s%N) + limit * 1000000000 ))
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s%N)" -lt "$end" ] || return 1
-        sleep 0.02
-    done
-}
-
 # start_daemon [wrapper...]: start vgpu-mediatord on $conf (optionally under
 # a wrapper such as valgrind) and wait until it answers ping.
 start_daemon() {
-    "$@" "$build/vgpu-mediatord" --config "$conf" --foreground 2>>"$tmp/daemon.log" &
-    daemon_pid=$!
-    wait_until "${DAEMON_START_LIMIT:-10}" vgpuctl ping || {
+    VGPU_MEDIATOR_START_LIMIT=${DAEMON_START_LIMIT:-10} \
+        vgpu_mediator_start "$run" "$conf" "$tmp/daemon.log" "$@" || {
         diag "daemon did not start:"; diag "$(cat "$tmp/daemon.log")"; return 1; }
+    daemon_pid=$vgpu_mediator_pid
 }
 
 # stop_daemon: SIGTERM, wait (bounded); sets $daemon_status (or "timeout").
 stop_daemon() {
-    kill -TERM "$daemon_pid"
-    wait_pid "${DAEMON_STOP_LIMIT:-10}" "$daemon_pid"
-    daemon_status=$wait_status
-    [ "$daemon_status" = timeout ] || daemon_pid=
+    VGPU_MEDIATOR_STOP_LIMIT=${DAEMON_STOP_LIMIT:-10} vgpu_mediator_stop TERM
+    daemon_status=$vgpu_mediator_status
+    [ "$daemon_status" != 124 ] || daemon_status=timeout
+    daemon_pid=$vgpu_mediator_pid
 }
 
 # fake NAME ARGS...: run the fake device in the background, output in $tmp/NAME.out.
@@ -86,13 +71,9 @@ fake() {
 # wait_pid SECONDS PID: wait for a background process of this shell (not
 # from a subshell); sets $wait_status to its exit status or "timeout".
 wait_pid() {
-    local limit=$1 pid=$2
-    if ! wait_until "$limit" sh -c "! kill -0 $pid"; then
-        wait_status=timeout
-        return
-    fi
-    wait "$pid"
+    vgpu_wait_pid "$1" "$2"
     wait_status=$?
+    [ "$wait_status" != 124 ] || wait_status=timeout
 }
 
 # json EXPR: evaluate a Python expression over the JSON on stdin (as j).

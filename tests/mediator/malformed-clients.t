@@ -19,7 +19,7 @@ vgpuctl register "$u2" --pool A --priority low --vm-id 2 --name rogue >/dev/null
 
 # A well-behaved device stays connected through all of it.
 fake steady --uuid "$u1" --linger --timeout 60000
-wait_until 5 grep -q 'error=OK' "$tmp/steady.out"
+vgpu_wait_until 5 grep -q 'error=OK' "$tmp/steady.out"
 
 for kind in $kinds; do
     name=raw_${kind//-/_}

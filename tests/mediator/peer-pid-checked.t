@@ -27,7 +27,7 @@ like "$(cat "$tmp/daemon.log")" "device pid [0-9]+ \(uuid $u1\) claims domain 'v
 # Connected before the pid is known, then the pid is set to another process.
 vgpuctl register "$u2" --pool A --priority high --vm-id 2 >/dev/null
 fake before --uuid "$u2" --linger --timeout 10000
-wait_until 5 grep -q 'error=OK' "$tmp/before.out"
+vgpu_wait_until 5 grep -q 'error=OK' "$tmp/before.out"
 is "$(vgpuctl list --json | json "[v['connected'] for v in j['vms'] if v['vm_id']==2][0]")" 1 \
     "the device is connected while no pid is registered"
 is "$(vgpuctl set-pid "$u2" $$)" "pid $$ set; 1 other connection(s) refused" \
@@ -40,7 +40,7 @@ is "$(vgpuctl list --json | json "[v['connected'] for v in j['vms'] if v['vm_id'
 
 # The right pid: a waiting device is accepted once registered with its pid.
 fake right --uuid "$u3" --submit 2 --timeout 10000
-wait_until 5 grep -q NOT_REGISTERED "$tmp/right.out"
+vgpu_wait_until 5 grep -q NOT_REGISTERED "$tmp/right.out"
 vgpuctl register "$u3" --pool B --priority low --vm-id 3 --pid "$pid_right" >/dev/null
 wait_pid 10 "$pid_right"
 is "$wait_status" 0 "the device registered with its own pid runs its requests"
@@ -50,7 +50,7 @@ is "$(grep -c 'complete .*error=OK' "$tmp/right.out")" 2 "both completed OK"
 u4=$(uuid_n 4)
 vgpuctl register "$u4" --pool A --priority high --vm-id 4 >/dev/null
 fake keep --uuid "$u4" --linger --timeout 10000
-wait_until 5 grep -q 'error=OK' "$tmp/keep.out"
+vgpu_wait_until 5 grep -q 'error=OK' "$tmp/keep.out"
 vgpuctl set-pid "$u4" "$pid_keep" >/dev/null
 is "$(vgpuctl list --json | json "[v['connected'] for v in j['vms'] if v['vm_id']==4][0]")" 1 \
     "set-pid to the connected device's own pid keeps it connected"

@@ -44,7 +44,7 @@ vgpuctl pause >/dev/null
 arrival_ok=0
 while read -r n pool prio; do
     fake "vm$n" --uuid "$(uuid_n "$n")" --submit "$per_vm" --base $((n * 1000)) --timeout 30000
-    wait_until 10 queued_is "$(uuid_n "$n")" "$per_vm" || arrival_ok=1
+    vgpu_wait_until 10 queued_is "$(uuid_n "$n")" "$per_vm" || arrival_ok=1
 done <<< "$vms"
 ok "$arrival_ok" "each VM's $per_vm pipelined requests are queued before the next VM submits"
 is "$(vgpuctl ping --json | json "j['queued']")" "$((7 * per_vm))" "all 21 requests wait in the one queue"

@@ -23,13 +23,13 @@ except socket.timeout:
 PY
 bg_pids+=($!)
 listener=$!
-wait_until 5 test -S "$tmp/notify.sock"
+vgpu_wait_until 5 test -S "$tmp/notify.sock"
 
 write_config
 NOTIFY_SOCKET="$tmp/notify.sock" start_daemon || bail "daemon did not start"
-wait_until 5 grep -q READY "$tmp/notify.log"
+vgpu_wait_until 5 grep -q READY "$tmp/notify.log"
 vgpuctl register "$(uuid_n 1)" --pool A --priority high --vm-id 1 >/dev/null
-wait_until 5 grep -q "1 VM" "$tmp/notify.log"
+vgpu_wait_until 5 grep -q "1 VM" "$tmp/notify.log"
 stop_daemon
 wait_pid 10 "$listener"
 

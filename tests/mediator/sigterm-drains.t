@@ -23,7 +23,7 @@ fake drained --uuid "$u1" --submit 4 --timeout 10000
 running_and_queued() {
     [ "$(vgpuctl list --json | json "j['vms'][0]['running'], j['vms'][0]['queued']")" = "1 3" ]
 }
-wait_until 5 running_and_queued
+vgpu_wait_until 5 running_and_queued
 stop_daemon
 is "$daemon_status" 0 "the daemon exits 0 after SIGTERM"
 wait_pid 10 "$pid_drained"
@@ -45,7 +45,7 @@ start_daemon || bail "daemon did not restart"
 vgpuctl register "$u1" --pool A --priority high --vm-id 1 >/dev/null
 fake overrun --uuid "$u1" --submit 1 --timeout 10000
 running_one() { [ "$(vgpuctl list --json | json "j['vms'][0]['running']")" = 1 ]; }
-wait_until 5 running_one
+vgpu_wait_until 5 running_one
 start=$(date +%s%N)
 stop_daemon
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))

@@ -35,7 +35,7 @@ now_us() { echo $(( $(date +%s%N) / 1000 )); }
 paused_at=$(now_us)
 vgpuctl pause >/dev/null
 fake two --uuid "$u2" --submit $sent2 --timeout 10000
-wait_until 10 queued_is "$u2" $cap
+vgpu_wait_until 10 queued_is "$u2" $cap
 sleep 0.3
 vgpuctl resume >/dev/null
 wait_pid 10 "$pid_two"

@@ -23,7 +23,7 @@ is "$(grep -c 'complete .*error=NOT_REGISTERED status=NOT_REGISTERED result=-' "
 
 # A device that connects first and waits: registration reaches it.
 fake early --uuid "$u1" --submit 3 --base 100 --timeout 10000
-wait_until 5 grep -q NOT_REGISTERED "$tmp/early.out"
+vgpu_wait_until 5 grep -q NOT_REGISTERED "$tmp/early.out"
 vgpuctl register "$u1" --pool B --priority medium --vm-id 11 --name early >/dev/null
 wait_pid 10 "$pid_early"
 is "$wait_status" 0 "the waiting device completes its requests once its VM is registered"
@@ -35,7 +35,7 @@ is "$(grep -c 'complete .*error=OK status=OK' "$tmp/early.out")" 3 "its 3 reques
 vgpuctl register "$u2" --pool A --priority low --vm-id 12 --name leaving >/dev/null
 vgpuctl pause >/dev/null
 fake leaving --uuid "$u2" --submit 3 --timeout 10000
-wait_until 10 queued_is "$u2" 3
+vgpu_wait_until 10 queued_is "$u2" 3
 is "$(vgpuctl unregister "$u2")" "unregistered $u2; 3 queued request(s) cancelled" \
     "unregister reports the queued requests it cancelled"
 wait_pid 10 "$pid_leaving"

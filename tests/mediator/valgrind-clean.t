@@ -41,7 +41,7 @@ vgpuctl register "$u6" --pool C --priority high --vm-id 6 --name drained >/dev/n
     > "$tmp/backend-error.out"
 vgpuctl pause >/dev/null
 fake full --uuid "$u2" --submit 12 --timeout 30000
-wait_until 30 queued_is "$u2" 8
+vgpu_wait_until 30 queued_is "$u2" 8
 vgpuctl resume >/dev/null
 wait_pid 30 "$pid_full"
 "$build/tests/fake-device" -s "$dev_sock" -u "$u4" --submit 1 --timeout 30000 > "$tmp/refused.out"
@@ -79,7 +79,7 @@ is "$?" 0 "stats and metrics answer"
 # A connection refused when the pid is set after it connected.
 vgpuctl register "$(uuid_n 5)" --pool A --priority low --vm-id 5 >/dev/null
 fake late --uuid "$(uuid_n 5)" --linger --timeout 30000
-wait_until 30 grep -q 'error=OK' "$tmp/late.out"
+vgpu_wait_until 30 grep -q 'error=OK' "$tmp/late.out"
 is "$(vgpuctl set-pid "$(uuid_n 5)" $$)" "pid $$ set; 1 other connection(s) refused" \
     "set-pid after the device connected refuses that connection"
 wait_pid 30 "$pid_late"
@@ -89,7 +89,7 @@ closed" "and the device hears PERMISSION and is closed"
 # Unregister with queued requests, then stop with requests running and queued.
 vgpuctl pause >/dev/null
 fake leaving --uuid "$u2" --submit 4 --timeout 30000
-wait_until 30 queued_is "$u2" 4
+vgpu_wait_until 30 queued_is "$u2" 4
 is "$(vgpuctl unregister "$u2")" "unregistered $u2; 4 queued request(s) cancelled" \
     "unregister cancels the VM's queued requests"
 wait_pid 30 "$pid_leaving"
@@ -98,9 +98,9 @@ vgpuctl resume >/dev/null
 # one runs (3 s) while three wait.
 vgpuctl pause >/dev/null
 fake draining --uuid "$u6" --submit 4 --timeout 60000
-wait_until 30 queued_is "$u6" 4
+vgpu_wait_until 30 queued_is "$u6" 4
 vgpuctl resume >/dev/null
-wait_until 30 queued_is "$u6" 3
+vgpu_wait_until 30 queued_is "$u6" 3
 stop_daemon
 wait_pid 30 "$pid_draining"
 is "$wait_status:$(grep -c 'complete .*error=OK' "$tmp/draining.out")" "0:1" \
