@@ -513,25 +513,32 @@ void device_links_stop_reading(struct device_links *d)
     }
 }
 
-void device_links_shutdown_output(struct device_links *d)
+/* fn(c) summed over the open connections, each called under c's lock. */
+static gsize conns_sum(struct device_links *d, gsize (*fn)(struct device_conn *c))
 {
     GHashTableIter iter;
     gpointer key;
+    gsize sum = 0;
 
     g_hash_table_iter_init(&iter, d->conns);
     while (g_hash_table_iter_next(&iter, &key, NULL)) {
         struct device_conn *c = key;
 
         g_mutex_lock(&c->lock);
-        if (!c->closed) {
-            shutdown(c->fd, SHUT_WR);
-        }
+        sum += c->closed ? 0 : fn(c);
         g_mutex_unlock(&c->lock);
     }
+    return sum;
 }
 
-/* Whether c's peer still holds its end: reads (and drops) what it sent meanwhile. */
-static bool conn_peer_open(struct device_conn *c)
+static gsize conn_shutdown_output(struct device_conn *c)
+{
+    shutdown(c->fd, SHUT_WR);
+    return 0;
+}
+
+/* 1 while c's peer still holds its end: reads (and drops) what it sent meanwhile. */
+static gsize conn_peer_open(struct device_conn *c)
 {
     unsigned char sink[256];
     ssize_t n;
@@ -542,38 +549,24 @@ static bool conn_peer_open(struct device_conn *c)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+static gsize conn_pending_output(struct device_conn *c)
+{
+    return c->out->len;
+}
+
+void device_links_shutdown_output(struct device_links *d)
+{
+    conns_sum(d, conn_shutdown_output);
+}
+
 unsigned device_links_open_peers(struct device_links *d)
 {
-    GHashTableIter iter;
-    gpointer key;
-    unsigned open = 0;
-
-    g_hash_table_iter_init(&iter, d->conns);
-    while (g_hash_table_iter_next(&iter, &key, NULL)) {
-        struct device_conn *c = key;
-
-        g_mutex_lock(&c->lock);
-        open += !c->closed && conn_peer_open(c);
-        g_mutex_unlock(&c->lock);
-    }
-    return open;
+    return (unsigned)conns_sum(d, conn_peer_open);
 }
 
 gsize device_links_pending_output(struct device_links *d)
 {
-    GHashTableIter iter;
-    gpointer key;
-    gsize total = 0;
-
-    g_hash_table_iter_init(&iter, d->conns);
-    while (g_hash_table_iter_next(&iter, &key, NULL)) {
-        struct device_conn *c = key;
-
-        g_mutex_lock(&c->lock);
-        total += c->out->len;
-        g_mutex_unlock(&c->lock);
-    }
-    return total;
+    return conns_sum(d, conn_pending_output);
 }
 
 void device_links_free(struct device_links *d)
