@@ -25,8 +25,7 @@ struct control_conn {
 
 struct control {
     char *socket_path;
-    int listen_fd;
-    guint listen_watch;
+    struct sockets_listener *listener;
     control_handler_fn handler;
     void *data;
     GHashTable *conns;          /* the set of struct control_conn */
@@ -135,31 +134,23 @@ static gboolean control_on_readable(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean control_on_accept(gint fd, GIOCondition cond, gpointer data)
+static void control_on_accept(int cfd, void *data)
 {
     struct control *ctl = data;
+    struct control_conn *c;
 
-    (void)cond;
-    for (;;) {
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        struct control_conn *c;
-
-        if (cfd < 0) {
-            return G_SOURCE_CONTINUE;
-        }
-        if (g_hash_table_size(ctl->conns) >= CONTROL_MAX_CLIENTS) {
-            g_warning("control client refused: already %u clients", CONTROL_MAX_CLIENTS);
-            close(cfd);
-            continue;
-        }
-        c = g_new0(struct control_conn, 1);
-        c->ctl = ctl;
-        c->fd = cfd;
-        c->in = g_byte_array_new();
-        c->out = g_byte_array_new();
-        c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_on_readable, c);
-        g_hash_table_add(ctl->conns, c);
+    if (g_hash_table_size(ctl->conns) >= CONTROL_MAX_CLIENTS) {
+        g_warning("control client refused: already %u clients", CONTROL_MAX_CLIENTS);
+        close(cfd);
+        return;
     }
+    c = g_new0(struct control_conn, 1);
+    c->ctl = ctl;
+    c->fd = cfd;
+    c->in = g_byte_array_new();
+    c->out = g_byte_array_new();
+    c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_on_readable, c);
+    g_hash_table_add(ctl->conns, c);
 }
 
 struct control *control_new(const char *socket_path, control_handler_fn handler, void *data,
@@ -173,18 +164,16 @@ struct control *control_new(const char *socket_path, control_handler_fn handler,
     }
     ctl = g_new0(struct control, 1);
     ctl->socket_path = g_strdup(socket_path);
-    ctl->listen_fd = fd;
     ctl->handler = handler;
     ctl->data = data;
     ctl->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, control_conn_free, NULL);
-    ctl->listen_watch = g_unix_fd_add(fd, G_IO_IN, control_on_accept, ctl);
+    ctl->listener = sockets_listener_new(fd, "control", control_on_accept, ctl);
     return ctl;
 }
 
 void control_free(struct control *ctl)
 {
-    g_source_remove(ctl->listen_watch);
-    close(ctl->listen_fd);
+    sockets_listener_free(ctl->listener);
     unlink(ctl->socket_path);
     g_hash_table_destroy(ctl->conns);
     g_free(ctl->socket_path);

@@ -37,8 +37,7 @@ struct device_conn {
 
 struct device_links {
     char *socket_path;
-    int listen_fd;                  /* -1 once stopped */
-    guint listen_watch;
+    struct sockets_listener *listener;  /* NULL once stopped */
     struct registry *registry;
     struct scheduler *scheduler;    /* NULL once reading stopped */
     GHashTable *conns;              /* the open connections (holding a reference each) */
@@ -424,45 +423,35 @@ static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean device_links_on_accept(gint fd, GIOCondition cond, gpointer data)
+/* A new connection from the listener: checked, then read on the main loop. */
+static void device_links_on_accept(int cfd, void *data)
 {
     struct device_links *d = data;
+    struct ucred cred = { 0 };
+    socklen_t cred_len = sizeof(cred);
+    struct device_conn *c;
 
-    (void)cond;
-    for (;;) {
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        struct ucred cred = { 0 };
-        socklen_t cred_len = sizeof(cred);
-        struct device_conn *c;
-
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                g_warning("accepting a device connection failed: %s", g_strerror(errno));
-            }
-            return G_SOURCE_CONTINUE;
-        }
-        if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0) {
-            g_warning("a device connection without peer credentials: %s", g_strerror(errno));
-            close(cfd);
-            continue;
-        }
-        if (g_hash_table_size(d->conns) >= DEVICES_MAX_CONNECTIONS) {
-            g_warning("device pid %d refused: already %u connections", (int)cred.pid,
-                      DEVICES_MAX_CONNECTIONS);
-            close(cfd);
-            continue;
-        }
-        c = g_new0(struct device_conn, 1);
-        c->refcount = 1;
-        c->owner = d;
-        g_mutex_init(&c->lock);
-        c->fd = cfd;
-        c->out = g_byte_array_new();
-        c->peer_pid = cred.pid;
-        c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, c);
-        g_hash_table_add(d->conns, c);
-        g_debug("device pid %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
+    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0) {
+        g_warning("a device connection without peer credentials: %s", g_strerror(errno));
+        close(cfd);
+        return;
     }
+    if (g_hash_table_size(d->conns) >= DEVICES_MAX_CONNECTIONS) {
+        g_warning("device pid %d refused: already %u connections", (int)cred.pid,
+                  DEVICES_MAX_CONNECTIONS);
+        close(cfd);
+        return;
+    }
+    c = g_new0(struct device_conn, 1);
+    c->refcount = 1;
+    c->owner = d;
+    g_mutex_init(&c->lock);
+    c->fd = cfd;
+    c->out = g_byte_array_new();
+    c->peer_pid = cred.pid;
+    c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, c);
+    g_hash_table_add(d->conns, c);
+    g_debug("device pid %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
 }
 
 struct device_links *device_links_new(const char *socket_path, const char *group, struct registry *registry,
@@ -476,23 +465,21 @@ struct device_links *device_links_new(const char *socket_path, const char *group
     }
     d = g_new0(struct device_links, 1);
     d->socket_path = g_strdup(socket_path);
-    d->listen_fd = fd;
     d->registry = registry;
     d->scheduler = scheduler;
     d->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_unref, NULL);
     d->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)g_ptr_array_unref);
-    d->listen_watch = g_unix_fd_add(fd, G_IO_IN, device_links_on_accept, d);
+    d->listener = sockets_listener_new(fd, "device", device_links_on_accept, d);
     return d;
 }
 
 void device_links_stop_listening(struct device_links *d)
 {
-    if (d->listen_fd >= 0) {
-        g_source_remove(d->listen_watch);
-        close(d->listen_fd);
+    if (d->listener) {
+        sockets_listener_free(d->listener);
         unlink(d->socket_path);
-        d->listen_fd = -1;
+        d->listener = NULL;
     }
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "mediator.h"
+#include "sockets.h"
 
 #define EXIT_CONFIG     2       /* the config or the command line is wrong */
 #define EXIT_START      1       /* the daemon could not start */
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL, *runtime_dir = NULL, *log_level = NULL;
     gboolean foreground = FALSE, check = FALSE, version = FALSE;
+    unsigned long fd_limit;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
           "Read the configuration from FILE (default " MEDIATOR_CONFIG_PATH ")", "FILE" },
@@ -130,6 +132,12 @@ int main(int argc, char **argv)
         printf("%s: OK (pools: %s)\n", cfg.path, pools);
         config_clear(&cfg);
         return 0;
+    }
+    fd_limit = sockets_raise_fd_limit();
+    if (fd_limit < MEDIATOR_FDS_WANTED) {
+        g_warning("only %lu file descriptors (RLIMIT_NOFILE): fewer than the %u the connection "
+                  "limits need; connections past it wait (LimitNOFILE= in the unit raises it)",
+                  fd_limit, MEDIATOR_FDS_WANTED);
     }
     m = mediator_new(&cfg, &error);
     if (!m) {

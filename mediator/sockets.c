@@ -2,8 +2,11 @@
  * Listening sockets: see sockets.h.
  */
 #include <errno.h>
+#include <glib-unix.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -108,4 +111,107 @@ gboolean sockets_flush(int fd, GByteArray *out)
         g_byte_array_remove_range(out, 0, (guint)n);
     }
     return TRUE;
+}
+
+struct sockets_listener {
+    int fd;
+    char *what;
+    sockets_accept_fn accept_fn;
+    void *data;
+    guint watch;                /* the fd watch; 0 while backing off */
+    guint backoff;              /* the timeout that watches again */
+    bool exhausted;             /* in an out-of-descriptors episode */
+};
+
+static gboolean listener_on_readable(gint fd, GIOCondition cond, gpointer data);
+
+static gboolean listener_rearm(gpointer data)
+{
+    struct sockets_listener *l = data;
+
+    l->backoff = 0;
+    l->watch = g_unix_fd_add(l->fd, G_IO_IN, listener_on_readable, l);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean listener_on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct sockets_listener *l = data;
+
+    (void)cond;
+    for (;;) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd >= 0) {
+            if (l->exhausted) {
+                g_info("accepting %s connections again", l->what);
+                l->exhausted = false;
+            }
+            l->accept_fn(cfd, l->data);
+            continue;
+        }
+        switch (errno) {
+        case EINTR:
+        case ECONNABORTED:
+            continue;
+        case EAGAIN:
+            return G_SOURCE_CONTINUE;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            if (!l->exhausted) {
+                g_warning("cannot accept %s connections: %s; trying again every %u ms until "
+                          "descriptors free up", l->what, g_strerror(errno), SOCKETS_BACKOFF_MS);
+                l->exhausted = true;
+            }
+            l->watch = 0;
+            l->backoff = g_timeout_add(SOCKETS_BACKOFF_MS, listener_rearm, l);
+            return G_SOURCE_REMOVE;
+        default:
+            g_warning("accepting a %s connection failed: %s", l->what, g_strerror(errno));
+            return G_SOURCE_CONTINUE;
+        }
+    }
+}
+
+struct sockets_listener *sockets_listener_new(int listen_fd, const char *what,
+                                              sockets_accept_fn accept_fn, void *data)
+{
+    struct sockets_listener *l = g_new0(struct sockets_listener, 1);
+
+    l->fd = listen_fd;
+    l->what = g_strdup(what);
+    l->accept_fn = accept_fn;
+    l->data = data;
+    l->watch = g_unix_fd_add(listen_fd, G_IO_IN, listener_on_readable, l);
+    return l;
+}
+
+void sockets_listener_free(struct sockets_listener *l)
+{
+    if (l->watch) {
+        g_source_remove(l->watch);
+    }
+    if (l->backoff) {
+        g_source_remove(l->backoff);
+    }
+    close(l->fd);
+    g_free(l->what);
+    g_free(l);
+}
+
+unsigned long sockets_raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 0;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (unsigned long)rl.rlim_cur;
 }
