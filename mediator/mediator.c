@@ -155,10 +155,13 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
         goto fail;
     }
     m->registry_path = g_build_filename(m->cfg.runtime_dir, REGISTRY_FILE_NAME, NULL);
+    m->restoring = true;
     restored = registry_file_restore(m->registry_path, commands_handle, m);
+    m->restoring = false;
     if (restored) {
         g_info("%u VM(s) registered again from %s", restored, m->registry_path);
     }
+    mediator_save_registry(m);
     m->loop = g_main_loop_new(NULL, FALSE);
     spin_poll_install(NULL, m->cfg.spin_us);
     g_unix_signal_add(SIGTERM, mediator_on_stop_signal, m);
@@ -213,6 +216,9 @@ void mediator_save_registry(struct mediator *m)
 {
     g_autoptr(GError) error = NULL;
 
+    if (m->restoring) {
+        return;
+    }
     if (!registry_file_save(m->registry, m->registry_path, &error)) {
         g_warning("cannot save the registry state: %s (a restarted mediator will not know "
                   "the VMs registered now)", error->message);

@@ -34,6 +34,7 @@ struct mediator {
     char *registry_path;        /* the registry's state file (registry-file.h) */
     gint64 started_us;          /* monotonic */
     bool stopping;              /* SIGTERM/SIGINT received */
+    bool restoring;             /* replaying the registry file: it is saved once, after */
     int exit_status;
 };
 

@@ -2,9 +2,12 @@
  * The registry's state file: see registry-file.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "control-proto.h"
 #include "registry-file.h"
@@ -37,7 +40,10 @@ gboolean registry_file_save(struct registry *reg, const char *path, GError **err
         g_string_append_c(text, '\n');
     }
     g_ptr_array_unref(vms);
-    return g_file_set_contents(path, text->str, (gssize)text->len, error);
+    /* 0600: QEMU's user is in the daemon's group, and a forged identity
+     * here would be restored at the next start. */
+    return g_file_set_contents_full(path, text->str, (gssize)text->len,
+                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, error);
 }
 
 /* Whether a register line is worth replaying; logs why not. */
@@ -64,6 +70,41 @@ static gboolean restorable(const char *path, unsigned lineno, const char *line, 
     return alive;
 }
 
+/*
+ * The file's text, read only when it is a regular file of this process's
+ * user, not a symbolic link, and at most REGISTRY_FILE_MAX bytes.
+ */
+static gboolean read_state(const char *path, char **text, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    ssize_t n = 0;
+    size_t got = 0;
+
+    if (fd < 0) {
+        int saved = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s",
+                    saved == ELOOP ? "it is a symbolic link" : g_strerror(saved));
+        return FALSE;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        st.st_size > REGISTRY_FILE_MAX) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                    "not a regular file of this user of at most %u bytes", REGISTRY_FILE_MAX);
+        close(fd);
+        return FALSE;
+    }
+    *text = g_malloc((size_t)st.st_size + 1);
+    while (got < (size_t)st.st_size &&
+           ((n = read(fd, *text + got, (size_t)st.st_size - got)) > 0 || (n < 0 && errno == EINTR))) {
+        got += n > 0 ? (size_t)n : 0;
+    }
+    (*text)[got] = '\0';
+    close(fd);
+    return TRUE;
+}
+
 unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data)
 {
     g_autofree char *text = NULL;
@@ -71,9 +112,9 @@ unsigned registry_file_restore(const char *path, registry_file_replay_fn replay,
     g_auto(GStrv) lines = NULL;
     unsigned restored = 0;
 
-    if (!g_file_get_contents(path, &text, NULL, &error)) {
+    if (!read_state(path, &text, &error)) {
         if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            g_warning("cannot read the registry state %s: %s", path, error->message);
+            g_warning("not restoring the registry from %s: %s", path, error->message);
         }
         return 0;
     }
