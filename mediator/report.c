@@ -9,9 +9,14 @@
 
 /* One row of accounting: a VM or a pool, copied under stats_lock(). */
 struct report_row {
-    char labels[512];           /* Prometheus labels, without braces */
+    char *labels;               /* Prometheus labels, without braces (any length) */
     struct stats_counters c;
 };
+
+static void report_row_clear(gpointer data)
+{
+    g_free(((struct report_row *)data)->labels);
+}
 
 static void add_string(JsonBuilder *b, const char *name, const char *value)
 {
@@ -244,6 +249,8 @@ char *report_metrics(struct mediator *m)
     struct sched_unit_report *units;
     struct sched_pool *pools = scheduler_pools(m->scheduler, &pool_count);
 
+    g_array_set_clear_func(rows, report_row_clear);
+
     family(out, "vgpu_up", "gauge", "1 while vgpu-mediatord runs.");
     g_string_append(out, "vgpu_up 1\n");
     family(out, "vgpu_vms_registered", "gauge", "VMs in the registry.");
@@ -256,15 +263,15 @@ char *report_metrics(struct mediator *m)
 
         g_array_set_size(rows, rows->len + 1);
         row = &g_array_index(rows, struct report_row, rows->len - 1);
-        g_snprintf(row->labels, sizeof(row->labels), "pool=\"%c\",backend=\"%s\"",
-                   (char)pools[p].pool_id, pools[p].backend->name);
+        row->labels = g_strdup_printf("pool=\"%c\",backend=\"%s\"", (char)pools[p].pool_id,
+                                      pools[p].backend->name);
         copy_counters(&row->c, &pools[p].stats);
     }
     metrics_rows(out, "pool", rows);
     g_array_set_size(rows, 0);
     for (guint i = 0; i < vms->len; i++) {
         struct registry_vm *vm = g_ptr_array_index(vms, i);
-        g_autoptr(GString) labels = g_string_new(NULL);
+        GString *labels = g_string_new(NULL);
         struct report_row *row;
 
         g_string_append_printf(labels, "uuid=\"%s\",name=\"", vm->uuid_str);
@@ -273,7 +280,7 @@ char *report_metrics(struct mediator *m)
                                (char)vm->pool_id, vgpu_priority_name(vm->priority));
         g_array_set_size(rows, rows->len + 1);
         row = &g_array_index(rows, struct report_row, rows->len - 1);
-        g_strlcpy(row->labels, labels->str, sizeof(row->labels));
+        row->labels = g_string_free(labels, FALSE);
         copy_counters(&row->c, &vm->stats);
     }
     metrics_rows(out, "vm", rows);
