@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 14
+plan 20
 
 daemon() { "$build/vgpu-mediatord" --foreground "$@" 2>&1; }
 
@@ -36,6 +36,25 @@ printf '[mediator]\nruntime-dir=%s/file/run\n[pool A]\nbackend=cpu\n' "$tmp" > "
 out=$(daemon --config "$tmp/norun.conf"); status=$?
 is "$status" 1 "a runtime dir that cannot be created exits 1"
 like "$out" "cannot create runtime-dir $tmp/file/run" "and says which directory"
+
+# A runtime dir someone else could write to: its sockets could be replaced.
+mkdir -p "$tmp/shared" && chmod 1777 "$tmp/shared"
+printf '[mediator]\nruntime-dir=%s/shared\n[pool A]\nbackend=cpu\n' "$tmp" > "$tmp/shared.conf"
+out=$(daemon --config "$tmp/shared.conf"); status=$?
+is "$status" 1 "a world-writable runtime dir exits 1"
+like "$out" "runtime-dir $tmp/shared is writable by every user \(mode 1777\): refused" "and says why"
+mkdir -p "$tmp/theirs" && chown nobody "$tmp/theirs"
+printf '[mediator]\nruntime-dir=%s/theirs\n[pool A]\nbackend=cpu\n' "$tmp" > "$tmp/theirs.conf"
+out=$(daemon --config "$tmp/theirs.conf"); status=$?
+is "$status" 1 "a runtime dir of another user exits 1"
+like "$out" "runtime-dir $tmp/theirs belongs to uid $(id -u nobody), neither this daemon's user nor root nor a system user" \
+    "and says whose it is"
+ln -s "$tmp/theirs" "$tmp/link"
+printf '[mediator]\nruntime-dir=%s/link\n[pool A]\nbackend=cpu\n' "$tmp" > "$tmp/link.conf"
+out=$(daemon --config "$tmp/link.conf"); status=$?
+is "$status" 1 "a runtime dir that is a symbolic link exits 1"
+ok "$(test ! -e "$tmp/shared/mediator.sock" -a ! -e "$tmp/theirs/mediator.sock"; echo $?)" \
+    "no socket was made in any of them"
 
 write_config
 start_daemon || bail "daemon did not start"
