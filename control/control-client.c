@@ -127,7 +127,7 @@ static char *read_line(ControlClient *c, GError **error)
     guint8 chunk[CONTROL_CLIENT_CHUNK];
     guint8 *nl;
 
-    while (!(nl = memchr(c->in->data, '\n', c->in->len))) {
+    while (!(nl = c->in->len ? memchr(c->in->data, '\n', c->in->len) : NULL)) {
         struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
         gint64 left = (deadline - g_get_monotonic_time()) / 1000;
         ssize_t n;
@@ -170,6 +170,36 @@ static char *read_line(ControlClient *c, GError **error)
     }
 }
 
+/*
+ * Whether text nests arrays and objects at most max deep (strings skipped):
+ * json-glib's parser recurses once per level, so a hostile daemon (or a
+ * socket path taken from a domain XML) could overflow the stack otherwise.
+ */
+static gboolean json_depth_at_most(const char *text, unsigned max)
+{
+    unsigned depth = 0;
+    gboolean in_string = FALSE;
+
+    for (const char *p = text; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1]) {
+                p++;
+            } else if (*p == '"') {
+                in_string = FALSE;
+            }
+        } else if (*p == '"') {
+            in_string = TRUE;
+        } else if (*p == '[' || *p == '{') {
+            if (++depth > max) {
+                return FALSE;
+            }
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return TRUE;
+}
+
 JsonObject *control_client_call(ControlClient *c, const struct control_request *request,
                                 char **error_name, GError **error)
 {
@@ -185,8 +215,9 @@ JsonObject *control_client_call(ControlClient *c, const struct control_request *
     if (!line) {
         return NULL;
     }
-    root = json_parser_load_from_data(parser, line, -1, NULL) ? json_parser_get_root(parser)
-                                                               : NULL;
+    root = json_depth_at_most(line, CONTROL_CLIENT_DEPTH_MAX) &&
+           json_parser_load_from_data(parser, line, -1, NULL) ? json_parser_get_root(parser)
+                                                              : NULL;
     if (!root || !JSON_NODE_HOLDS_OBJECT(root) ||
         !json_object_has_member(json_node_get_object(root), "ok")) {
         g_set_error(error, CONTROL_CLIENT_ERROR, CONTROL_CLIENT_ERROR_PROTOCOL,

@@ -18,6 +18,7 @@
 
 #define CONTROL_CLIENT_TIMEOUT_MS   5000        /* default for connect and each reply */
 #define CONTROL_CLIENT_REPLY_MAX    (64u << 20) /* bytes of one reply line */
+#define CONTROL_CLIENT_DEPTH_MAX    64          /* nesting of a reply (the daemon's is 4) */
 
 #define CONTROL_CLIENT_ERROR (control_client_error_quark())
 GQuark control_client_error_quark(void);
