@@ -1,7 +1,8 @@
 #!/bin/bash
 # make install-libvirt-hooks installs what a host package ships: the hook in
 # LIBEXECDIR, libvirtd's qemu.d entry as a symlink to its final path (not
-# into DESTDIR), and the man pages; installing twice changes nothing.
+# into DESTDIR), and its man page; with install-vgpuctl, vgpuctl-attach(8)
+# (vgpuctl's side of libvirt); installing twice changes nothing.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -17,8 +18,9 @@ plan 9
 mkdir -p "$dest/etc/libvirt/hooks"
 printf '#!/bin/sh\necho admin\n' > "$dest/etc/libvirt/hooks/qemu"
 
-make -s -C "$top" install-libvirt-hooks DESTDIR="$dest" PREFIX=/usr >"$tmp/make.log" 2>&1
-ok $? "make install-libvirt-hooks succeeds" || sed 's/^/# /' "$tmp/make.log"
+make -s -C "$top" install-libvirt-hooks install-vgpuctl DESTDIR="$dest" PREFIX=/usr \
+    >"$tmp/make.log" 2>&1
+ok $? "make install-libvirt-hooks install-vgpuctl succeeds" || sed 's/^/# /' "$tmp/make.log"
 
 missing=
 for f in usr/libexec/vgpu/vgpu-libvirt-hook usr/share/man/man8/vgpu-libvirt-hook.8 \
