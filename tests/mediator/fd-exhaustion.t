@@ -32,8 +32,12 @@ after=$(cpu_ticks)
 ticks=$(getconf CLK_TCK)
 used=$(( (after - before) * 1000 / ticks ))
 ok "$([ "$used" -lt 500 ]; echo $?)" "out of descriptors for 3 s, the daemon used ${used} ms of CPU, not a busy loop"
-is "$(grep -c 'cannot accept device connections: Too many open files' "$tmp/daemon.log")" 1 \
-    "it says so once for the episode"
+# An episode ends when a connection is accepted again (a descriptor that
+# frees up lets one in): a line per episode, not per failed accept (the
+# old loop wrote hundreds of thousands).
+episodes=$(grep -c 'cannot accept device connections: Too many open files' "$tmp/daemon.log")
+ok "$([ "$episodes" -ge 1 ] && [ "$episodes" -le 5 ]; echo $?)" \
+    "it says so once per episode ($episodes), not once per failed accept"
 like "$(grep 'cannot accept device connections' "$tmp/daemon.log")" "trying again every 100 ms" \
     "and what it does about it"
 
