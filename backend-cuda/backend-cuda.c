@@ -256,11 +256,12 @@ static void *cuda_open(const struct vgpu_backend_unit_config *config,
     return unit;
 }
 
-static uint32_t cuda_execute(void *opaque, const struct vgpu_request_view *request,
+static uint32_t cuda_execute(void *opaque, const struct vgpu_backend_job *job,
                              uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
                              char *err, size_t err_size)
 {
     struct cuda_unit *unit = opaque;
+    const struct vgpu_request_view *request = job->request;
     struct cuda_shared *sh = unit->shared;
     uint64_t deadline = cuda_now_ns() + CUDA_EXEC_TIMEOUT_NS + unit->service_ns;
     uint32_t done = unit->seq;

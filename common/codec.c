@@ -9,6 +9,11 @@
 
 static const struct vgpu_opcode_info opcode_table[] = {
     { VGPU_OP_VECTOR_ADD, "VECTOR_ADD", VGPU_VECTOR_ADD_PARAMS, VGPU_VECTOR_ADD_RESULTS, 0 },
+    { VGPU_OP_ADD_U32,    "ADD_U32",    VGPU_ADD_PARAMS,        0,                       0 },
+    { VGPU_OP_ADD_F32,    "ADD_F32",    VGPU_ADD_PARAMS,        0,                       0 },
+    { VGPU_OP_SAXPY,      "SAXPY",      VGPU_SAXPY_PARAMS,      0,                       0 },
+    { VGPU_OP_SUM_F32,    "SUM_F32",    VGPU_SUM_PARAMS,        VGPU_SUM_RESULTS,        0 },
+    { VGPU_OP_SGEMM,      "SGEMM",      VGPU_SGEMM_PARAMS,      0,                       0 },
 };
 
 const struct vgpu_opcode_info *vgpu_opcode_lookup(uint32_t opcode)
@@ -214,6 +219,9 @@ static void wire_payload_bounds(uint16_t type, size_t *min, size_t *max)
         *min = sizeof(struct vgpu_wire_complete);
         *max = sizeof(struct vgpu_wire_complete) + VGPU_RESPONSE_MAX;
         return;
+    case VGPU_WIRE_WINDOW:
+        *min = *max = sizeof(struct vgpu_wire_window);
+        return;
     }
     *min = *max = 0;
 }
@@ -389,5 +397,31 @@ uint32_t vgpu_wire_complete_decode(const void *payload, size_t len,
     view->error = error;
     view->response_len = len - sizeof(struct vgpu_wire_complete);
     view->response = view->response_len ? in + sizeof(struct vgpu_wire_complete) : NULL;
+    return VGPU_OK;
+}
+
+size_t vgpu_wire_window_encode(void *buf, size_t cap, uint64_t size)
+{
+    unsigned char head[sizeof(struct vgpu_wire_window)];
+
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_window, size_lo), (uint32_t)size);
+    vgpu_le32_store(head + offsetof(struct vgpu_wire_window, size_hi), (uint32_t)(size >> 32));
+    return vgpu_wire_encode(buf, cap, VGPU_WIRE_WINDOW, 0, head, sizeof(head), NULL, 0);
+}
+
+uint32_t vgpu_wire_window_decode(const void *payload, size_t len, uint64_t *size)
+{
+    const unsigned char *in = payload;
+    uint64_t v;
+
+    if (len != sizeof(struct vgpu_wire_window)) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    v = vgpu_le32_load(in + offsetof(struct vgpu_wire_window, size_lo)) |
+        (uint64_t)vgpu_le32_load(in + offsetof(struct vgpu_wire_window, size_hi)) << 32;
+    if (v < VGPU_WINDOW_SIZE_MIN || v > VGPU_WINDOW_SIZE_MAX || (v & (v - 1)) != 0) {
+        return VGPU_ERR_PROTOCOL;
+    }
+    *size = v;
     return VGPU_OK;
 }

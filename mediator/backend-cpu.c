@@ -61,10 +61,11 @@ static void cpu_serve_until(uint64_t start_ns, uint32_t service_time_us)
     }
 }
 
-static uint32_t cpu_execute(void *unit, const struct vgpu_request_view *request,
+static uint32_t cpu_execute(void *unit, const struct vgpu_backend_job *job,
                             uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
                             char *err, size_t err_size)
 {
+    const struct vgpu_request_view *request = job->request;
     struct cpu_lane *lane = unit;
     uint64_t start = cpu_now_ns();
 

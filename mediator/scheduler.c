@@ -275,7 +275,7 @@ static void unit_run(struct sched_unit *u, struct request *r)
         stats_hist_record(&c->wait, wait_us);
     });
     stats_unlock();
-    error = ops->execute(u->ctx, &r->view, results, &result_count, &exec_ns, err, sizeof(err));
+    error = ops->execute(u->ctx, &(struct vgpu_backend_job){ .request = &r->view }, results, &result_count, &exec_ns, err, sizeof(err));
     if (error != VGPU_OK) {
         char why[VGPU_BACKEND_ERROR_MAX] = "";
 

@@ -19,8 +19,9 @@
 #include <stdint.h>
 
 #include "vgpu/codec.h"
+#include "vgpu/ops.h"
 
-#define VGPU_BACKEND_ABI_VERSION    1u
+#define VGPU_BACKEND_ABI_VERSION    2u
 #define VGPU_BACKEND_ENTRY_SYMBOL   "vgpu_backend_entry"
 #define VGPU_BACKEND_ERROR_MAX      256     /* bytes of an error message, with NUL */
 
@@ -36,6 +37,26 @@ struct vgpu_backend_unit_info {
 struct vgpu_backend_unit_config {
     int index;                  /* GPU ordinal for cuda, lane number for cpu */
     uint32_t service_time_us;   /* extra time each request takes (tests, benchmarks) */
+};
+
+/*
+ * A VM's data window as the mediator holds it.  It stays mapped and its fd
+ * open while any request on it runs; `id` is never reused while the
+ * mediator runs, so a backend may keep state per window (a mapping in its
+ * own process, a pinned registration) and drop it in window_released().
+ */
+struct vgpu_backend_window {
+    uint64_t id;
+    int fd;                     /* the memfd (a backend may pass it on, not close it) */
+    unsigned char *base;        /* the mediator's shared mapping */
+    uint64_t size;              /* bytes: a power of two */
+};
+
+/* One request for execute(). */
+struct vgpu_backend_job {
+    const struct vgpu_request_view *request;    /* decoded; params by vgpu_request_param() */
+    const struct vgpu_window_op *op;            /* window opcodes: checked against window */
+    const struct vgpu_backend_window *window;   /* window opcodes; NULL otherwise */
 };
 
 struct vgpu_backend_ops {
@@ -57,12 +78,13 @@ struct vgpu_backend_ops {
                   struct vgpu_backend_unit_info *info, char *err, size_t err_size);
 
     /*
-     * Run one request that vgpu_request_decode() accepted, on the unit's
-     * worker thread.  Returns VGPU_OK with results[0..*result_count) filled
-     * (room for VGPU_RESPONSE_MAX_RESULTS), or VGPU_ERR_BACKEND with a
-     * message in err.  *exec_ns gets the time the unit spent on it.
+     * Run one request that vgpu_request_decode() (and, for a window
+     * opcode, vgpu_window_op_decode()) accepted, on the unit's worker
+     * thread.  Returns VGPU_OK with results[0..*result_count) filled (room
+     * for VGPU_RESPONSE_MAX_RESULTS), or VGPU_ERR_BACKEND with a message in
+     * err.  *exec_ns gets the time the unit spent on it.
      */
-    uint32_t (*execute)(void *unit, const struct vgpu_request_view *request,
+    uint32_t (*execute)(void *unit, const struct vgpu_backend_job *job,
                         uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
                         char *err, size_t err_size);
 
@@ -75,6 +97,14 @@ struct vgpu_backend_ops {
 
     /* Release the unit, on its worker thread. */
     void (*close)(void *unit);
+
+    /*
+     * Optional (NULL: nothing kept per window).  The window is gone: its
+     * connection closed and no request on it is running or queued.  Called
+     * for every unit, from any thread, and possibly while the unit runs a
+     * request on another window: it must not block on that request.
+     */
+    void (*window_released)(void *unit, uint64_t window_id);
 };
 
 typedef const struct vgpu_backend_ops *(*vgpu_backend_entry_fn)(void);

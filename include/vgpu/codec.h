@@ -149,6 +149,10 @@ size_t vgpu_wire_complete_encode(void *buf, size_t cap, uint32_t seq, uint32_t r
 uint32_t vgpu_wire_complete_decode(const void *payload, size_t len,
                                    struct vgpu_wire_complete_view *view);
 
+size_t vgpu_wire_window_encode(void *buf, size_t cap, uint64_t size);
+/* size is a power of two in VGPU_WINDOW_SIZE_MIN..VGPU_WINDOW_SIZE_MAX. */
+uint32_t vgpu_wire_window_decode(const void *payload, size_t len, uint64_t *size);
+
 /* Little-endian word access used by the views above. */
 uint32_t vgpu_le32_load(const void *p);
 void vgpu_le32_store(void *p, uint32_t v);

@@ -26,7 +26,10 @@
     X(11, MEDIATOR_RESTARTED, "the connection to the mediator was lost while the request was in flight") \
     X(12, CANCELLED,          "cancelled before completion: VM unregistered, mediator stopping, or VM restored") \
     X(13, PROTOCOL,           "malformed message between the device and the mediator") \
-    X(14, PERMISSION,         "the connected process is not the registered QEMU of this VM")
+    X(14, PERMISSION,         "the connected process is not the registered QEMU of this VM") \
+    X(15, NO_WINDOW,          "the opcode works on the data window, and this device has none at the mediator") \
+    X(16, BAD_RANGE,          "a range is empty, outside the data window, wraps around, or is not aligned to its element") \
+    X(17, OVERLAP,            "an output range of the request overlaps one of its input ranges")
 
 #define VGPU_ERROR_ENUM(num, name, msg) VGPU_ERR_##name = num,
 enum vgpu_error {

@@ -44,7 +44,26 @@ struct vgpu_response {          /* 32-byte header, then results, then data */
 /* Opcodes: each documented in docs/protocol.md with params, results, errors. */
 enum vgpu_opcode {
     VGPU_OP_VECTOR_ADD = 0x0001,    /* params [a, b] -> results [a + b mod 2^32] */
+
+    /*
+     * Array operations on the data window (VGPU_CAP_DATA_WINDOW).  Every
+     * 64-bit value is two params, low word first; offsets are bytes from
+     * the window's start; count is elements (4 bytes each).  include/vgpu/ops.h
+     * encodes and checks them; docs/protocol.md gives ranges and errors.
+     */
+    VGPU_OP_ADD_U32 = 0x0010,       /* [count, a, b, out] (64-bit each): out = a + b mod 2^32 */
+    VGPU_OP_ADD_F32 = 0x0011,       /* [count, a, b, out]: out = a + b (f32) */
+    VGPU_OP_SAXPY   = 0x0012,       /* [count, x, y, alpha]: y = fmaf(alpha, x, y) */
+    VGPU_OP_SUM_F32 = 0x0013,       /* [count, x] -> results [sum as f64, low word first] */
+    VGPU_OP_SGEMM   = 0x0014,       /* [a, b, c, m, n, k, lda, ldb, ldc, alpha, beta]:
+                                       C = alpha A B + beta C, f32, row-major */
 };
+
+#define VGPU_ADD_PARAMS             8u
+#define VGPU_SAXPY_PARAMS           7u
+#define VGPU_SUM_PARAMS             4u
+#define VGPU_SUM_RESULTS            2u
+#define VGPU_SGEMM_PARAMS           14u
 
 #define VGPU_VECTOR_ADD_PARAMS      2u
 #define VGPU_VECTOR_ADD_RESULTS     1u

@@ -36,14 +36,18 @@
 #define VGPU_REG_SCRATCH            0x03C   /* RW: free for the guest */
 #define VGPU_REG_REQUEST_BUFFER     0x040   /* RW: VGPU_BUFFER_SIZE bytes */
 #define VGPU_REG_RESPONSE_BUFFER    0x440   /* RO: VGPU_BUFFER_SIZE bytes */
-#define VGPU_REG_RESERVED           0x840   /* RO: reads 0 up to the BAR's end */
+#define VGPU_REG_WINDOW_SIZE_LO     0x840   /* RO: data window bytes, low half; 0: none */
+#define VGPU_REG_WINDOW_SIZE_HI     0x844   /* RO: high half */
+#define VGPU_REG_RESERVED           0x848   /* RO: reads 0 up to the BAR's end */
 
 #define VGPU_BUFFER_SIZE            1024
 
 _Static_assert(VGPU_REG_REQUEST_BUFFER + VGPU_BUFFER_SIZE == VGPU_REG_RESPONSE_BUFFER,
                "response buffer follows the request buffer");
-_Static_assert(VGPU_REG_RESPONSE_BUFFER + VGPU_BUFFER_SIZE == VGPU_REG_RESERVED,
-               "reserved space follows the response buffer");
+_Static_assert(VGPU_REG_RESPONSE_BUFFER + VGPU_BUFFER_SIZE == VGPU_REG_WINDOW_SIZE_LO,
+               "the window size follows the response buffer");
+_Static_assert(VGPU_REG_WINDOW_SIZE_HI + 4 == VGPU_REG_RESERVED,
+               "reserved space follows the window size");
 _Static_assert(VGPU_REG_RESERVED < VGPU_BAR0_SIZE, "the map fits BAR0");
 
 /* DOORBELL */
@@ -77,6 +81,17 @@ enum vgpu_priority {
 
 /* CAPABILITIES */
 #define VGPU_CAP_COMPLETION_IRQ     (1u << 0)   /* INTx and MSI on completion */
+#define VGPU_CAP_DATA_WINDOW        (1u << 1)   /* BAR2 is the data window (WINDOW_SIZE) */
+
+/*
+ * The data window: BAR2 (64-bit, prefetchable), shared memory that the
+ * guest, QEMU, the mediator and the GPU worker all map.  Array operations
+ * name their operands as byte ranges in it.  Its size is a power of two.
+ */
+#define VGPU_WINDOW_BAR             2
+#define VGPU_WINDOW_SIZE_DEFAULT    (64ull << 20)
+#define VGPU_WINDOW_SIZE_MIN        4096ull
+#define VGPU_WINDOW_SIZE_MAX        (16ull << 30)
 
 /* INTERRUPT_CTRL (enable) and INTERRUPT_STATUS (pending, write 1 to clear) */
 #define VGPU_IRQ_COMPLETION         (1u << 0)

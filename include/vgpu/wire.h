@@ -5,6 +5,7 @@
  *
  *   device                          mediator
  *     HELLO (uuid)          ---->
+ *     WINDOW (size) + fd    ---->   (when the device has a data window)
  *                           <----   IDENTITY (pool, priority, vm_id or error)
  *     SUBMIT (seq, request) ---->
  *                           <----   COMPLETE (seq, error, response)
@@ -28,6 +29,8 @@ enum vgpu_wire_type {
     VGPU_WIRE_IDENTITY = 2,     /* mediator -> device: struct vgpu_wire_identity */
     VGPU_WIRE_SUBMIT   = 3,     /* device -> mediator: vgpu_wire_submit + request */
     VGPU_WIRE_COMPLETE = 4,     /* mediator -> device: vgpu_wire_complete + response */
+    VGPU_WIRE_WINDOW   = 5,     /* device -> mediator: vgpu_wire_window, the window's
+                                   memfd attached (SCM_RIGHTS) */
 };
 
 struct vgpu_wire_header {
@@ -61,6 +64,16 @@ struct vgpu_wire_complete {     /* followed by 0..VGPU_RESPONSE_MAX response byt
     uint32_t error;             /* VGPU_OK: STATUS becomes DONE; else ERROR with this code */
 };
 
+/*
+ * The data window, once per connection after HELLO.  The fd is a memfd of
+ * exactly `size` bytes sealed against shrinking (F_SEAL_SHRINK), so that
+ * no one can truncate it under the mediator's mapping.
+ */
+struct vgpu_wire_window {
+    uint32_t size_lo;           /* bytes: a power of two, VGPU_WINDOW_SIZE_MIN..MAX */
+    uint32_t size_hi;
+};
+
 #define VGPU_WIRE_HEADER_SIZE   16u
 #define VGPU_WIRE_MAX_PAYLOAD   (sizeof(struct vgpu_wire_submit) + VGPU_REQUEST_MAX)
 #define VGPU_WIRE_MAX_MESSAGE   (VGPU_WIRE_HEADER_SIZE + VGPU_WIRE_MAX_PAYLOAD)
@@ -70,6 +83,7 @@ _Static_assert(sizeof(struct vgpu_wire_hello) == 24, "HELLO payload");
 _Static_assert(sizeof(struct vgpu_wire_identity) == 16, "IDENTITY payload");
 _Static_assert(sizeof(struct vgpu_wire_submit) == 8, "SUBMIT payload head");
 _Static_assert(sizeof(struct vgpu_wire_complete) == 8, "COMPLETE payload head");
+_Static_assert(sizeof(struct vgpu_wire_window) == 8, "WINDOW payload");
 _Static_assert(sizeof(struct vgpu_wire_complete) + VGPU_RESPONSE_MAX <= VGPU_WIRE_MAX_PAYLOAD,
                "a COMPLETE fits the payload limit");
 

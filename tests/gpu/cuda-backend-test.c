@@ -48,7 +48,7 @@ static uint32_t run_add(const struct vgpu_backend_ops *ops, void *unit, uint32_t
     size_t len = vgpu_request_encode_vector_add(buf, sizeof(buf), a, b);
 
     g_assert_cmpuint(vgpu_request_decode(buf, len, &view), ==, VGPU_OK);
-    status = ops->execute(unit, &view, results, &count, &exec_ns, err, err_size);
+    status = ops->execute(unit, &(struct vgpu_backend_job){ .request = &view }, results, &count, &exec_ns, err, err_size);
     if (status == VGPU_OK) {
         g_assert_cmpuint(count, ==, VGPU_VECTOR_ADD_RESULTS);
         g_assert_cmpuint(exec_ns, >, 0);

@@ -51,10 +51,11 @@ static void *test_open(const struct vgpu_backend_unit_config *config,
     return unit;
 }
 
-static uint32_t test_execute(void *unit, const struct vgpu_request_view *request,
+static uint32_t test_execute(void *unit, const struct vgpu_backend_job *job,
                              uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
                              char *err, size_t err_size)
 {
+    const struct vgpu_request_view *request = job->request;
     uint32_t a = vgpu_request_param(request, 0);
 
     *exec_ns = 1000;
