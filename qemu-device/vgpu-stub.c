@@ -11,6 +11,12 @@
  * timeout, mediator disconnect, malformed mediator message, or restore of a
  * saved VM.
  *
+ * BAR2 is the data window: shared memory (a sealed memfd, the device's own
+ * or the "memdev" backend's) that the guest maps and whose fd the device
+ * passes to the mediator in a WINDOW message on every connection, so that
+ * array operations read and write it in place.  Its contents migrate as
+ * RAM.
+ *
  * The register map, wire messages and error codes are the project's
  * contract headers (include/vgpu/); docs/register-map.md documents the
  * device's behaviour register by register.
@@ -20,8 +26,11 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
+#include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
+#include "qemu/memfd.h"
 #include "qemu/module.h"
 #include "qemu/timer.h"
 #include "qemu/uuid.h"
@@ -32,6 +41,7 @@
 #include "hw/qdev-properties-system.h"
 #include "chardev/char-fe.h"
 #include "migration/vmstate.h"
+#include "sysemu/hostmem.h"
 #include "sysemu/runstate.h"
 #include "sysemu/sysemu.h"
 #include "qom/object.h"
@@ -45,9 +55,15 @@
 #define TYPE_VGPU_STUB "vgpu-stub"
 OBJECT_DECLARE_SIMPLE_TYPE(VgpuStubState, VGPU_STUB)
 
-/* Registers 0x000..0x03F are 32-bit words; the buffers follow them. */
+/*
+ * Registers 0x000..0x03F are 32-bit words; the buffers follow them, then
+ * the two words of WINDOW_SIZE, then reserved space.
+ */
 #define VGPU_STUB_REGS_END          VGPU_REG_REQUEST_BUFFER
 #define VGPU_STUB_REG_SIZE          4
+
+/* Seals of the device's own window memfd; the mediator needs SHRINK. */
+#define VGPU_STUB_WINDOW_SEALS      (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 
 #define VGPU_STUB_TIMEOUT_MS_DEFAULT 30000   /* doorbell to completion */
 
@@ -55,6 +71,8 @@ struct VgpuStubState {
     PCIDevice parent_obj;
 
     MemoryRegion mmio;
+    MemoryRegion window_ram;        /* BAR2 when no memdev is given */
+    MemoryRegion *window;           /* BAR2: window_ram or the memdev's */
     CharBackend chr;                /* socket to vgpu-mediatord */
     QEMUTimer timeout_timer;        /* armed while a request is in flight */
     QEMUBH *disconnect_bh;          /* drops the link (bad message, stall) */
@@ -62,6 +80,8 @@ struct VgpuStubState {
 
     /* Properties */
     uint32_t timeout_ms;
+    uint64_t window_size;           /* bytes of BAR2 (the memdev's, if given) */
+    HostMemoryBackend *hostmem;     /* "memdev": the window's memory, or NULL */
 
     /* Registers (guest visible, migrated) */
     uint32_t status;                /* enum vgpu_status */
@@ -326,6 +346,13 @@ static void vgpu_stub_handle_complete(VgpuStubState *s, uint32_t seq,
         vgpu_stub_protocol_error(s, "COMPLETE with an unknown error code");
         return;
     }
+    /*
+     * The mediator wrote the request's outputs into the window behind
+     * QEMU's back: mark it dirty so that a migration under way sends those
+     * pages again (a no-op while nothing tracks dirty memory).  Late
+     * completions count too: their writes happened all the same.
+     */
+    memory_region_set_dirty(s->window, 0, s->window_size);
     if (seq != s->inflight_seq) {
         warn_report("vgpu-stub: dropping a completion for seq %" PRIu32
                     ", which is not in flight (ended earlier by a timeout "
@@ -411,6 +438,31 @@ static void vgpu_stub_send_hello(VgpuStubState *s)
                                                     VGPU_PROTOCOL_VERSION));
 }
 
+/*
+ * The data window, with its fd attached (SCM_RIGHTS), once per connection
+ * right after HELLO.  A chardev that cannot pass fds (not a unix socket)
+ * gets no WINDOW: the mediator then refuses window operations with
+ * NO_WINDOW, and everything else works.
+ */
+static void vgpu_stub_send_window(VgpuStubState *s)
+{
+    uint8_t frame[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_window)];
+    int fd = memory_region_get_fd(s->window);
+
+    if (qemu_chr_fe_set_msgfds(&s->chr, &fd, 1) < 0) {
+        warn_report("vgpu-stub: the chardev cannot pass file descriptors "
+                    "(is it a unix socket?); the mediator gets no data "
+                    "window");
+        return;
+    }
+    trace_vgpu_stub_window(s->window_size, fd);
+    if (!vgpu_stub_send(s, frame, vgpu_wire_window_encode(frame, sizeof(frame),
+                                                          s->window_size))) {
+        /* not sent: the fd must not ride along with a later message */
+        qemu_chr_fe_set_msgfds(&s->chr, NULL, 0);
+    }
+}
+
 static void vgpu_stub_event(void *opaque, QEMUChrEvent event)
 {
     VgpuStubState *s = opaque;
@@ -422,6 +474,9 @@ static void vgpu_stub_event(void *opaque, QEMUChrEvent event)
         s->warned_not_connected = false;
         vgpu_stub_rx_reset(s);
         vgpu_stub_send_hello(s);
+        if (!s->dropping) {
+            vgpu_stub_send_window(s);
+        }
         break;
     case CHR_EVENT_CLOSED:
         if (!s->connected) {
@@ -445,7 +500,14 @@ static void vgpu_stub_event(void *opaque, QEMUChrEvent event)
 
 /* BAR0 */
 
-/* The 32-bit value of the register word at @addr (aligned, < REGS_END). */
+/* Whether @addr lies in a 32-bit register word (not a buffer, not reserved) */
+static bool vgpu_stub_is_reg(hwaddr addr)
+{
+    return addr < VGPU_STUB_REGS_END ||
+           (addr >= VGPU_REG_WINDOW_SIZE_LO && addr < VGPU_REG_RESERVED);
+}
+
+/* The 32-bit value of the register word at @addr (aligned, a register). */
 static uint32_t vgpu_stub_reg_read(VgpuStubState *s, hwaddr addr)
 {
     switch (addr) {
@@ -466,7 +528,7 @@ static uint32_t vgpu_stub_reg_read(VgpuStubState *s, hwaddr addr)
     case VGPU_REG_PROTOCOL_VER:
         return VGPU_PROTOCOL_VERSION;
     case VGPU_REG_CAPABILITIES:
-        return VGPU_CAP_COMPLETION_IRQ;
+        return VGPU_CAP_COMPLETION_IRQ | VGPU_CAP_DATA_WINDOW;
     case VGPU_REG_INTERRUPT_CTRL:
         return s->irq_ctrl;
     case VGPU_REG_INTERRUPT_STATUS:
@@ -479,6 +541,10 @@ static uint32_t vgpu_stub_reg_read(VgpuStubState *s, hwaddr addr)
         return (uint32_t)(s->timestamp >> 32);
     case VGPU_REG_SCRATCH:
         return s->scratch;
+    case VGPU_REG_WINDOW_SIZE_LO:
+        return (uint32_t)s->window_size;
+    case VGPU_REG_WINDOW_SIZE_HI:
+        return (uint32_t)(s->window_size >> 32);
     default:                        /* DOORBELL reads 0 */
         return 0;
     }
@@ -487,7 +553,7 @@ static uint32_t vgpu_stub_reg_read(VgpuStubState *s, hwaddr addr)
 /* One byte of BAR0 as the guest reads it. */
 static uint8_t vgpu_stub_read_byte(VgpuStubState *s, hwaddr addr)
 {
-    if (addr < VGPU_STUB_REGS_END) {
+    if (vgpu_stub_is_reg(addr)) {
         hwaddr word = addr & ~(hwaddr)(VGPU_STUB_REG_SIZE - 1);
 
         return vgpu_stub_reg_read(s, word) >> (8 * (addr - word));
@@ -495,10 +561,10 @@ static uint8_t vgpu_stub_read_byte(VgpuStubState *s, hwaddr addr)
     if (addr < VGPU_REG_RESPONSE_BUFFER) {
         return s->request[addr - VGPU_REG_REQUEST_BUFFER];
     }
-    if (addr < VGPU_REG_RESERVED) {
+    if (addr < VGPU_REG_WINDOW_SIZE_LO) {
         return s->response[addr - VGPU_REG_RESPONSE_BUFFER];
     }
-    return 0;
+    return 0;                       /* reserved, from VGPU_REG_RESERVED */
 }
 
 /* Reads have no side effects, so any size at any offset reads the bytes. */
@@ -562,7 +628,7 @@ static void vgpu_stub_mmio_write(void *opaque, hwaddr addr, uint64_t val,
     VgpuStubState *s = opaque;
 
     trace_vgpu_stub_mmio_write(addr, size, val);
-    if (addr < VGPU_STUB_REGS_END && size == VGPU_STUB_REG_SIZE &&
+    if (vgpu_stub_is_reg(addr) && size == VGPU_STUB_REG_SIZE &&
         addr % VGPU_STUB_REG_SIZE == 0) {
         vgpu_stub_reg_write(s, addr, val);
     } else if (addr >= VGPU_REG_REQUEST_BUFFER &&
@@ -683,6 +749,108 @@ static const VMStateDescription vgpu_stub_vmstate = {
     },
 };
 
+/* The data window */
+
+/* A window size is a power of two in VGPU_WINDOW_SIZE_MIN..MAX. */
+static bool vgpu_stub_window_size_ok(uint64_t size, const char *what,
+                                     Error **errp)
+{
+    g_autofree char *min = NULL, *max = NULL;
+
+    if (size >= VGPU_WINDOW_SIZE_MIN && size <= VGPU_WINDOW_SIZE_MAX &&
+        is_power_of_2(size)) {
+        return true;
+    }
+    min = size_to_str(VGPU_WINDOW_SIZE_MIN);
+    max = size_to_str(VGPU_WINDOW_SIZE_MAX);
+    error_setg(errp, "vgpu-stub: %s is %" PRIu64 " bytes; the data window "
+               "must be a power of two from %s to %s", what, size, min, max);
+    return false;
+}
+
+/*
+ * Check the memdev backend as the window: shared, a memfd sealed against
+ * shrinking (the mediator maps it and refuses it otherwise), a valid size,
+ * and not in use by anything else.
+ */
+static bool vgpu_stub_check_memdev(VgpuStubState *s, Error **errp)
+{
+    const char *id = object_get_canonical_path_component(OBJECT(s->hostmem));
+    g_autofree char *what = NULL;
+    MemoryRegion *mr;
+    int fd, seals;
+
+    if (s->window_size != VGPU_WINDOW_SIZE_DEFAULT) {
+        error_setg(errp, "vgpu-stub: give window-size or memdev, not both "
+                   "(the window is the size of memdev '%s')", id);
+        return false;
+    }
+    if (host_memory_backend_is_mapped(s->hostmem)) {
+        error_setg(errp, "vgpu-stub: memdev '%s' is already in use", id);
+        return false;
+    }
+    if (!s->hostmem->share) {
+        error_setg(errp, "vgpu-stub: memdev '%s' must be shared (share=on): "
+                   "the mediator maps the window", id);
+        return false;
+    }
+    mr = host_memory_backend_get_memory(s->hostmem);
+    fd = memory_region_get_fd(mr);
+    if (fd < 0) {
+        error_setg(errp, "vgpu-stub: memdev '%s' has no file descriptor to "
+                   "pass to the mediator: use memory-backend-memfd", id);
+        return false;
+    }
+    seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+        error_setg(errp, "vgpu-stub: memdev '%s' must be a memfd sealed "
+                   "against shrinking: use memory-backend-memfd with "
+                   "seal=on", id);
+        return false;
+    }
+    what = g_strdup_printf("memdev '%s'", id);
+    return vgpu_stub_window_size_ok(memory_region_size(mr), what, errp);
+}
+
+/* Set up s->window: the memdev's memory, or a sealed memfd of our own. */
+static bool vgpu_stub_window_init(VgpuStubState *s, Error **errp)
+{
+    Error *err = NULL;
+    int fd;
+
+    if (s->hostmem) {
+        if (!vgpu_stub_check_memdev(s, errp)) {
+            return false;
+        }
+        s->window = host_memory_backend_get_memory(s->hostmem);
+        s->window_size = memory_region_size(s->window);
+        host_memory_backend_set_mapped(s->hostmem, true);
+        return true;
+    }
+
+    if (!vgpu_stub_window_size_ok(s->window_size, "window-size", errp)) {
+        return false;
+    }
+    fd = qemu_memfd_create("vgpu-stub-window", s->window_size, false, 0,
+                           VGPU_STUB_WINDOW_SEALS, errp);
+    if (fd < 0) {
+        error_prepend(errp, "vgpu-stub: cannot create the data window: ");
+        return false;
+    }
+    /* The RAM block owns fd from here on and closes it when freed. */
+    memory_region_init_ram_from_fd(&s->window_ram, OBJECT(s),
+                                   "vgpu-stub.window", s->window_size,
+                                   RAM_SHARED, fd, 0, &err);
+    if (err) {
+        close(fd);
+        error_propagate_prepend(errp, err,
+                                "vgpu-stub: cannot map the data window: ");
+        return false;
+    }
+    s->window = &s->window_ram;
+    return true;
+}
+
 static void vgpu_stub_realize(PCIDevice *pdev, Error **errp)
 {
     VgpuStubState *s = VGPU_STUB(pdev);
@@ -696,10 +864,22 @@ static void vgpu_stub_realize(PCIDevice *pdev, Error **errp)
     if (msi_init(pdev, 0, 1, true, false, errp)) {
         return;
     }
+    if (!vgpu_stub_window_init(s, errp)) {
+        msi_uninit(pdev);
+        return;
+    }
 
     memory_region_init_io(&s->mmio, OBJECT(s), &vgpu_stub_mmio_ops, s,
                           "vgpu-stub-mmio", VGPU_BAR0_SIZE);
     pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_MEMORY, &s->mmio);
+
+    /* The window's contents migrate (and are saved) as RAM, as ivshmem's */
+    vmstate_register_ram(s->window, DEVICE(s));
+    pci_register_bar(pdev, VGPU_WINDOW_BAR,
+                     PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_PREFETCH |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64,
+                     s->window);
 
     timer_init_ms(&s->timeout_timer, QEMU_CLOCK_VIRTUAL, vgpu_stub_timeout, s);
     s->disconnect_bh = qemu_bh_new(vgpu_stub_disconnect_bh, s);
@@ -721,6 +901,10 @@ static void vgpu_stub_exit(PCIDevice *pdev)
     qemu_del_vm_change_state_handler(s->vmstate_change);
     qemu_bh_delete(s->disconnect_bh);
     timer_del(&s->timeout_timer);
+    vmstate_unregister_ram(s->window, DEVICE(s));
+    if (s->hostmem) {
+        host_memory_backend_set_mapped(s->hostmem, false);
+    }
     msi_uninit(pdev);
 }
 
@@ -728,6 +912,10 @@ static Property vgpu_stub_properties[] = {
     DEFINE_PROP_CHR("chardev", VgpuStubState, chr),
     DEFINE_PROP_UINT32("timeout-ms", VgpuStubState, timeout_ms,
                        VGPU_STUB_TIMEOUT_MS_DEFAULT),
+    DEFINE_PROP_SIZE("window-size", VgpuStubState, window_size,
+                     VGPU_WINDOW_SIZE_DEFAULT),
+    DEFINE_PROP_LINK("memdev", VgpuStubState, hostmem, TYPE_MEMORY_BACKEND,
+                     HostMemoryBackend *),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -748,6 +936,11 @@ static void vgpu_stub_class_init(ObjectClass *klass, void *data)
     dc->reset = vgpu_stub_reset;
     dc->vmsd = &vgpu_stub_vmstate;
     device_class_set_props(dc, vgpu_stub_properties);
+    object_class_property_set_description(klass, "window-size",
+        "bytes of the data window (BAR2) without memdev: a power of two, "
+        "4K to 16G");
+    object_class_property_set_description(klass, "memdev",
+        "memory-backend-memfd (share=on, seal=on) to use as the data window");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

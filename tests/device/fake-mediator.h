@@ -19,6 +19,14 @@
 
 typedef struct FakeMediator FakeMediator;
 
+/* The data window a WINDOW message passed: its memfd, mapped shared. */
+typedef struct {
+    int fd;                     /* -1 before the first WINDOW */
+    uint8_t *base;              /* MAP_SHARED, size bytes */
+    uint64_t size;              /* as announced; the fd's size too */
+    int seals;                  /* F_GET_SEALS of the fd */
+} FmWindow;
+
 /* A message as it arrived: the decoded header and its payload. */
 typedef struct {
     struct vgpu_wire_header header;
@@ -40,13 +48,32 @@ void fm_restart(FakeMediator *fm);
 /* Accept the device's connection (dropping any earlier one). */
 void fm_accept(FakeMediator *fm);
 
-/* Accept and read the HELLO; its uuid goes to uuid (16 bytes) if non-NULL. */
+/*
+ * Accept, read the HELLO (its uuid goes to uuid, 16 bytes, if non-NULL)
+ * and the WINDOW that follows it (fm_read_window).
+ */
 void fm_accept_hello(FakeMediator *fm, uint8_t *uuid);
+
+/*
+ * Read a WINDOW message and its fd, check them as the mediator does (one
+ * fd, a file of exactly the announced size, sealed against shrinking) and
+ * map the window, replacing the previous one.
+ */
+void fm_read_window(FakeMediator *fm);
+
+/* The last window received (fails the test before the first). */
+const FmWindow *fm_window(FakeMediator *fm);
+
+/* How many WINDOW messages were read so far, over all connections. */
+unsigned fm_window_count(FakeMediator *fm);
 
 /* Close the current connection only (the listener stays). */
 void fm_drop_connection(FakeMediator *fm);
 
-/* Read the next whole message; fails the test on timeout or a bad header. */
+/*
+ * Read the next whole message; fails the test on timeout, a bad header, or
+ * an fd attached to anything but a WINDOW.
+ */
 void fm_read_message(FakeMediator *fm, FmMessage *msg);
 
 /* True when the device closed the connection within timeout_ms. */

@@ -30,7 +30,7 @@ static uint64_t random_value(void)
     return (uint64_t)g_test_rand_int() << 32 | (uint32_t)g_test_rand_int();
 }
 
-/* Mostly the registers, also the buffers and reserved space, up to the end */
+/* Mostly the registers, also the buffers, WINDOW_SIZE and reserved space */
 static unsigned random_offset(unsigned size)
 {
     unsigned offset = g_test_rand_bit() ? g_test_rand_int_range(0, REGS_END)
@@ -99,7 +99,9 @@ static void test_random_accesses(DeviceFixture *f, gconstpointer data)
     g_assert_cmpuint(vq_readl(q, VGPU_REG_PRIORITY), ==, FIXTURE_PRIORITY);
     g_assert_cmpuint(vq_readl(q, VGPU_REG_VM_ID), ==, FIXTURE_VM_ID);
     g_assert_cmphex(vq_readl(q, VGPU_REG_PROTOCOL_VER), ==, VGPU_PROTOCOL_VERSION);
-    g_assert_cmphex(vq_readl(q, VGPU_REG_CAPABILITIES), ==, VGPU_CAP_COMPLETION_IRQ);
+    g_assert_cmphex(vq_readl(q, VGPU_REG_CAPABILITIES), ==,
+                    VGPU_CAP_COMPLETION_IRQ | VGPU_CAP_DATA_WINDOW);
+    g_assert_cmphex(vq_read(q, VGPU_REG_WINDOW_SIZE_LO, 8), ==, VGPU_WINDOW_SIZE_DEFAULT);
     for (unsigned off = VGPU_REG_RESERVED; off < VGPU_BAR0_SIZE; off += 4) {
         g_assert_cmphex(vq_readl(q, off), ==, 0);
     }

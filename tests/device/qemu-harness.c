@@ -35,6 +35,8 @@
 #define PCI_STATUS              0x06
 #define PCI_STATUS_CAP_LIST     0x10
 #define PCI_BASE_ADDRESS_0      0x10
+#define PCI_BASE_ADDRESS_2      0x18
+#define PCI_BASE_ADDRESS_3      0x1c
 #define PCI_CAPABILITY_LIST     0x34
 #define PCI_CAP_ID_MSI          0x05
 #define PCI_MSI_FLAGS           2
@@ -163,6 +165,17 @@ static GPtrArray *vq_argv(const char *dir, const VqOptions *opts)
     if (opts->timeout_ms) {
         g_string_append_printf(device, ",timeout-ms=%u", opts->timeout_ms);
     }
+    if (opts->window_size) {
+        g_string_append_printf(device, ",window-size=%s", opts->window_size);
+    }
+    if (opts->memdev) {
+        g_autofree char *id = g_strdup(strstr(opts->memdev, "id=") + 3);
+
+        id[strcspn(id, ",")] = '\0';
+        ARG("-object");
+        ARG("%s", opts->memdev);
+        g_string_append_printf(device, ",memdev=%s", id);
+    }
     ARG("-device");
     ARG("%s", device->str);
     if (opts->uuid) {
@@ -219,6 +232,50 @@ VgpuQemu *vq_start(const char *dir, const VqOptions *opts)
     return q;
 }
 
+char *vq_start_refused(const char *dir, const char *object_args, const char *device_args)
+{
+    g_autofree char *stderr_path = g_build_filename(dir, "refused.stderr", NULL);
+    g_autofree char *bin = vq_qemu_binary();
+    const char *argv[] = {
+        bin, "-accel", "qtest", "-machine", "q35", "-nodefaults", "-display", "none",
+        "-S", "-monitor", "none", "-serial", "none",
+        "-device", device_args,
+        object_args ? "-object" : NULL, object_args, NULL,
+    };
+    char *err = NULL;
+    int status, waited = 0;
+    pid_t pid = fork();
+
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        int fd = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fd < 0) {
+            _exit(127);
+        }
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(bin, (char **)argv);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (waited >= VQ_TIMEOUT_MS * 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            g_error("QEMU with -device %s started instead of refusing", device_args);
+        }
+        g_usleep(VQ_POLL_INTERVAL_US);
+        waited += VQ_POLL_INTERVAL_US;
+    }
+    g_assert_true(g_file_get_contents(stderr_path, &err, NULL, NULL));
+    g_unlink(stderr_path);
+    g_test_message("-device %s: %s", device_args, err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    return err;
+}
+
 void vq_stop(VgpuQemu *q)
 {
     int status, waited = 0;
@@ -248,9 +305,11 @@ void vq_stop(VgpuQemu *q)
 /* Next whole line from fd into a new string (without the newline). */
 static char *vq_read_line(VgpuQemu *q, int fd, GString *in, const char *what)
 {
+    size_t scanned = 0;         /* bytes of in known to hold no newline */
+
     for (;;) {
-        char *nl = memchr(in->str, '\n', in->len);
-        char buf[4096];
+        char *nl = memchr(in->str + scanned, '\n', in->len - scanned);
+        char buf[65536];
         ssize_t n;
 
         if (nl) {
@@ -259,6 +318,7 @@ static char *vq_read_line(VgpuQemu *q, int fd, GString *in, const char *what)
             g_string_erase(in, 0, nl - in->str + 1);
             return line;
         }
+        scanned = in->len;
         if (!vq_poll_in(fd, VQ_TIMEOUT_MS)) {
             vq_fail(q, g_strdup_printf("no %s reply from QEMU within %d ms", what, VQ_TIMEOUT_MS));
         }
@@ -290,22 +350,16 @@ static void vq_write_all(int fd, const char *text)
 }
 
 /*
- * Send one qtest command and return the value of its "OK [VALUE]" reply
- * (0 without one).  "IRQ raise|lower N" lines before it update the levels.
+ * Send one qtest command and return its "OK [VALUE]" reply line (g_free
+ * it).  "IRQ raise|lower N" lines before it update the levels.
  */
-static uint64_t G_GNUC_PRINTF(2, 3) vq_cmd(VgpuQemu *q, const char *fmt, ...)
+static char *vq_cmd_line(VgpuQemu *q, const char *cmd)
 {
-    g_autofree char *cmd = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    cmd = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
     vq_write_all(q->qtest_fd, cmd);
     vq_write_all(q->qtest_fd, "\n");
 
     for (;;) {
-        g_autofree char *line = vq_read_line(q, q->qtest_fd, q->qtest_in, "qtest");
+        char *line = vq_read_line(q, q->qtest_fd, q->qtest_in, "qtest");
         unsigned irq;
 
         if (sscanf(line, "IRQ raise %u", &irq) == 1 && irq < VQ_MAX_IRQ) {
@@ -313,11 +367,26 @@ static uint64_t G_GNUC_PRINTF(2, 3) vq_cmd(VgpuQemu *q, const char *fmt, ...)
         } else if (sscanf(line, "IRQ lower %u", &irq) == 1 && irq < VQ_MAX_IRQ) {
             q->irq[irq] = false;
         } else if (g_str_has_prefix(line, "OK")) {
-            return line[2] ? g_ascii_strtoull(line + 3, NULL, 0) : 0;
+            return line;
         } else {
-            g_error("qtest command '%s' failed: %s", cmd, line);
+            g_error("qtest command '%.80s' failed: %s", cmd, line);
         }
+        g_free(line);
     }
+}
+
+/* A qtest command's "OK [VALUE]" value (0 without one). */
+static uint64_t G_GNUC_PRINTF(2, 3) vq_cmd(VgpuQemu *q, const char *fmt, ...)
+{
+    g_autofree char *cmd = NULL;
+    g_autofree char *line = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    cmd = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    line = vq_cmd_line(q, cmd);
+    return line[2] ? g_ascii_strtoull(line + 3, NULL, 0) : 0;
 }
 
 static void vq_cfg_select(VgpuQemu *q, unsigned offset)
@@ -362,6 +431,8 @@ void vq_cfg_write(VgpuQemu *q, unsigned offset, unsigned size, uint32_t value)
 void vq_pci_enable(VgpuQemu *q)
 {
     vq_cfg_write(q, PCI_BASE_ADDRESS_0, 4, VQ_BAR0);
+    vq_cfg_write(q, PCI_BASE_ADDRESS_2, 4, (uint32_t)VQ_BAR2);
+    vq_cfg_write(q, PCI_BASE_ADDRESS_3, 4, (uint32_t)(VQ_BAR2 >> 32));
     vq_cfg_write(q, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 }
 
@@ -409,6 +480,27 @@ uint32_t vq_mem_readl(VgpuQemu *q, uint64_t addr)
 void vq_mem_writel(VgpuQemu *q, uint64_t addr, uint32_t value)
 {
     vq_cmd(q, "writel 0x%" PRIx64 " 0x%x", addr, value);
+}
+
+void vq_memread(VgpuQemu *q, uint64_t addr, void *buf, size_t len)
+{
+    g_autofree char *cmd = g_strdup_printf("b64read 0x%" PRIx64 " 0x%zx", addr, len);
+    g_autofree char *line = vq_cmd_line(q, cmd);
+    g_autofree guchar *data = NULL;
+    gsize got;
+
+    g_assert_true(g_str_has_prefix(line, "OK "));
+    data = g_base64_decode(line + 3, &got);
+    g_assert_cmpuint(got, ==, len);
+    memcpy(buf, data, len);
+}
+
+void vq_memwrite(VgpuQemu *q, uint64_t addr, const void *buf, size_t len)
+{
+    g_autofree char *b64 = g_base64_encode(buf, len);
+    g_autofree char *cmd = g_strdup_printf("b64write 0x%" PRIx64 " 0x%zx %s", addr, len, b64);
+
+    g_free(vq_cmd_line(q, cmd));
 }
 
 void vq_clock_step(VgpuQemu *q, uint64_t ns)

@@ -5,13 +5,14 @@
  * runs with PR_SET_PDEATHSIG so it never outlives the test, and every wait
  * has a timeout.
  *
- * The device sits at slot VQ_SLOT of bus 0 with BAR0 at VQ_BAR0, memory and
- * bus mastering enabled.
+ * The device sits at slot VQ_SLOT of bus 0 with BAR0 at VQ_BAR0 and its
+ * data window (BAR2, 64-bit) at VQ_BAR2, memory and bus mastering enabled.
  */
 #ifndef QEMU_HARNESS_H
 #define QEMU_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <glib.h>
@@ -20,6 +21,7 @@
 
 #define VQ_SLOT         0x1e
 #define VQ_BAR0         0xe0000000u
+#define VQ_BAR2         0x1000000000ull /* 64 GiB: aligned for any window size */
 #define VQ_Q35_GSI      20          /* slot 0x1e pin A on q35 */
 #define VQ_TIMEOUT_MS   10000       /* longest the harness waits for QEMU */
 #define VQ_MSI_ADDR     0x100000u   /* MSI writes land in guest RAM here */
@@ -30,6 +32,9 @@ typedef struct {
     const char *uuid;           /* -uuid, none when NULL */
     uint32_t timeout_ms;        /* device timeout-ms; its default when 0 */
     const char *incoming;       /* -incoming URI, none when NULL */
+    const char *window_size;    /* device window-size, e.g. "4096"; its default when NULL */
+    const char *memdev;         /* an -object memory backend with id=...; used as the
+                                   device's memdev when given */
 } VqOptions;
 
 typedef struct VgpuQemu VgpuQemu;
@@ -46,7 +51,14 @@ void vq_stop(VgpuQemu *q);
 /* The mediator socket path a QEMU in dir connects to (g_free it). */
 char *vq_mediator_path(const char *dir);
 
-/* Map BAR0 at VQ_BAR0 and enable memory and bus mastering. */
+/*
+ * QEMU with the device given by device_args (e.g. "vgpu-stub,window-size=3")
+ * and object_args (an -object, or NULL), expected to refuse to start: it
+ * must exit with status 1 within VQ_TIMEOUT_MS.  Its stderr (g_free it).
+ */
+char *vq_start_refused(const char *dir, const char *object_args, const char *device_args);
+
+/* Map BAR0 at VQ_BAR0 and BAR2 at VQ_BAR2, enable memory and bus mastering. */
 void vq_pci_enable(VgpuQemu *q);
 
 /* Device config space */
@@ -62,6 +74,9 @@ void vq_writel(VgpuQemu *q, unsigned offset, uint32_t value);
 /* Guest physical memory */
 uint32_t vq_mem_readl(VgpuQemu *q, uint64_t addr);
 void vq_mem_writel(VgpuQemu *q, uint64_t addr, uint32_t value);
+/* len bytes at once (qtest b64read/b64write) */
+void vq_memread(VgpuQemu *q, uint64_t addr, void *buf, size_t len);
+void vq_memwrite(VgpuQemu *q, uint64_t addr, const void *buf, size_t len);
 
 /* Advance QEMU_CLOCK_VIRTUAL (which drives the device's timeout). */
 void vq_clock_step(VgpuQemu *q, uint64_t ns);

@@ -31,6 +31,7 @@
 #define PCI_BAR_MEM_TYPE_MASK   0x0f    /* space, type and prefetch bits */
 
 #define PATTERN 0xa5a5a5a5u
+#define CAPABILITIES (VGPU_CAP_COMPLETION_IRQ | VGPU_CAP_DATA_WINDOW)
 
 enum access { RO, RW, RW_BIT0, RW1C, DOORBELL };
 
@@ -49,13 +50,15 @@ static const struct reg {
     { VGPU_REG_REQUEST_LEN,      "REQUEST_LEN",      0, RW },
     { VGPU_REG_RESPONSE_LEN,     "RESPONSE_LEN",     0, RO },
     { VGPU_REG_PROTOCOL_VER,     "PROTOCOL_VER",     VGPU_PROTOCOL_VERSION, RO },
-    { VGPU_REG_CAPABILITIES,     "CAPABILITIES",     VGPU_CAP_COMPLETION_IRQ, RO },
+    { VGPU_REG_CAPABILITIES,     "CAPABILITIES",     CAPABILITIES, RO },
     { VGPU_REG_INTERRUPT_CTRL,   "INTERRUPT_CTRL",   0, RW_BIT0 },
     { VGPU_REG_INTERRUPT_STATUS, "INTERRUPT_STATUS", 0, RW1C },
     { VGPU_REG_REQUEST_ID,       "REQUEST_ID",       0, RW },
     { VGPU_REG_TIMESTAMP_LO,     "TIMESTAMP_LO",     0, RO },
     { VGPU_REG_TIMESTAMP_HI,     "TIMESTAMP_HI",     0, RO },
     { VGPU_REG_SCRATCH,          "SCRATCH",          0, RW },
+    { VGPU_REG_WINDOW_SIZE_LO,   "WINDOW_SIZE_LO",   (uint32_t)VGPU_WINDOW_SIZE_DEFAULT, RO },
+    { VGPU_REG_WINDOW_SIZE_HI,   "WINDOW_SIZE_HI",   VGPU_WINDOW_SIZE_DEFAULT >> 32, RO },
 };
 
 static const VqOptions no_chardev = { .no_chardev = true };
@@ -109,7 +112,10 @@ static void assert_reset_values(VgpuQemu *q, bool with_identity)
         g_test_message("%s", regs[i].name);
         g_assert_cmphex(vq_readl(q, regs[i].offset), ==, want);
     }
-    for (unsigned off = VGPU_REG_REQUEST_BUFFER; off < VGPU_BAR0_SIZE; off += 4) {
+    for (unsigned off = VGPU_REG_REQUEST_BUFFER; off < VGPU_REG_WINDOW_SIZE_LO; off += 4) {
+        g_assert_cmphex(vq_readl(q, off), ==, 0);
+    }
+    for (unsigned off = VGPU_REG_RESERVED; off < VGPU_BAR0_SIZE; off += 4) {
         g_assert_cmphex(vq_readl(q, off), ==, 0);
     }
 }
@@ -164,6 +170,8 @@ static void test_access_rules(DeviceFixture *f, gconstpointer data)
 static void test_buffers_and_reserved(DeviceFixture *f, gconstpointer data)
 {
     VgpuQemu *q = f->q;
+    g_autofree char *log = g_strdup_printf("write of 0xa5a5a5a5 at 0x%03x ignored",
+                                           VGPU_REG_RESERVED);
 
     (void)data;
     /* REQUEST_BUFFER holds what is written, at every word */
@@ -184,7 +192,13 @@ static void test_buffers_and_reserved(DeviceFixture *f, gconstpointer data)
     g_assert_cmphex(vq_readl(q, VGPU_REG_RESERVED), ==, 0);
     g_assert_cmphex(vq_readl(q, VGPU_BAR0_SIZE - 4), ==, 0);
     g_assert_cmphex(vq_read(q, VGPU_BAR0_SIZE - 1, 1), ==, 0);
-    g_assert_true(vq_guest_log_contains(q, "write of 0xa5a5a5a5 at 0x840 ignored"));
+    g_assert_true(vq_guest_log_contains(q, log));
+    /* WINDOW_SIZE reads bytewise like the other registers */
+    g_assert_cmphex(vq_read(q, VGPU_REG_WINDOW_SIZE_LO, 8), ==, VGPU_WINDOW_SIZE_DEFAULT);
+    g_assert_cmphex(vq_read(q, VGPU_REG_WINDOW_SIZE_LO + 1, 4), ==,
+                    (uint32_t)(VGPU_WINDOW_SIZE_DEFAULT >> 8));
+    g_assert_cmphex(vq_read(q, VGPU_REG_WINDOW_SIZE_LO + 3, 1), ==,
+                    (uint8_t)(VGPU_WINDOW_SIZE_DEFAULT >> 24));
 }
 
 static void test_sub_word_accesses(DeviceFixture *f, gconstpointer data)
@@ -197,7 +211,7 @@ static void test_sub_word_accesses(DeviceFixture *f, gconstpointer data)
     g_assert_cmphex(vq_read(q, VGPU_REG_PROTOCOL_VER + 2, 1), ==, VGPU_PROTOCOL_VERSION >> 16);
     g_assert_cmphex(vq_read(q, VGPU_REG_PROTOCOL_VER + 2, 2), ==, VGPU_PROTOCOL_VERSION >> 16);
     g_assert_cmphex(vq_read(q, VGPU_REG_PROTOCOL_VER + 1, 4), ==,
-                    (VGPU_PROTOCOL_VERSION >> 8) | (VGPU_CAP_COMPLETION_IRQ << 24));
+                    (VGPU_PROTOCOL_VERSION >> 8) | (CAPABILITIES << 24));
     vq_writel(q, VGPU_REG_SCRATCH, 0x44332211);
     vq_writel(q, buf, 0x88776655);
     g_assert_cmphex(vq_read(q, VGPU_REG_SCRATCH + 2, 4), ==, 0x66554433);
