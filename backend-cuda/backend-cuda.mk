@@ -1,8 +1,10 @@
 # The cuda backend: the plugin libvgpu-backend-cuda.so (no CUDA in it) and
 # its GPU worker program vgpu-cuda-worker (CUDA, nvcc), side by side; see
 # backend-cuda/cuda-worker.h.  Built when the CUDA toolkit is here (NVCC= or
-# /usr/local/cuda).  The worker links the static CUDA runtime: at run time it
-# needs only the driver's libcuda.so.1, and without one it says so.
+# /usr/local/cuda).  The worker links the static CUDA runtime and cuBLAS
+# (for SGEMM): at run time it needs the driver's libcuda.so.1 and cuBLAS's
+# libcublas.so.13 and libcublasLt.so.13 (found through the toolkit's lib64,
+# an rpath, or the loader's path), and without a driver it says so.
 NVCC        ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 CUDA_HOME   ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 # Turing to Hopper as machine code, plus PTX for newer GPUs to JIT.
@@ -15,16 +17,18 @@ CUDA_WORKER       := $(B)/plugins/vgpu-cuda-worker
 CUDA_FAULT_PLUGIN := $(B)/test-plugins/libvgpu-backend-cuda.so
 CUDA_FAULT_WORKER := $(B)/test-plugins/vgpu-cuda-worker
 CUDA_FLOOR        := $(B)/bench/cuda-floor
+CUDA_WINDOW_BENCH := $(B)/bench/window-bench
 CUDA_HEADERS := backend-cuda/backend-cuda-kernels.h backend-cuda/cuda-worker.h include/vgpu/backend.h \
                 $(COMMON_HEADERS)
 CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
+CUBLAS_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas
 
 # Without nvcc the cuda backend is left out: not built, not installed, its
 # tests not run, and `make check` says so in one line above its count.
 ifneq ($(NVCC),)
 ALL_TARGETS += $(CUDA_PLUGIN) $(CUDA_WORKER)
 INSTALL_TARGETS += install-cuda-plugin
-BENCH_PREREQS += $(CUDA_FLOOR)
+BENCH_PREREQS += $(CUDA_FLOOR) $(CUDA_WINDOW_BENCH)
 UNIT_TESTS += $(B)/tests/cuda-plugin-test
 CHECK_PREREQS += $(CUDA_WORKER)
 else
@@ -57,9 +61,9 @@ $(B)/test-plugins/obj/backend-cuda-kernels.o: backend-cuda/backend-cuda-kernels.
 $(CUDA_WORKER): CUDA_DEFS :=
 $(CUDA_FAULT_WORKER): CUDA_DEFS := -DVGPU_CUDA_FAULT_INJECTION
 $(CUDA_WORKER) $(CUDA_FAULT_WORKER): %/vgpu-cuda-worker: backend-cuda/cuda-worker.c \
-                                     %/obj/backend-cuda-kernels.o $(CUDA_HEADERS)
+                                     %/obj/backend-cuda-kernels.o $(CUDA_HEADERS) $(COMMON_LIB)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CUDA_DEFS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ \
-	    $< $*/obj/backend-cuda-kernels.o $(CUDA_LDLIBS)
+	    $< $*/obj/backend-cuda-kernels.o $(COMMON_LIB) $(CUBLAS_LDLIBS) $(CUDA_LDLIBS)
 
 .PHONY: install-cuda-plugin
 install-cuda-plugin: $(CUDA_PLUGIN) $(CUDA_WORKER)
@@ -72,5 +76,14 @@ $(CUDA_FLOOR): bench/cuda-floor.c $(B)/plugins/obj/backend-cuda-kernels.o
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ $< \
 	    $(B)/plugins/obj/backend-cuda-kernels.o $(CUDA_LDLIBS)
+
+# The data window through the mediator against plain CUDA and cuBLAS
+# (bench/window-bench.c, run by bench/window-bench.sh from `make bench`).
+$(CUDA_WINDOW_BENCH): bench/window-bench.c $(B)/plugins/obj/backend-cuda-kernels.o \
+                      $(B)/tests/wire-client.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -D_GNU_SOURCE -I$(CUDA_HOME)/include -Ibackend-cuda \
+	    -Itests/mediator -o $@ $< $(B)/plugins/obj/backend-cuda-kernels.o \
+	    $(B)/tests/wire-client.o $(COMMON_LIB) $(CUBLAS_LDLIBS) $(CUDA_LDLIBS) -lm
 
 include tests/gpu/gpu-tests.mk

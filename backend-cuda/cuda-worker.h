@@ -18,6 +18,21 @@
  * the writer that a wake is needed.  All atomics are sequentially
  * consistent, which makes "set sleeping, re-check, wait" race-free against
  * "publish, check sleeping, wake".
+ *
+ * Data windows (array opcodes).  Beside the page, plugin and worker share a
+ * SOCK_SEQPACKET socketpair (the worker's end on CUDA_WORKER_WINDOW_FD).
+ * The first time a request of a window reaches a worker, the plugin sends
+ * the window's memfd on it (SCM_RIGHTS, with a struct cuda_window_msg) and
+ * sets window_fd_follows; the worker maps the fd MAP_SHARED and registers
+ * the mapping with CUDA (page-locked, so copies are DMA straight from and
+ * to the VM's memory), and keeps it in a table by window id.  The plugin
+ * remembers which ids it sent to the current worker, at most
+ * CUDA_WINDOWS_MAX (beyond that it forgets the least recently used one, as
+ * if released).  A released window's id goes into release_ids[], a ring
+ * the plugin fills (under its mutex: one producer) and the worker empties
+ * before each request and whenever it wakes while idle; the worker then
+ * unregisters, unmaps and closes it.  Pinned bytes are bounded separately
+ * by the worker (cuda-worker.c, docs/gpu.md).
  */
 #ifndef VGPU_CUDA_WORKER_H
 #define VGPU_CUDA_WORKER_H
@@ -36,6 +51,21 @@
 #define CUDA_WORKER_NAME        "vgpu-cuda-worker"
 #define CUDA_SHARED_MAGIC       0x56435753u     /* "SWCV" */
 #define CUDA_SPIN_NS            200000u         /* each side spins this long before sleeping */
+#define CUDA_WORKER_SHM_FD      3               /* the worker's shared page */
+#define CUDA_WORKER_WINDOW_FD   4               /* the worker's end of the window socket */
+#define CUDA_WINDOWS_MAX        128u            /* windows a worker holds open at once */
+/*
+ * Ring of released ids.  An id enters it only after the plugin forgot it,
+ * and the worker empties it before every request: at most CUDA_WINDOWS_MAX
+ * + 1 ids wait at once (cuda_flush_releases keeps any that do not fit).
+ */
+#define CUDA_RELEASE_RING       512u
+
+/* Sent with a window's memfd on the window socket. */
+struct cuda_window_msg {
+    uint64_t id;
+    uint64_t size;
+};
 
 enum cuda_worker_state {
     CUDA_WORKER_STARTING = 0,
@@ -56,6 +86,15 @@ struct cuda_shared {
     uint32_t opcode;
     uint32_t param_count;
     uint32_t params[VGPU_REQUEST_MAX_PARAMS];
+    uint32_t window_present;                /* the request works on a data window */
+    uint32_t window_fd_follows;             /* its fd waits on the window socket */
+    uint64_t window_id;
+    uint64_t window_size;                   /* bytes, as the mediator maps it */
+
+    /* released windows: plugin -> worker (see above) */
+    _Atomic uint32_t release_head;          /* the plugin's: ids written before it moves */
+    _Atomic uint32_t release_tail;          /* the worker's */
+    uint64_t release_ids[CUDA_RELEASE_RING];
 
     /* response: worker -> plugin */
     _Atomic uint32_t response_seq;          /* = request_seq once the fields below are written */
