@@ -232,23 +232,33 @@ VgpuQemu *vq_start(const char *dir, const VqOptions *opts)
     return q;
 }
 
-char *vq_start_refused(const char *dir, const char *object_args, const char *device_args)
+char *vq_start_refused(const char *dir, const char *const *args)
 {
-    g_autofree char *stderr_path = g_build_filename(dir, "refused.stderr", NULL);
-    g_autofree char *bin = vq_qemu_binary();
-    const char *argv[] = {
-        bin, "-accel", "qtest", "-machine", "q35", "-nodefaults", "-display", "none",
+    static const char *const base[] = {
+        "-accel", "qtest", "-machine", "q35", "-nodefaults", "-display", "none",
         "-S", "-monitor", "none", "-serial", "none",
-        "-device", device_args,
-        object_args ? "-object" : NULL, object_args, NULL,
     };
-    char *err = NULL;
+    g_autofree char *out_path = g_build_filename(dir, "refused.out", NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *cmdline = NULL;
+    char *out = NULL;
     int status, waited = 0;
-    pid_t pid = fork();
+    pid_t pid;
 
+    g_ptr_array_add(argv, vq_qemu_binary());
+    for (size_t i = 0; i < G_N_ELEMENTS(base); i++) {
+        g_ptr_array_add(argv, g_strdup(base[i]));
+    }
+    for (size_t i = 0; args[i]; i++) {
+        g_ptr_array_add(argv, g_strdup(args[i]));
+    }
+    g_ptr_array_add(argv, NULL);
+    cmdline = g_strjoinv(" ", (char **)argv->pdata + 1);
+
+    pid = fork();
     g_assert_cmpint(pid, >=, 0);
     if (pid == 0) {
-        int fd = open(stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (fd < 0) {
@@ -256,24 +266,24 @@ char *vq_start_refused(const char *dir, const char *object_args, const char *dev
         }
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
-        execv(bin, (char **)argv);
+        execv(argv->pdata[0], (char **)argv->pdata);
         _exit(127);
     }
     while (waitpid(pid, &status, WNOHANG) == 0) {
         if (waited >= VQ_TIMEOUT_MS * 1000) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            g_error("QEMU with -device %s started instead of refusing", device_args);
+            g_error("QEMU started instead of refusing: %s", cmdline);
         }
         g_usleep(VQ_POLL_INTERVAL_US);
         waited += VQ_POLL_INTERVAL_US;
     }
-    g_assert_true(g_file_get_contents(stderr_path, &err, NULL, NULL));
-    g_unlink(stderr_path);
-    g_test_message("-device %s: %s", device_args, err);
+    g_assert_true(g_file_get_contents(out_path, &out, NULL, NULL));
+    g_unlink(out_path);
+    g_test_message("%s: %s", cmdline, out);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
-    return err;
+    return out;
 }
 
 void vq_stop(VgpuQemu *q)

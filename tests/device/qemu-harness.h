@@ -52,11 +52,11 @@ void vq_stop(VgpuQemu *q);
 char *vq_mediator_path(const char *dir);
 
 /*
- * QEMU with the device given by device_args (e.g. "vgpu-stub,window-size=3")
- * and object_args (an -object, or NULL), expected to refuse to start: it
- * must exit with status 1 within VQ_TIMEOUT_MS.  Its stderr (g_free it).
+ * QEMU (q35, -S, nothing but what args add: e.g. "-device",
+ * "vgpu-stub,window-size=3", NULL) expected to refuse to start: it must
+ * exit with status 1 within VQ_TIMEOUT_MS.  Its output (g_free it).
  */
-char *vq_start_refused(const char *dir, const char *object_args, const char *device_args);
+char *vq_start_refused(const char *dir, const char *const *args);
 
 /* Map BAR0 at VQ_BAR0 and BAR2 at VQ_BAR2, enable memory and bus mastering. */
 void vq_pci_enable(VgpuQemu *q);
