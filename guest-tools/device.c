@@ -1,5 +1,6 @@
 /*
- * The device handle: open, info, submit, close.  See vgpu.h and libvgpu(3).
+ * The device handle: open, info, submit, the data window and its
+ * operations, close.  See vgpu.h and libvgpu(3).
  *
  * One request is a short transaction under two locks (the handle's mutex
  * for threads, flock on resource0 for processes): wait until the device is
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@
 #include "result.h"
 #include "sysfs.h"
 #include "vgpu/codec.h"
+#include "vgpu/ops.h"
+#include "window.h"
 
 struct vgpu_device {
     char address[VGPU_ADDRESS_MAX]; /* canonical PCI address */
@@ -32,6 +36,9 @@ struct vgpu_device {
     unsigned timeout_ms;            /* per request */
     pthread_mutex_t lock;           /* one request at a time; guards next_request_id */
     uint32_t next_request_id;       /* REQUEST_ID of the next request, never 0 */
+    char root[PATH_MAX];            /* the sysfs root it was found under */
+    pthread_mutex_t window_mutex;   /* guards window (mapped on first use) */
+    struct vgpu_window window;      /* BAR2 through resource2 */
 };
 
 static const char *const wait_mode_names[] = {
@@ -60,6 +67,7 @@ int vgpu_wait_mode_parse(const char *text, enum vgpu_wait_mode *mode)
 
 static void device_free(struct vgpu_device *dev)
 {
+    vgpu_window_unmap(&dev->window);
     vgpu_irq_close(&dev->irq);
     vgpu_bar_unmap(&dev->bar);
     free(dev);
@@ -121,6 +129,12 @@ enum vgpu_result vgpu_device_open(const struct vgpu_open_options *opts, vgpu_dev
     }
     dev->bar.fd = -1;
     vgpu_irq_init(&dev->irq);
+    vgpu_window_init(&dev->window);
+    if (strlen(root) >= sizeof(dev->root)) {
+        r = vgpu_result_fail(VGPU_RESULT_INVALID, "the sysfs root %s is too long", root);
+        goto fail;
+    }
+    strcpy(dev->root, root);
 
     r = vgpu_sysfs_find(root, address, dev->address);
     if (r != VGPU_RESULT_OK) {
@@ -146,6 +160,7 @@ enum vgpu_result vgpu_device_open(const struct vgpu_open_options *opts, vgpu_dev
     dev->timeout_ms = opts->timeout_ms ? opts->timeout_ms : VGPU_DEFAULT_TIMEOUT_MS;
     dev->next_request_id = 1;
     pthread_mutex_init(&dev->lock, NULL);
+    pthread_mutex_init(&dev->window_mutex, NULL);
     *out = dev;
     return VGPU_RESULT_OK;
 
@@ -160,6 +175,7 @@ void vgpu_device_close(vgpu_device *dev)
         return;
     }
     pthread_mutex_destroy(&dev->lock);
+    pthread_mutex_destroy(&dev->window_mutex);
     device_free(dev);
 }
 
@@ -457,6 +473,254 @@ enum vgpu_result vgpu_device_vector_add(vgpu_device *dev, uint32_t a, uint32_t b
     r = vgpu_device_submit(dev, request, len, response, sizeof(response), &c);
     if (r == VGPU_RESULT_OK) {
         r = device_vector_add_result(dev, response, &c, sum, exec_time_us);
+    }
+    if (completion) {
+        *completion = c;
+    }
+    return r;
+}
+
+/* The window, mapped on first use; *window points at it. */
+static enum vgpu_result device_window(struct vgpu_device *dev, struct vgpu_window **window)
+{
+    enum vgpu_result r = VGPU_RESULT_OK;
+
+    pthread_mutex_lock(&dev->window_mutex);
+    if (!dev->window.base) {
+        r = vgpu_window_map(&dev->window, dev->root, dev->address, &dev->bar);
+    }
+    pthread_mutex_unlock(&dev->window_mutex);
+    *window = &dev->window;
+    return r;
+}
+
+enum vgpu_result vgpu_device_window(vgpu_device *dev, void **base, uint64_t *size)
+{
+    struct vgpu_window *window;
+    enum vgpu_result r;
+
+    if (!dev) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "vgpu_device_window: NULL handle");
+    }
+    r = device_window(dev, &window);
+    if (r != VGPU_RESULT_OK) {
+        return r;
+    }
+    if (base) {
+        *base = window->base;
+    }
+    if (size) {
+        *size = window->size;
+    }
+    return VGPU_RESULT_OK;
+}
+
+enum vgpu_result vgpu_device_window_lock(vgpu_device *dev)
+{
+    struct vgpu_window *window;
+    struct vgpu_backoff backoff;
+    uint64_t deadline_ns;
+    enum vgpu_result r;
+
+    if (!dev) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "vgpu_device_window_lock: NULL handle");
+    }
+    deadline_ns = vgpu_clock_now_ns() + (uint64_t)dev->timeout_ms * VGPU_NS_PER_MS;
+    r = device_window(dev, &window);
+    if (r != VGPU_RESULT_OK) {
+        return r;
+    }
+    vgpu_backoff_init(&backoff);
+    while (flock(window->fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EWOULDBLOCK) {
+            return vgpu_result_fail(VGPU_RESULT_IO, "cannot lock the window of %s: %m",
+                                    dev->address);
+        }
+        if (vgpu_clock_now_ns() >= deadline_ns) {
+            return vgpu_result_fail(VGPU_RESULT_TIMEOUT,
+                                    "%s: another program held the data window for over %u ms",
+                                    dev->address, dev->timeout_ms);
+        }
+        vgpu_backoff_pause(&backoff, deadline_ns);
+    }
+    return VGPU_RESULT_OK;
+}
+
+void vgpu_device_window_unlock(vgpu_device *dev)
+{
+    if (dev && dev->window.fd >= 0) {
+        flock(dev->window.fd, LOCK_UN);
+    }
+}
+
+/* The operands of an opcode by name, in the order of vgpu_window_op_ranges(). */
+static void op_operand_names(uint32_t opcode, const char *in[2], const char **out)
+{
+    switch (opcode) {
+    case VGPU_OP_SAXPY:
+        in[0] = "x";
+        in[1] = "y";
+        *out = "y";
+        return;
+    case VGPU_OP_SUM_F32:
+        in[0] = "x";
+        in[1] = "";
+        *out = "";
+        return;
+    case VGPU_OP_SGEMM:
+        in[0] = "A";
+        in[1] = "B";
+        *out = "C";
+        return;
+    default:
+        in[0] = "a";
+        in[1] = "b";
+        *out = "out";
+        return;
+    }
+}
+
+static bool op_range_inside(const struct vgpu_window_range *r, uint64_t size)
+{
+    return r->offset % VGPU_ELEMENT_SIZE == 0 && r->offset <= size &&
+           r->length <= size - r->offset;
+}
+
+/*
+ * Why the contract's check refused op (error), naming the operand at fault,
+ * as the detail of an INVALID result.
+ */
+static enum vgpu_result op_refused(const struct vgpu_device *dev,
+                                   const struct vgpu_window_op *op, const char *op_name,
+                                   uint64_t size, uint32_t error)
+{
+    struct vgpu_window_range in[2], out, all[3];
+    const char *in_names[2], *out_name, *names[3];
+    unsigned in_count, n = 0;
+    char why[160] = "";
+
+    if (error == VGPU_ERR_BAD_RANGE || error == VGPU_ERR_OVERLAP) {
+        vgpu_window_op_ranges(op, in, &in_count, &out);
+        op_operand_names(op->opcode, in_names, &out_name);
+        for (unsigned i = 0; i < in_count; i++) {
+            all[n] = in[i];
+            names[n++] = in_names[i];
+        }
+        if (out.length) {
+            all[n] = out;
+            names[n++] = out_name;
+        }
+        for (unsigned i = 0; i < n && error == VGPU_ERR_BAD_RANGE; i++) {
+            if (!op_range_inside(&all[i], size)) {
+                snprintf(why, sizeof(why), ": %s is %llu bytes at offset %llu (0x%llx)", names[i],
+                         (unsigned long long)all[i].length, (unsigned long long)all[i].offset,
+                         (unsigned long long)all[i].offset);
+                break;
+            }
+        }
+        for (unsigned i = 0; i < in_count && error == VGPU_ERR_OVERLAP; i++) {
+            bool in_place = op->opcode != VGPU_OP_SGEMM && in[i].offset == out.offset;
+
+            if (!in_place && in[i].offset < out.offset + out.length &&
+                out.offset < in[i].offset + in[i].length) {
+                snprintf(why, sizeof(why), ": %s [%llu, +%llu) overlaps %s [%llu, +%llu)",
+                         out_name, (unsigned long long)out.offset,
+                         (unsigned long long)out.length, in_names[i],
+                         (unsigned long long)in[i].offset, (unsigned long long)in[i].length);
+                break;
+            }
+        }
+    } else if (op->opcode == VGPU_OP_SGEMM) {
+        snprintf(why, sizeof(why), ": m %u, n %u, k %u, lda %u, ldb %u, ldc %u",
+                 op->m, op->n, op->k, op->lda, op->ldb, op->ldc);
+    } else {
+        snprintf(why, sizeof(why), ": count %llu", (unsigned long long)op->count);
+    }
+    return vgpu_result_fail(VGPU_RESULT_INVALID, "%s: %s refused before sending: %s (%u): %s, "
+                            "in a window of %llu bytes%s", dev->address, op_name,
+                            vgpu_error_name(error), error, vgpu_error_message(error),
+                            (unsigned long long)size, why);
+}
+
+/* Check a DONE response to an array operation and take its results. */
+static enum vgpu_result op_result(const struct vgpu_device *dev, const char *op_name,
+                                  const struct vgpu_opcode_info *info,
+                                  const unsigned char *response, struct vgpu_completion *c,
+                                  double *sum, uint32_t *exec_time_us)
+{
+    struct vgpu_response_view view;
+    double value = 0;
+
+    if (vgpu_response_decode(response, c->response_len, &view) != VGPU_OK) {
+        return vgpu_result_fail(VGPU_RESULT_PROTOCOL,
+                                "%s: malformed %zu-byte response to %s request %u",
+                                dev->address, c->response_len, op_name, c->request_id);
+    }
+    if (view.status != VGPU_OK) {
+        c->error_code = view.status;
+        return device_failed(dev, view.status, c->request_id);
+    }
+    if (view.result_count != info->result_count ||
+        (info->opcode == VGPU_OP_SUM_F32 && !vgpu_sum_result_load(&view, &value))) {
+        return vgpu_result_fail(VGPU_RESULT_PROTOCOL,
+                                "%s: %s request %u answered with %u results, not %u",
+                                dev->address, op_name, c->request_id, view.result_count,
+                                info->result_count);
+    }
+    if (sum && info->opcode == VGPU_OP_SUM_F32) {
+        *sum = value;
+    }
+    if (exec_time_us) {
+        *exec_time_us = view.exec_time_us;
+    }
+    return VGPU_RESULT_OK;
+}
+
+enum vgpu_result vgpu_device_run_op(vgpu_device *dev, const struct vgpu_window_op *op,
+                                    double *sum, uint32_t *exec_time_us,
+                                    struct vgpu_completion *completion)
+{
+    unsigned char request[VGPU_REQUEST_MAX], response[VGPU_RESPONSE_MAX];
+    const struct vgpu_opcode_info *info;
+    struct vgpu_request_view view;
+    struct vgpu_completion c = { 0 };
+    struct vgpu_window_op checked;
+    struct vgpu_window *window;
+    enum vgpu_result r;
+    uint32_t error;
+    size_t len;
+
+    if (completion) {
+        *completion = c;
+    }
+    if (!dev || !op) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "vgpu_device_run_op: NULL handle or op");
+    }
+    info = vgpu_opcode_lookup(op->opcode);
+    if (!info || !vgpu_opcode_uses_window(op->opcode)) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID,
+                                "opcode 0x%04x is not an operation on the data window",
+                                op->opcode);
+    }
+    r = device_window(dev, &window);
+    if (r != VGPU_RESULT_OK) {
+        return r;
+    }
+    /* The one encoder, then the mediator's own check of what it encoded. */
+    len = vgpu_window_op_encode(request, sizeof(request), op);
+    if (len == 0 || vgpu_request_decode(request, len, &view) != VGPU_OK) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "cannot encode a %s request", info->name);
+    }
+    error = vgpu_window_op_decode(&view, window->size, &checked);
+    if (error != VGPU_OK) {
+        return op_refused(dev, op, info->name, window->size, error);
+    }
+    r = vgpu_device_submit(dev, request, len, response, sizeof(response), &c);
+    if (r == VGPU_RESULT_OK) {
+        r = op_result(dev, info->name, info, response, &c, sum, exec_time_us);
     }
     if (completion) {
         *completion = c;

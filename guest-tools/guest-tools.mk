@@ -11,8 +11,9 @@ SYSUSERSDIR      ?= /usr/lib/sysusers.d
 GUEST_CFLAGS     := $(VGPU_CFLAGS) -D_GNU_SOURCE -Iguest-tools -DVGPU_TOOLS_VERSION='"$(VGPU_VERSION)"'
 
 LIBVGPU_SRCS     := guest-tools/device.c guest-tools/sysfs.c guest-tools/bar.c \
-                    guest-tools/irq.c guest-tools/backoff.c guest-tools/result.c
-LIBVGPU_OBJS     := $(LIBVGPU_SRCS:%.c=$(B)/%.o) $(B)/common/codec.o
+                    guest-tools/window.c guest-tools/irq.c guest-tools/backoff.c \
+                    guest-tools/result.c
+LIBVGPU_OBJS     := $(LIBVGPU_SRCS:%.c=$(B)/%.o) $(B)/common/codec.o $(B)/common/ops.o
 LIBVGPU_HEADERS  := $(wildcard guest-tools/*.h) $(COMMON_HEADERS)
 LIBVGPU_A        := $(GT)/libvgpu.a
 LIBVGPU_SO_REAL  := $(GT)/libvgpu.so.$(VGPU_VERSION)
@@ -25,8 +26,11 @@ VGPU_CLIENT_STATIC := $(GT)/vgpu-client-static
 GUEST_MAN_PAGES  := guest-tools/vgpu-client.1 guest-tools/libvgpu.3
 # Each public function has its own man page name, pointing at libvgpu(3).
 GUEST_MAN_ALIASES := vgpu_device_open vgpu_device_close vgpu_device_info vgpu_device_submit \
-                     vgpu_device_vector_add vgpu_result_name vgpu_result_message \
-                     vgpu_last_error vgpu_wait_mode_name vgpu_wait_mode_parse
+                     vgpu_device_vector_add vgpu_device_window vgpu_device_window_lock \
+                     vgpu_device_window_unlock vgpu_device_run_op vgpu_result_name \
+                     vgpu_result_message vgpu_last_error vgpu_wait_mode_name vgpu_wait_mode_parse
+# The contract headers vgpu.h includes, and theirs (ops.h: codec.h: wire.h).
+GUEST_CONTRACT_HEADERS := regs.h protocol.h errors.h ops.h codec.h wire.h
 
 ALL_TARGETS     += $(LIBVGPU_A) $(LIBVGPU_SO_REAL) $(GT)/libvgpu.so $(VGPU_CLIENT) \
                    $(VGPU_CLIENT_STATIC) $(GT)/vgpu.pc $(GT)/60-vgpu.rules
@@ -88,8 +92,7 @@ install-guest-tools: $(LIBVGPU_A) $(GT)/libvgpu.so $(VGPU_CLIENT) $(GT)/60-vgpu.
 	ln -sf $(LIBVGPU_SO_NAME) $(DESTDIR)$(LIBDIR)/libvgpu.so
 	$(GUEST_PC_SED) guest-tools/vgpu.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/vgpu.pc
 	$(INSTALL) -m 0644 guest-tools/vgpu.h $(DESTDIR)$(INCLUDEDIR)/vgpu.h
-	$(INSTALL) -m 0644 include/vgpu/regs.h include/vgpu/protocol.h include/vgpu/errors.h \
-	    $(DESTDIR)$(INCLUDEDIR)/vgpu/
+	$(INSTALL) -m 0644 $(GUEST_CONTRACT_HEADERS:%=include/vgpu/%) $(DESTDIR)$(INCLUDEDIR)/vgpu/
 	$(INSTALL) -m 0644 guest-tools/vgpu-client.1 $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 0644 guest-tools/libvgpu.3 $(DESTDIR)$(MANDIR)/man3/
 	for f in $(GUEST_MAN_ALIASES); do \
@@ -113,10 +116,10 @@ $(GUEST_FAKE_OBJ): tests/unit/fake-vgpu.c tests/unit/fake-vgpu.h $(COMMON_HEADER
 
 $(B)/tests/libvgpu-test: tests/unit/libvgpu-test.c $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(LIBVGPU_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(GLIB_LIBS) -lpthread
+	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(GLIB_LIBS) -lpthread -lm
 
 $(B)/tests/vgpu-client-test: tests/unit/vgpu-client-test.c $(GUEST_FAKE_OBJ) $(LIBVGPU_A) \
                              $(VGPU_CLIENT) $(VGPU_CLIENT_STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_TEST_CFLAGS) $(JSON_GLIB_CFLAGS) -DGUEST_TOOLS_BUILD='"$(abspath $(GT))"' \
-	    $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread
+	    $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread -lm

@@ -4,6 +4,9 @@
  * The library finds the device in sysfs by its PCI ids, maps BAR0 through
  * resource0, writes a request, rings the doorbell and waits for completion
  * (adaptive polling, or the completion interrupt through uio_pci_generic).
+ * Array operations work on the data window, BAR2, mapped through resource2:
+ * the caller writes the operands there, names them by offset in a
+ * struct vgpu_window_op, and finds the outputs there.
  * It needs only libc; callers are C11 (the contract headers it includes are
  * C, not C++).  libvgpu(3) documents every function.
  *
@@ -19,6 +22,9 @@
 
 #include <vgpu/errors.h>    /* enum vgpu_error: ERROR_CODE values */
 #include <vgpu/protocol.h>  /* request/response layout, opcodes, VGPU_STATUS_* */
+#include <vgpu/ops.h>       /* struct vgpu_window_op: an array operation on the window.
+                               Of that header only the structures and constants are
+                               libvgpu's API; libvgpu.so exports the functions below. */
 
 /* What a libvgpu call returns: VGPU_RESULT_OK, or why it failed. */
 #define VGPU_RESULT_TABLE(X) \
@@ -31,7 +37,8 @@
     X(NO_IRQ,       "interrupt wait needs the device bound to uio_pci_generic") \
     X(PROTOCOL,     "the device's answer is malformed") \
     X(TRUNCATED,    "the response does not fit the caller's buffer") \
-    X(IO,           "system call on the device failed")
+    X(IO,           "system call on the device failed") \
+    X(NO_WINDOW,    "the device has no data window")
 
 #define VGPU_RESULT_ENUM(name, msg) VGPU_RESULT_##name,
 enum vgpu_result {
@@ -127,6 +134,47 @@ enum vgpu_result vgpu_device_submit(vgpu_device *dev, const void *request, size_
 enum vgpu_result vgpu_device_vector_add(vgpu_device *dev, uint32_t a, uint32_t b, uint32_t *sum,
                                         uint32_t *exec_time_us,
                                         struct vgpu_completion *completion);
+
+/*
+ * The data window (BAR2): the shared memory that array operations read and
+ * write.  The first call on a handle maps it through the device's
+ * resource2; *base gets its address and *size its bytes (either pointer may
+ * be NULL).  The size is WINDOW_SIZE, a power of two, and must equal
+ * resource2's.  The mapping lasts until vgpu_device_close().  Returns
+ * NO_WINDOW when the device has none (no VGPU_CAP_DATA_WINDOW, WINDOW_SIZE
+ * 0, no resource2), PERMISSION, PROTOCOL (sizes that break the contract)
+ * or IO.
+ */
+enum vgpu_result vgpu_device_window(vgpu_device *dev, void **base, uint64_t *size);
+
+/*
+ * Exclusive use of the window among handles and processes: an flock(2) on
+ * resource2, waited for up to the handle's timeout (TIMEOUT), held until
+ * vgpu_device_window_unlock() or vgpu_device_close().  Requests do not take
+ * it; a program that fills the window, runs operations and reads the
+ * results takes it around all three so that another program's data does
+ * not land in between.  Threads that share a handle share the lock.
+ * Returns as vgpu_device_window(), or TIMEOUT.
+ */
+enum vgpu_result vgpu_device_window_lock(vgpu_device *dev);
+void vgpu_device_window_unlock(vgpu_device *dev);
+
+/*
+ * Run one array operation (ADD_U32, ADD_F32, SAXPY, SUM_F32, SGEMM; see
+ * <vgpu/ops.h>) on operands already in the window.  The library maps the
+ * window if need be and checks op against its size exactly as the mediator
+ * will (offsets aligned, ranges inside the window, no output overlapping an
+ * input except in place, sane counts and dimensions): an op that fails is
+ * never sent, and the call returns INVALID with vgpu_last_error() naming
+ * BAD_PARAMS, BAD_RANGE or OVERLAP and the operand at fault.  Otherwise it
+ * returns as vgpu_device_submit(), DEVICE_ERROR also for a response whose
+ * status is an error, PROTOCOL for a malformed response.  On OK the outputs
+ * are in the window and, for SUM_F32, *sum holds the sum.  sum,
+ * exec_time_us and completion may be NULL.
+ */
+enum vgpu_result vgpu_device_run_op(vgpu_device *dev, const struct vgpu_window_op *op,
+                                    double *sum, uint32_t *exec_time_us,
+                                    struct vgpu_completion *completion);
 
 /* "DEVICE_ERROR"; NULL for a value that is not a result. */
 const char *vgpu_result_name(enum vgpu_result result);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <ftw.h>
 #include <glib/gstdio.h>
 #include <linux/pci_regs.h>
@@ -17,6 +18,7 @@
 
 #include "fake-vgpu.h"
 #include "vgpu/codec.h"
+#include "vgpu/ops.h"
 
 #define FAKE_POLL_NS        20000       /* the mock looks at the BAR every 20 us */
 #define FAKE_CONFIG_SIZE    256
@@ -47,6 +49,10 @@ struct FakeDevice {
     guint8 request[VGPU_REQUEST_MAX];   /* snapshot of the request in flight */
     guint request_len;
     FakeStats stats;
+    guint8 *window;             /* shared mapping of resource2; NULL without a window */
+    guint64 window_size;
+    FakeCorrupt corrupt;
+    guint64 corrupt_index;
 };
 
 static void fake_write_file(const char *path, const void *data, gsize len)
@@ -133,6 +139,9 @@ static void fake_device_free(FakeDevice *dev)
         g_thread_join(dev->thread);
     }
     munmap((void *)dev->regs, VGPU_BAR0_SIZE);
+    if (dev->window) {
+        munmap(dev->window, dev->window_size);
+    }
     close(dev->config_fd);
     if (dev->uio_fd >= 0) {
         close(dev->uio_fd);
@@ -242,6 +251,44 @@ void fake_device_set_capabilities(FakeDevice *dev, guint32 capabilities)
     fake_reg_write(dev, VGPU_REG_CAPABILITIES, capabilities);
 }
 
+void fake_device_add_window(FakeDevice *dev, guint64 size)
+{
+    char *path = fake_device_file(dev, "resource2");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+    g_assert_null(dev->thread);
+    g_assert_null(dev->window);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, (off_t)size), ==, 0);
+    dev->window = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    g_assert(dev->window != MAP_FAILED);
+    dev->window_size = size;
+    close(fd);
+    g_free(path);
+    fake_reg_write(dev, VGPU_REG_CAPABILITIES,
+                   fake_reg_read(dev, VGPU_REG_CAPABILITIES) | VGPU_CAP_DATA_WINDOW);
+    fake_device_set_window_size_reg(dev, size);
+}
+
+void *fake_device_window(FakeDevice *dev)
+{
+    return dev->window;
+}
+
+void fake_device_set_window_size_reg(FakeDevice *dev, guint64 size)
+{
+    fake_reg_write(dev, VGPU_REG_WINDOW_SIZE_LO, (guint32)size);
+    fake_reg_write(dev, VGPU_REG_WINDOW_SIZE_HI, (guint32)(size >> 32));
+}
+
+void fake_device_set_corruption(FakeDevice *dev, FakeCorrupt corrupt, guint64 index)
+{
+    g_mutex_lock(&dev->lock);
+    dev->corrupt = corrupt;
+    dev->corrupt_index = index;
+    g_mutex_unlock(&dev->lock);
+}
+
 void fake_device_bind(FakeDevice *dev, const char *driver)
 {
     char *driver_dir = g_build_filename(dev->root->path, "sys/bus/pci/drivers", driver, NULL);
@@ -294,19 +341,149 @@ guint32 fake_device_reg(FakeDevice *dev, guint32 offset)
     return fake_reg_read(dev, offset);
 }
 
+static float fake_f32(const guint8 *window, guint64 offset, guint64 i)
+{
+    guint32 w;
+    float f;
+
+    memcpy(&w, window + offset + 4 * i, 4);
+    w = GUINT32_FROM_LE(w);
+    memcpy(&f, &w, 4);
+    return f;
+}
+
+static void fake_put_f32(guint8 *window, guint64 offset, guint64 i, float f)
+{
+    guint32 w;
+
+    memcpy(&w, &f, 4);
+    w = GUINT32_TO_LE(w);
+    memcpy(window + offset + 4 * i, &w, 4);
+}
+
+static guint32 fake_u32(const guint8 *window, guint64 offset, guint64 i)
+{
+    guint32 w;
+
+    memcpy(&w, window + offset + 4 * i, 4);
+    return GUINT32_FROM_LE(w);
+}
+
+static void fake_put_u32(guint8 *window, guint64 offset, guint64 i, guint32 v)
+{
+    v = GUINT32_TO_LE(v);
+    memcpy(window + offset + 4 * i, &v, 4);
+}
+
+/* Spoil output element i of op (dev->corrupt says how). */
+static void fake_corrupt_element(FakeDevice *dev, const struct vgpu_window_op *op, guint64 i)
+{
+    guint32 w = fake_u32(dev->window, op->out, i);
+
+    if (dev->corrupt == FAKE_CORRUPT_ULP) {
+        fake_put_u32(dev->window, op->out, i, w ^ 1);
+    } else if (op->opcode == VGPU_OP_ADD_U32) {
+        fake_put_u32(dev->window, op->out, i, w + 1);
+    } else {
+        fake_put_f32(dev->window, op->out, i, fake_f32(dev->window, op->out, i) + 1.0f);
+    }
+}
+
+/*
+ * Play the mediator and a backend for an array operation: check it against
+ * the window, compute it there.  Returns the error code; a SUM's results go
+ * to results (*result_count of them).
+ */
+static guint32 fake_window_op(FakeDevice *dev, const struct vgpu_request_view *view,
+                              guint32 *results, guint32 *result_count)
+{
+    struct vgpu_window_op op;
+    guint8 *w = dev->window;
+    guint32 error;
+
+    *result_count = 0;
+    if (!w) {
+        return VGPU_ERR_NO_WINDOW;
+    }
+    error = vgpu_window_op_decode(view, dev->window_size, &op);
+    if (error != VGPU_OK) {
+        return error;
+    }
+    dev->stats.window_ops++;
+    switch (op.opcode) {
+    case VGPU_OP_ADD_U32:
+        for (guint64 i = 0; i < op.count; i++) {
+            fake_put_u32(w, op.out, i, fake_u32(w, op.a, i) + fake_u32(w, op.b, i));
+        }
+        break;
+    case VGPU_OP_ADD_F32:
+        for (guint64 i = 0; i < op.count; i++) {
+            fake_put_f32(w, op.out, i, fake_f32(w, op.a, i) + fake_f32(w, op.b, i));
+        }
+        break;
+    case VGPU_OP_SAXPY:
+        for (guint64 i = 0; i < op.count; i++) {
+            fake_put_f32(w, op.out, i, fmaf(op.alpha, fake_f32(w, op.a, i), fake_f32(w, op.out, i)));
+        }
+        break;
+    case VGPU_OP_SUM_F32: {
+        double sum = 0;
+
+        for (guint64 i = 0; i < op.count; i++) {
+            sum += fake_f32(w, op.a, i);
+        }
+        if (dev->corrupt == FAKE_CORRUPT_ULP) {
+            guint64 bits;
+
+            memcpy(&bits, &sum, 8);
+            bits ^= 1;
+            memcpy(&sum, &bits, 8);
+        } else if (dev->corrupt == FAKE_CORRUPT_LARGE) {
+            sum += 1.0;
+        }
+        vgpu_sum_result_store(sum, results);
+        *result_count = dev->corrupt == FAKE_CORRUPT_NO_RESULTS ? 0 : VGPU_SUM_RESULTS;
+        return VGPU_OK;
+    }
+    case VGPU_OP_SGEMM:
+        for (guint64 i = 0; i < op.m; i++) {
+            for (guint64 j = 0; j < op.n; j++) {
+                double dot = 0;
+
+                for (guint64 p = 0; p < op.k; p++) {
+                    dot += (double)fake_f32(w, op.a, i * op.lda + p) *
+                           fake_f32(w, op.b, p * op.ldb + j);
+                }
+                fake_put_f32(w, op.out, i * op.ldc + j,
+                             (float)(op.alpha * dot + op.beta * (double)fake_f32(w, op.out, i * op.ldc + j)));
+            }
+        }
+        break;
+    }
+    if (dev->corrupt == FAKE_CORRUPT_ULP || dev->corrupt == FAKE_CORRUPT_LARGE) {
+        fake_corrupt_element(dev, &op, dev->corrupt_index);
+    }
+    return VGPU_OK;
+}
+
 /* The response to the request in dev->request: DONE or ERROR, its code, its bytes. */
 static guint32 fake_answer(FakeDevice *dev, guint8 *response, gsize *response_len, guint32 *error)
 {
     struct vgpu_request_view view;
-    guint32 sum;
+    guint32 results[VGPU_SUM_RESULTS], count;
 
     *error = dev->error_code;
     if (dev->mode != FAKE_FAIL) {
         *error = vgpu_request_decode(dev->request, dev->request_len, &view);
+        if (*error == VGPU_OK && vgpu_opcode_uses_window(view.opcode)) {
+            *error = fake_window_op(dev, &view, results, &count);
+        } else if (*error == VGPU_OK) {
+            results[0] = vgpu_request_param(&view, 0) + vgpu_request_param(&view, 1);
+            count = 1;
+        }
         if (*error == VGPU_OK) {
-            sum = vgpu_request_param(&view, 0) + vgpu_request_param(&view, 1);
-            *response_len = vgpu_response_encode(response, VGPU_RESPONSE_MAX, VGPU_OK, &sum, 1,
-                                                 NULL, 0, FAKE_EXEC_TIME_US);
+            *response_len = vgpu_response_encode(response, VGPU_RESPONSE_MAX, VGPU_OK, results,
+                                                 count, NULL, 0, FAKE_EXEC_TIME_US);
             return VGPU_STATUS_DONE;
         }
     }

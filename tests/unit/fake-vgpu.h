@@ -19,6 +19,13 @@
  * mock keeps the pending bit itself and treats the word as a mailbox for
  * the guest's clears (libvgpu only writes it).
  *
+ * The data window (fake_device_add_window) is a resource2 file that the mock
+ * maps too.  For the array opcodes the mock plays the mediator and a
+ * backend: it checks the request with the contract's decoder against the
+ * window's size (NO_WINDOW without one, else BAD_PARAMS, BAD_RANGE,
+ * OVERLAP) and computes the result in the window (SGEMM in double, rounded
+ * once), optionally corrupted (fake_device_set_corruption).
+ *
  * Libraries and programs under test find the tree through VGPU_TEST_ROOT.
  */
 #ifndef FAKE_VGPU_H
@@ -33,6 +40,14 @@ typedef enum {
     FAKE_FAIL,      /* ERROR with the configured code (the response's status says it too) */
     FAKE_SILENT,    /* take the doorbell, stay BUSY until fake_device_release(), then answer */
 } FakeMode;
+
+/* How the mock spoils the result of an array operation. */
+typedef enum {
+    FAKE_CORRUPT_NONE,
+    FAKE_CORRUPT_ULP,       /* output element `index`: its lowest bit flipped (SUM: the double's) */
+    FAKE_CORRUPT_LARGE,     /* output element `index` + 1 (u32) or + 1.0 (f32); SUM + 1.0 */
+    FAKE_CORRUPT_NO_RESULTS,/* DONE without the results the opcode returns (SUM's two words) */
+} FakeCorrupt;
 
 typedef struct FakeRoot FakeRoot;
 typedef struct FakeDevice FakeDevice;
@@ -49,6 +64,7 @@ typedef struct {
     guint32 last_id;            /* REQUEST_ID of the last accepted request */
     guint8 last_request[VGPU_REQUEST_MAX];
     guint64 last_timestamp_ns;  /* TIMESTAMP of the last completion */
+    guint window_ops;           /* array operations computed */
 } FakeStats;
 
 #define FAKE_EXEC_TIME_US 3     /* exec_time_us in every response */
@@ -69,6 +85,18 @@ void fake_root_free(FakeRoot *root);
 FakeDevice *fake_device_add(FakeRoot *root, const char *address, guint16 vendor, guint16 device);
 void fake_device_set_identity(FakeDevice *dev, guint32 pool_id, guint32 priority, guint32 vm_id);
 void fake_device_set_capabilities(FakeDevice *dev, guint32 capabilities);
+/*
+ * A data window of size bytes: CAPABILITIES gets VGPU_CAP_DATA_WINDOW,
+ * WINDOW_SIZE the size, and resource2 is a file of that size.  Call before
+ * fake_device_start().
+ */
+void fake_device_add_window(FakeDevice *dev, guint64 size);
+/* The mock's mapping of resource2 (NULL without a window). */
+void *fake_device_window(FakeDevice *dev);
+/* Make WINDOW_SIZE_LO/HI read this, whatever resource2 is. */
+void fake_device_set_window_size_reg(FakeDevice *dev, guint64 size);
+/* Spoil the results of array operations from now on. */
+void fake_device_set_corruption(FakeDevice *dev, FakeCorrupt corrupt, guint64 index);
 /* Bind to the driver of that name (a driver symlink). */
 void fake_device_bind(FakeDevice *dev, const char *driver);
 /* A uio/<name> entry; with_node: also /dev/<name>, a FIFO the mock signals. */

@@ -3,11 +3,14 @@
  * info, the exact request bytes, each device error surfaced by name, the
  * library's own timeout without a second doorbell, many threads and handles
  * never ringing while the device is busy, uio detection and the interrupt
- * path, permissions.
+ * path, permissions; the data window (its mapping, size checks, lock) and
+ * its array operations (each request's params word by word, results, bad
+ * ranges refused before anything reaches the device).
  */
 #include <glib.h>
 #include <grp.h>
 #include <linux/pci_regs.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -612,6 +615,453 @@ static void test_irq_completions(void)
     fake_root_free(root);
 }
 
+/* --- the data window --- */
+
+#define WINDOW_64K  (64u << 10)
+
+/* A started vgpu-stub at ADDR_1E with a window of size bytes, in a root in use. */
+static FakeRoot *window_root(FakeDevice **fake, guint64 size)
+{
+    FakeRoot *root = fake_root_new();
+
+    fake_root_use(root);
+    *fake = fake_device_add(root, ADDR_1E, VGPU_PCI_VENDOR_ID, VGPU_PCI_DEVICE_ID);
+    if (size) {
+        fake_device_add_window(*fake, size);
+    }
+    fake_device_start(*fake);
+    return root;
+}
+
+static guint doorbells(FakeDevice *fake)
+{
+    FakeStats stats;
+
+    fake_device_stats(fake, &stats);
+    return stats.doorbells;
+}
+
+static void test_window_map(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, WINDOW_64K);
+    struct vgpu_device_info info;
+    guint8 *mock = fake_device_window(fake);
+    void *base = NULL, *again = NULL;
+    uint64_t size = 0;
+    vgpu_device *dev = open_device(NULL, VGPU_WAIT_POLL, 0);
+
+    vgpu_device_info(dev, &info);
+    g_assert_cmphex(info.capabilities, ==, VGPU_CAP_COMPLETION_IRQ | VGPU_CAP_DATA_WINDOW);
+    g_assert_cmpint(vgpu_device_window(dev, &base, &size), ==, VGPU_RESULT_OK);
+    g_assert_nonnull(base);
+    g_assert_cmpuint(size, ==, WINDOW_64K);
+    /* one memory: what either side writes, the other reads, at both ends */
+    memcpy(base, "guest", 5);
+    memcpy(mock + WINDOW_64K - 4, "mock", 4);
+    g_assert_cmpmem(mock, 5, "guest", 5);
+    g_assert_cmpmem((guint8 *)base + WINDOW_64K - 4, 4, "mock", 4);
+    /* mapped once per handle; either pointer may be NULL */
+    g_assert_cmpint(vgpu_device_window(dev, &again, NULL), ==, VGPU_RESULT_OK);
+    g_assert_true(again == base);
+    size = 0;
+    g_assert_cmpint(vgpu_device_window(dev, NULL, &size), ==, VGPU_RESULT_OK);
+    g_assert_cmpuint(size, ==, WINDOW_64K);
+    g_assert_cmpint(vgpu_device_window(NULL, &base, &size), ==, VGPU_RESULT_INVALID);
+    g_assert_cmpuint(doorbells(fake), ==, 0);
+    vgpu_device_close(dev);
+    fake_root_free(root);
+}
+
+/* A device without the capability: NO_WINDOW from every window call, and nothing sent. */
+static void test_window_none(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, 0);
+    struct vgpu_window_op op = { .opcode = VGPU_OP_SUM_F32, .count = 1 };
+    struct vgpu_completion c;
+    vgpu_device *dev = open_device(NULL, VGPU_WAIT_POLL, 0);
+    void *base = &op;
+    double sum = -1;
+    uint32_t x;
+
+    g_assert_cmpint(vgpu_device_window(dev, &base, NULL), ==, VGPU_RESULT_NO_WINDOW);
+    g_assert_true(base == &op);         /* untouched on failure */
+    g_assert_nonnull(strstr(vgpu_last_error(), ADDR_1E " has no data window"));
+    g_assert_nonnull(strstr(vgpu_last_error(), "CAPABILITIES 0x00000001"));
+    g_assert_cmpstr(vgpu_result_name(VGPU_RESULT_NO_WINDOW), ==, "NO_WINDOW");
+    g_assert_cmpint(vgpu_device_run_op(dev, &op, &sum, NULL, &c), ==, VGPU_RESULT_NO_WINDOW);
+    g_assert_cmpfloat(sum, ==, -1);
+    g_assert_cmpint(vgpu_device_window_lock(dev), ==, VGPU_RESULT_NO_WINDOW);
+    vgpu_device_window_unlock(dev);     /* harmless without a lock */
+    g_assert_cmpuint(doorbells(fake), ==, 0);
+    /* and requests go on as before */
+    g_assert_cmpint(vgpu_device_vector_add(dev, 40, 2, &x, NULL, NULL), ==, VGPU_RESULT_OK);
+    g_assert_cmpuint(x, ==, 42);
+    vgpu_device_close(dev);
+    fake_root_free(root);
+}
+
+static enum vgpu_result window_of_new_handle(uint64_t *size)
+{
+    vgpu_device *dev = open_device(NULL, VGPU_WAIT_POLL, 0);
+    enum vgpu_result r = vgpu_device_window(dev, NULL, size);
+
+    vgpu_device_close(dev);
+    return r;
+}
+
+/* WINDOW_SIZE and resource2 must agree with each other and the contract. */
+static void test_window_size_checks(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, WINDOW_64K);
+    uint64_t size = 0;
+
+    fake_device_set_window_size_reg(fake, 0);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_NO_WINDOW);
+    g_assert_nonnull(strstr(vgpu_last_error(), "WINDOW_SIZE is 0"));
+    fake_device_set_window_size_reg(fake, 3 * 4096);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_PROTOCOL);
+    g_assert_nonnull(strstr(vgpu_last_error(), "12288 bytes, not a power of two"));
+    fake_device_set_window_size_reg(fake, 2048);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_PROTOCOL);
+    fake_device_set_window_size_reg(fake, 32ull << 30);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_PROTOCOL);
+    fake_device_set_window_size_reg(fake, 2 * WINDOW_64K);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_PROTOCOL);
+    g_assert_nonnull(strstr(vgpu_last_error(), "WINDOW_SIZE says 131072 bytes"));
+    g_assert_nonnull(strstr(vgpu_last_error(), "resource2 is 65536 bytes"));
+    fake_device_set_window_size_reg(fake, WINDOW_64K);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_OK);
+    g_assert_cmpuint(size, ==, WINDOW_64K);
+    fake_root_free(root);
+
+    /* the capability and a size, but no resource2 */
+    root = window_root(&fake, 0);
+    fake_device_set_capabilities(fake, VGPU_CAP_DATA_WINDOW);
+    fake_device_set_window_size_reg(fake, WINDOW_64K);
+    g_assert_cmpint(window_of_new_handle(&size), ==, VGPU_RESULT_NO_WINDOW);
+    g_assert_nonnull(strstr(vgpu_last_error(), "has no"));
+    g_assert_nonnull(strstr(vgpu_last_error(), "resource2"));
+    fake_root_free(root);
+}
+
+/* The window lock keeps other handles out (until the timeout), not requests. */
+static void test_window_lock(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, WINDOW_64K);
+    vgpu_device *owner = open_device(NULL, VGPU_WAIT_POLL, 0);
+    vgpu_device *other = open_device(NULL, VGPU_WAIT_POLL, 100);
+    gint64 start, elapsed_ms;
+    uint32_t x;
+
+    g_assert_cmpint(vgpu_device_window_lock(owner), ==, VGPU_RESULT_OK);
+    start = g_get_monotonic_time();
+    g_assert_cmpint(vgpu_device_window_lock(other), ==, VGPU_RESULT_TIMEOUT);
+    elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+    g_assert_cmpint(elapsed_ms, >=, 100);
+    g_assert_cmpint(elapsed_ms, <, 2000);
+    g_assert_nonnull(strstr(vgpu_last_error(), "held the data window for over 100 ms"));
+    g_assert_cmpint(vgpu_device_vector_add(other, 1, 2, &x, NULL, NULL), ==, VGPU_RESULT_OK);
+    g_assert_cmpuint(x, ==, 3);
+    vgpu_device_window_unlock(owner);
+    g_assert_cmpint(vgpu_device_window_lock(other), ==, VGPU_RESULT_OK);
+    vgpu_device_close(other);           /* closing lets go */
+    g_assert_cmpint(vgpu_device_window_lock(owner), ==, VGPU_RESULT_OK);
+    vgpu_device_close(owner);
+    fake_root_free(root);
+}
+
+/* --- array operations --- */
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t w;
+
+    memcpy(&w, &f, 4);
+    return w;
+}
+
+static float bits_f32(uint32_t w)
+{
+    float f;
+
+    memcpy(&f, &w, 4);
+    return f;
+}
+
+static uint32_t *words_at(void *base, uint64_t offset)
+{
+    return (uint32_t *)((guint8 *)base + offset);
+}
+
+/* The params of the last request the mock took, which must be opcode's, one by one. */
+static void assert_last_params(FakeDevice *fake, uint32_t opcode, const uint32_t *want,
+                               uint32_t count)
+{
+    struct vgpu_request_view view;
+    FakeStats stats;
+
+    fake_device_stats(fake, &stats);
+    g_assert_cmpuint(stats.last_len, ==, VGPU_REQUEST_HEADER_SIZE + 4 * count);
+    g_assert_cmpuint(vgpu_request_decode(stats.last_request, stats.last_len, &view), ==, VGPU_OK);
+    g_assert_cmphex(view.opcode, ==, opcode);
+    g_assert_cmpuint(view.param_count, ==, count);
+    g_assert_cmpuint(view.data_length, ==, 0);
+    for (uint32_t i = 0; i < count; i++) {
+        if (vgpu_request_param(&view, i) != want[i]) {
+            g_error("opcode 0x%x param %u: 0x%08x, expected 0x%08x", opcode, i,
+                    vgpu_request_param(&view, i), want[i]);
+        }
+    }
+}
+
+/*
+ * Every opcode's request, word by word as docs/protocol.md lays it out,
+ * with offsets past 4 GiB so that the high words count, and the results
+ * the mock computed from the window.
+ */
+#define BIG_WINDOW  (8ull << 30)        /* sparse: only the pages used are real */
+#define AT_4G       (4ull << 30)
+
+static void test_ops_requests(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, BIG_WINDOW);
+    const uint64_t a = AT_4G + 0x1000, b = AT_4G + 0x2000, out = AT_4G + 0x3000;
+    const uint64_t n = 1000;
+    struct vgpu_completion c;
+    uint32_t exec_us = 0;
+    vgpu_device *dev = open_device(NULL, VGPU_WAIT_POLL, 0);
+    double sum = 0, want_sum = 0;
+    void *base;
+    uint64_t size;
+    uint32_t *wa, *wb, *wo;
+
+    g_assert_cmpint(vgpu_device_window(dev, &base, &size), ==, VGPU_RESULT_OK);
+    g_assert_cmpuint(size, ==, BIG_WINDOW);
+    wa = words_at(base, a);
+    wb = words_at(base, b);
+    wo = words_at(base, out);
+
+    /* ADD_U32: [count, a, b, out], 64 bits each, low word first */
+    for (uint32_t i = 0; i < n; i++) {
+        wa[i] = 0xfffffff0u + i;
+        wb[i] = 3 * i + 100;
+    }
+    {
+        struct vgpu_window_op op = { .opcode = VGPU_OP_ADD_U32, .count = n, .a = a, .b = b,
+                                     .out = out };
+        const uint32_t want[] = { n, 0, 0x1000, 1, 0x2000, 1, 0x3000, 1 };
+
+        g_assert_cmpint(vgpu_device_run_op(dev, &op, NULL, &exec_us, &c), ==, VGPU_RESULT_OK);
+        assert_last_params(fake, VGPU_OP_ADD_U32, want, G_N_ELEMENTS(want));
+        g_assert_cmpuint(c.status, ==, VGPU_STATUS_DONE);
+        g_assert_cmpuint(exec_us, ==, FAKE_EXEC_TIME_US);
+        for (uint32_t i = 0; i < n; i++) {
+            g_assert_cmpuint(wo[i], ==, (uint32_t)(0xfffffff0u + i + 3 * i + 100));
+        }
+    }
+    /* ADD_F32, in place: out is a */
+    for (uint32_t i = 0; i < n; i++) {
+        wa[i] = f32_bits(0.1f * i);
+        wb[i] = f32_bits(1.0f / (i + 1));
+    }
+    {
+        struct vgpu_window_op op = { .opcode = VGPU_OP_ADD_F32, .count = n, .a = a, .b = b,
+                                     .out = a };
+        const uint32_t want[] = { n, 0, 0x1000, 1, 0x2000, 1, 0x1000, 1 };
+
+        g_assert_cmpint(vgpu_device_run_op(dev, &op, NULL, NULL, NULL), ==, VGPU_RESULT_OK);
+        assert_last_params(fake, VGPU_OP_ADD_F32, want, G_N_ELEMENTS(want));
+        for (uint32_t i = 0; i < n; i++) {
+            g_assert_cmphex(wa[i], ==, f32_bits(0.1f * i + 1.0f / (i + 1)));
+        }
+    }
+    /* SAXPY: [count, x, y, alpha bits] */
+    for (uint32_t i = 0; i < n; i++) {
+        wa[i] = f32_bits(0.3f * i);
+        wo[i] = f32_bits(7.0f - i);
+    }
+    {
+        struct vgpu_window_op op = { .opcode = VGPU_OP_SAXPY, .count = n, .a = a, .out = out,
+                                     .alpha = -1.75f };
+        const uint32_t want[] = { n, 0, 0x1000, 1, 0x3000, 1, f32_bits(-1.75f) };
+
+        g_assert_cmpint(vgpu_device_run_op(dev, &op, NULL, NULL, NULL), ==, VGPU_RESULT_OK);
+        assert_last_params(fake, VGPU_OP_SAXPY, want, G_N_ELEMENTS(want));
+        for (uint32_t i = 0; i < n; i++) {
+            g_assert_cmphex(wo[i], ==, f32_bits(fmaf(-1.75f, 0.3f * i, 7.0f - i)));
+        }
+    }
+    /* SUM_F32: [count, x] -> a double in two result words */
+    for (uint32_t i = 0; i < n; i++) {
+        wb[i] = f32_bits(1.0f / (i + 3));
+        want_sum += 1.0f / (i + 3);
+    }
+    {
+        struct vgpu_window_op op = { .opcode = VGPU_OP_SUM_F32, .count = n, .a = b };
+        const uint32_t want[] = { n, 0, 0x2000, 1 };
+
+        g_assert_cmpint(vgpu_device_run_op(dev, &op, &sum, NULL, &c), ==, VGPU_RESULT_OK);
+        assert_last_params(fake, VGPU_OP_SUM_F32, want, G_N_ELEMENTS(want));
+        g_assert_cmpfloat(sum, ==, want_sum);   /* the mock sums in order, as we did */
+        g_assert_cmpuint(c.response_len, ==, VGPU_RESPONSE_HEADER_SIZE + 4 * VGPU_SUM_RESULTS);
+    }
+    /* SGEMM: [a, b, c, m, n, k, lda, ldb, ldc, alpha, beta], with padded rows */
+    {
+        struct vgpu_window_op op = { .opcode = VGPU_OP_SGEMM, .a = a, .b = b, .out = out,
+                                     .m = 3, .n = 2, .k = 4, .lda = 5, .ldb = 3, .ldc = 7,
+                                     .alpha = 0.5f, .beta = -2.0f };
+        const uint32_t want[] = { 0x1000, 1, 0x2000, 1, 0x3000, 1, 3, 2, 4, 5, 3, 7,
+                                  f32_bits(0.5f), f32_bits(-2.0f) };
+
+        for (uint32_t i = 0; i < 3 * 5; i++) {
+            wa[i] = f32_bits((float)i);
+        }
+        for (uint32_t i = 0; i < 4 * 3; i++) {
+            wb[i] = f32_bits((float)(i % 5) - 1.0f);
+        }
+        for (uint32_t i = 0; i < 3 * 7; i++) {
+            wo[i] = f32_bits(1.0f + i);
+        }
+        g_assert_cmpint(vgpu_device_run_op(dev, &op, NULL, NULL, NULL), ==, VGPU_RESULT_OK);
+        assert_last_params(fake, VGPU_OP_SGEMM, want, G_N_ELEMENTS(want));
+        for (uint32_t i = 0; i < 3; i++) {
+            for (uint32_t j = 0; j < 7; j++) {
+                float expected = 1.0f + (i * 7 + j);    /* padding stays */
+
+                if (j < 2) {
+                    float dot = 0;
+
+                    for (uint32_t p = 0; p < 4; p++) {
+                        dot += (float)(i * 5 + p) * ((float)((p * 3 + j) % 5) - 1.0f);
+                    }
+                    expected = 0.5f * dot - 2.0f * expected;    /* small integers: exact */
+                }
+                g_assert_cmpfloat(bits_f32(wo[i * 7 + j]), ==, expected);
+            }
+        }
+    }
+    g_assert_cmpuint(doorbells(fake), ==, 5);
+    vgpu_device_close(dev);
+    fake_root_free(root);
+}
+
+typedef struct {
+    struct vgpu_window_op op;
+    enum vgpu_error error;      /* what the contract's check says */
+    const char *detail;         /* in vgpu_last_error() */
+} BadOp;
+
+/* Bad ops never reach the device: INVALID, naming the code and the operand. */
+static void test_ops_refused_before_submit(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, WINDOW_64K);
+    const uint64_t w = WINDOW_64K;
+    const BadOp cases[] = {
+        { { .opcode = VGPU_OP_ADD_U32, .count = 1, .a = w, .b = 0, .out = 8 },
+          VGPU_ERR_BAD_RANGE, "a is 4 bytes at offset 65536" },
+        { { .opcode = VGPU_OP_ADD_U32, .count = 1, .a = 0, .b = 4, .out = w - 2 },
+          VGPU_ERR_BAD_RANGE, "out is 4 bytes at offset 65534" },
+        { { .opcode = VGPU_OP_ADD_F32, .count = 8, .a = 0, .b = 2, .out = 64 },
+          VGPU_ERR_BAD_RANGE, "b is 32 bytes at offset 2 " },
+        { { .opcode = VGPU_OP_ADD_U32, .count = w / 4, .a = 0, .b = 0, .out = 0 },
+          VGPU_ERR_OK, NULL },      /* the whole window, in place twice: fine */
+        { { .opcode = VGPU_OP_ADD_U32, .count = w / 4 + 1, .a = 0, .b = 0, .out = 0 },
+          VGPU_ERR_BAD_RANGE, "a is 65540 bytes at offset 0" },
+        { { .opcode = VGPU_OP_ADD_U32, .count = 4, .a = UINT64_MAX - 3, .b = 0, .out = 64 },
+          VGPU_ERR_BAD_RANGE, "a is 16 bytes at offset 18446744073709551612" },
+        { { .opcode = VGPU_OP_ADD_U32, .count = 0, .a = 0, .b = 64, .out = 128 },
+          VGPU_ERR_BAD_PARAMS, "count 0" },
+        { { .opcode = VGPU_OP_ADD_U32, .count = UINT64_MAX / 4 + 1, .a = 0, .b = 0, .out = 0 },
+          VGPU_ERR_BAD_PARAMS, "count 4611686018427387904" },
+        { { .opcode = VGPU_OP_ADD_U32, .count = 16, .a = 0, .b = 256, .out = 4 },
+          VGPU_ERR_OVERLAP, "out [4, +64) overlaps a [0, +64)" },
+        { { .opcode = VGPU_OP_SAXPY, .count = 16, .a = 0, .out = 60, .alpha = 1 },
+          VGPU_ERR_OVERLAP, "y [60, +64) overlaps x [0, +64)" },
+        { { .opcode = VGPU_OP_SUM_F32, .count = w / 4, .a = 4 },
+          VGPU_ERR_BAD_RANGE, "x is 65536 bytes at offset 4" },
+        { { .opcode = VGPU_OP_SGEMM, .a = 0, .b = 4096, .out = 8192, .m = 2, .n = 2, .k = 3,
+            .lda = 2, .ldb = 2, .ldc = 2 },
+          VGPU_ERR_BAD_PARAMS, "m 2, n 2, k 3, lda 2, ldb 2, ldc 2" },
+        { { .opcode = VGPU_OP_SGEMM, .a = 0, .b = 4096, .out = 0, .m = 2, .n = 2, .k = 2,
+            .lda = 2, .ldb = 2, .ldc = 2 },
+          VGPU_ERR_OVERLAP, "C [0, +16) overlaps A [0, +16)" },    /* no SGEMM in place */
+        { { .opcode = VGPU_OP_SGEMM, .a = 0, .b = 4096, .out = w - 12, .m = 2, .n = 2, .k = 2,
+            .lda = 2, .ldb = 2, .ldc = 2 },
+          VGPU_ERR_BAD_RANGE, "C is 16 bytes at offset 65524" },
+    };
+    vgpu_device *dev = open_device(NULL, VGPU_WAIT_POLL, 0);
+    guint expected_doorbells = 0;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        enum vgpu_result r = vgpu_device_run_op(dev, &cases[i].op, NULL, NULL, NULL);
+
+        if (cases[i].error == VGPU_ERR_OK) {
+            g_assert_cmpint(r, ==, VGPU_RESULT_OK);
+            expected_doorbells++;
+        } else {
+            const char *name = vgpu_error_name(cases[i].error);
+
+            if (r != VGPU_RESULT_INVALID || !strstr(vgpu_last_error(), name) ||
+                !strstr(vgpu_last_error(), cases[i].detail) ||
+                !strstr(vgpu_last_error(), "refused before sending")) {
+                g_error("case %zu: %s, '%s'; expected INVALID naming %s and '%s'", i,
+                        vgpu_result_name(r), vgpu_last_error(), name, cases[i].detail);
+            }
+        }
+        g_assert_cmpuint(doorbells(fake), ==, expected_doorbells);
+    }
+    {
+        struct vgpu_window_op op = { .opcode = VGPU_OP_VECTOR_ADD, .count = 1 };
+
+        g_assert_cmpint(vgpu_device_run_op(dev, &op, NULL, NULL, NULL), ==, VGPU_RESULT_INVALID);
+        g_assert_nonnull(strstr(vgpu_last_error(), "not an operation on the data window"));
+        g_assert_cmpint(vgpu_device_run_op(dev, NULL, NULL, NULL, NULL), ==, VGPU_RESULT_INVALID);
+        g_assert_cmpint(vgpu_device_run_op(NULL, &op, NULL, NULL, NULL), ==, VGPU_RESULT_INVALID);
+    }
+    g_assert_cmpuint(doorbells(fake), ==, expected_doorbells);
+    vgpu_device_close(dev);
+    fake_root_free(root);
+}
+
+/* What the host says about an op that passed the guest's check, and a malformed answer. */
+static void test_ops_device_answers(void)
+{
+    FakeDevice *fake;
+    FakeRoot *root = window_root(&fake, WINDOW_64K);
+    struct vgpu_window_op sum_op = { .opcode = VGPU_OP_SUM_F32, .count = 16, .a = 0 };
+    struct vgpu_completion c;
+    vgpu_device *dev = open_device(NULL, VGPU_WAIT_POLL, 0);
+    double sum = -1;
+
+    fake_device_set_mode(fake, FAKE_FAIL, VGPU_ERR_NO_WINDOW, 100);
+    g_assert_cmpint(vgpu_device_run_op(dev, &sum_op, &sum, NULL, &c), ==,
+                    VGPU_RESULT_DEVICE_ERROR);
+    g_assert_cmpuint(c.error_code, ==, VGPU_ERR_NO_WINDOW);
+    g_assert_nonnull(strstr(vgpu_last_error(), "NO_WINDOW (15)"));
+    g_assert_cmpfloat(sum, ==, -1);
+
+    fake_device_set_mode(fake, FAKE_ANSWER, 0, 0);
+    fake_device_set_corruption(fake, FAKE_CORRUPT_NO_RESULTS, 0);
+    g_assert_cmpint(vgpu_device_run_op(dev, &sum_op, &sum, NULL, &c), ==, VGPU_RESULT_PROTOCOL);
+    g_assert_nonnull(strstr(vgpu_last_error(), "SUM_F32 request"));
+    g_assert_nonnull(strstr(vgpu_last_error(), "with 0 results, not 2"));
+    g_assert_cmpfloat(sum, ==, -1);
+
+    fake_device_set_corruption(fake, FAKE_CORRUPT_NONE, 0);
+    memset(fake_device_window(fake), 0, 64);
+    ((float *)fake_device_window(fake))[3] = 2.5f;
+    g_assert_cmpint(vgpu_device_run_op(dev, &sum_op, &sum, NULL, &c), ==, VGPU_RESULT_OK);
+    g_assert_cmpfloat(sum, ==, 2.5);
+    vgpu_device_close(dev);
+    fake_root_free(root);
+}
+
 /* --- permissions: the tests drop root in a subprocess --- */
 
 static void drop_root(gboolean in_group)
@@ -682,6 +1132,40 @@ static void test_permission_group(void)
     fake_root_free(root);
 }
 
+/* The window is resource2: a member of the group that owns resource0 alone cannot map it. */
+static void test_permission_window(void)
+{
+    FakeRoot *root;
+    FakeDevice *fake;
+    char *resource0;
+
+    if (g_test_subprocess()) {
+        vgpu_device *dev;
+        uint64_t size;
+        uint32_t sum = 0;
+
+        drop_root(TRUE);
+        dev = open_device(NULL, VGPU_WAIT_AUTO, 5000);
+        g_assert_cmpint(vgpu_device_window(dev, NULL, &size), ==, VGPU_RESULT_PERMISSION);
+        g_assert_nonnull(strstr(vgpu_last_error(), "resource2: Permission denied"));
+        g_assert_cmpint(vgpu_device_vector_add(dev, 20, 22, &sum, NULL, NULL), ==, VGPU_RESULT_OK);
+        vgpu_device_close(dev);
+        return;
+    }
+    root = fake_root_new();
+    fake_root_use(root);
+    fake = fake_device_add(root, ADDR_1E, VGPU_PCI_VENDOR_ID, VGPU_PCI_DEVICE_ID);
+    fake_device_add_window(fake, WINDOW_64K);
+    fake_device_start(fake);
+    resource0 = fake_device_file(fake, "resource0");
+    g_assert_cmpint(chown(resource0, 0, TEST_GROUP_ID), ==, 0);
+    g_assert_cmpint(chmod(resource0, 0660), ==, 0);
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+    g_free(resource0);
+    fake_root_free(root);
+}
+
 /* --- names --- */
 
 static void test_names(void)
@@ -728,6 +1212,14 @@ int main(int argc, char **argv)
     g_test_add_func("/libvgpu/uio/completions-by-interrupt", test_irq_completions);
     g_test_add_func("/libvgpu/permission/denied", test_permission);
     g_test_add_func("/libvgpu/permission/group-member-allowed", test_permission_group);
+    g_test_add_func("/libvgpu/permission/window-needs-resource2", test_permission_window);
+    g_test_add_func("/libvgpu/window/map-size-shared", test_window_map);
+    g_test_add_func("/libvgpu/window/none-without-capability", test_window_none);
+    g_test_add_func("/libvgpu/window/size-checked-against-resource2", test_window_size_checks);
+    g_test_add_func("/libvgpu/window/lock-excludes-other-handles", test_window_lock);
+    g_test_add_func("/libvgpu/ops/each-request-word-by-word", test_ops_requests);
+    g_test_add_func("/libvgpu/ops/bad-ops-refused-before-submit", test_ops_refused_before_submit);
+    g_test_add_func("/libvgpu/ops/device-error-and-malformed-answer", test_ops_device_answers);
     g_test_add_func("/libvgpu/names", test_names);
     return g_test_run();
 }
