@@ -69,7 +69,8 @@ mutate: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-build
-	@scripts/bench.sh
+	@status=0; scripts/bench.sh || status=1; \
+	 $(if $(NVCC),bench/window-bench.sh || status=1;) exit $$status
 
 # What each of the three needs built (run after deps, in a new make, so
 # that the packages deps installed are seen by pkg-config).
