@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "cpu-window-ops.h"
 #include "vgpu/backend.h"
 
 struct cpu_lane {
@@ -73,6 +74,13 @@ static uint32_t cpu_execute(void *unit, const struct vgpu_backend_job *job,
     case VGPU_OP_VECTOR_ADD:
         results[0] = vgpu_request_param(request, 0) + vgpu_request_param(request, 1);
         *result_count = VGPU_VECTOR_ADD_RESULTS;
+        break;
+    case VGPU_OP_ADD_U32:
+    case VGPU_OP_ADD_F32:
+    case VGPU_OP_SAXPY:
+    case VGPU_OP_SUM_F32:
+    case VGPU_OP_SGEMM:
+        cpu_window_op_run(job->op, job->window->base, results, result_count);
         break;
     default:
         snprintf(err, err_size, "cpu backend has no implementation of opcode 0x%04x",

@@ -11,9 +11,12 @@
 #include "device-links.h"
 #include "sockets.h"
 #include "vgpu/codec.h"
+#include "vgpu/ops.h"
+#include "window.h"
 
 #define DEVICE_IN_BUFFER    (4 * VGPU_WIRE_MAX_MESSAGE)
 #define DEVICE_SOCKET_MODE  0660
+#define DEVICE_FDS_PER_READ 4       /* room to see (and refuse) more fds than WINDOW's one */
 
 struct device_conn {
     gint refcount;
@@ -31,6 +34,8 @@ struct device_conn {
     uint8_t uuid[16];               /* from HELLO */
     char uuid_str[VGPU_UUID_STRING_LEN + 1];
     struct registry_vm *vm;         /* the identity it was given (a reference), or NULL */
+    int in_fd;                      /* an fd received (SCM_RIGHTS) for WINDOW, or -1 */
+    struct window *window;          /* from WINDOW (a reference), or NULL */
     size_t in_len;
     unsigned char in[DEVICE_IN_BUFFER];
 };
@@ -61,6 +66,9 @@ static void conn_unref(gpointer data)
     struct device_conn *c = data;
 
     if (g_atomic_int_dec_and_test(&c->refcount)) {
+        if (c->window) {
+            window_unref(c->window);
+        }
         g_byte_array_unref(c->out);
         g_mutex_clear(&c->lock);
         g_free(c);
@@ -245,6 +253,10 @@ static void conn_close(struct device_conn *c, uint32_t cancel_error)
     c->fd = -1;
     g_byte_array_set_size(c->out, 0);
     g_mutex_unlock(&c->lock);
+    if (c->in_fd >= 0) {
+        close(c->in_fd);
+        c->in_fd = -1;
+    }
     if (d->scheduler) {
         unsigned n = scheduler_cancel(d->scheduler, request_of_conn, c, cancel_error);
 
@@ -355,12 +367,66 @@ static gboolean handle_submit(struct device_links *d, struct device_conn *c, uin
     r = request_new(c->vm, seq, request_id, submit.request, submit.request_len,
                     conn_request_complete, conn_ref(c), conn_unref);
     error = vgpu_request_decode(r->bytes, r->length, &r->view);
+    if (error == VGPU_OK && vgpu_opcode_uses_window(r->view.opcode)) {
+        error = !c->window ? VGPU_ERR_NO_WINDOW
+                           : vgpu_window_op_decode(&r->view, c->window->w.size, &r->op);
+        if (error == VGPU_OK) {
+            r->window = window_ref(c->window);
+        }
+    }
     if (error != VGPU_OK) {
         g_debug("%s: request %u refused: %s", LABEL(c), request_id, vgpu_error_name(error));
         scheduler_reject(d->scheduler, r, error);
     } else {
         scheduler_submit(d->scheduler, r);
     }
+    return TRUE;
+}
+
+/* The last reference to a window went: its backends may drop their state for it. */
+static void links_window_released(uint64_t window_id, void *data)
+{
+    struct device_links *d = data;
+    struct scheduler *s = g_atomic_pointer_get(&d->scheduler);
+
+    if (s) {
+        scheduler_window_released(s, window_id);
+    }
+}
+
+static gboolean handle_window(struct device_links *d, struct device_conn *c,
+                              const unsigned char *p, size_t len)
+{
+    g_autoptr(GError) error = NULL;
+    const char *why = NULL;
+    uint64_t size = 0;
+    int fd = c->in_fd;
+
+    c->in_fd = -1;
+    if (!c->hello) {
+        why = "WINDOW before HELLO";
+    } else if (c->window) {
+        why = "WINDOW sent twice";
+    } else if (vgpu_wire_window_decode(p, len, &size) != VGPU_OK) {
+        why = "WINDOW size is not a power of two from 4 KiB to 16 GiB";
+    } else if (fd < 0) {
+        why = "WINDOW came without its memfd (SCM_RIGHTS)";
+    }
+    if (why) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        conn_protocol_error(c, why);
+        return FALSE;
+    }
+    c->window = window_new(fd, size, links_window_released, d, &error);
+    if (!c->window) {
+        g_autofree char *refused = g_strdup_printf("WINDOW refused: %s", error->message);
+
+        conn_protocol_error(c, refused);
+        return FALSE;
+    }
+    g_info("%s: data window of %" G_GUINT64_FORMAT " bytes mapped", LABEL(c), size);
     return TRUE;
 }
 
@@ -373,12 +439,55 @@ static gboolean handle_message(struct device_links *d, struct device_conn *c,
         return handle_hello(d, c, payload, hdr->length);
     case VGPU_WIRE_SUBMIT:
         return handle_submit(d, c, hdr->seq, payload, hdr->length);
+    case VGPU_WIRE_WINDOW:
+        return handle_window(d, c, payload, hdr->length);
     default:
         conn_protocol_error(c, hdr->type == VGPU_WIRE_IDENTITY
                                    ? "a device sent IDENTITY (only the mediator sends it)"
                                    : "a device sent COMPLETE (only the mediator sends it)");
         return FALSE;
     }
+}
+
+/*
+ * Read what the socket has into c->in, and an fd sent with it into
+ * c->in_fd.  Returns recv's result, or -2 when fds came that WINDOW does
+ * not account for (more than one pending): they are closed.
+ */
+static ssize_t conn_receive(struct device_conn *c, int fd)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(DEVICE_FDS_PER_READ * sizeof(int))];
+    } control;
+    struct iovec iov = { c->in + c->in_len, sizeof(c->in) - c->in_len };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+    };
+    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    bool refused = (msg.msg_flags & MSG_CTRUNC) != 0;
+
+    if (n < 0) {
+        return n;
+    }
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        int *fds = (int *)CMSG_DATA(cm);
+        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        for (size_t i = 0; i < count; i++) {
+            if (c->in_fd < 0 && !refused) {
+                c->in_fd = fds[i];
+            } else {
+                close(fds[i]);
+                refused = true;
+            }
+        }
+    }
+    return refused ? -2 : n;
 }
 
 static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
@@ -389,7 +498,11 @@ static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
     ssize_t n;
 
     (void)cond;
-    n = recv(fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+    n = conn_receive(c, fd);
+    if (n == -2) {
+        conn_protocol_error(c, "more than one file descriptor sent (only WINDOW carries one)");
+        return G_SOURCE_REMOVE;
+    }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
         if (c->in_len) {
             conn_protocol_error(c, "connection ended inside a message");
@@ -449,6 +562,7 @@ static void device_links_on_accept(int cfd, void *data)
     c->fd = cfd;
     c->out = g_byte_array_new();
     c->peer_pid = cred.pid;
+    c->in_fd = -1;
     c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, c);
     g_hash_table_add(d->conns, c);
     g_debug("device pid %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
@@ -488,7 +602,7 @@ void device_links_stop_reading(struct device_links *d)
     GHashTableIter iter;
     gpointer key;
 
-    d->scheduler = NULL;
+    g_atomic_pointer_set(&d->scheduler, NULL);
     g_hash_table_iter_init(&iter, d->conns);
     while (g_hash_table_iter_next(&iter, &key, NULL)) {
         struct device_conn *c = key;

@@ -30,5 +30,8 @@ void request_free(struct request *r)
         r->owner_free(r->owner);
     }
     registry_vm_unref(r->vm);
+    if (r->window) {
+        window_unref(r->window);
+    }
     g_free(r);
 }

@@ -11,6 +11,8 @@
 #include "queue.h"
 #include "registry.h"
 #include "vgpu/codec.h"
+#include "vgpu/ops.h"
+#include "window.h"
 
 struct request;
 
@@ -33,6 +35,8 @@ struct request {
     uint32_t seq;               /* the wire message's seq, echoed */
     uint32_t request_id;        /* the guest's tag, echoed */
     struct vgpu_request_view view;      /* into bytes, once decoded */
+    struct window *window;              /* a reference, for a window opcode; else NULL */
+    struct vgpu_window_op op;           /* checked against window, when there is one */
     uint32_t length;                    /* bytes of the request */
     unsigned char bytes[VGPU_REQUEST_MAX];
     enum request_state state;   /* the scheduler's lock guards it */

@@ -93,6 +93,19 @@ void scheduler_count_unattributed(struct scheduler *s, uint32_t error)
     stats_unlock();
 }
 
+void scheduler_window_released(struct scheduler *s, uint64_t window_id)
+{
+    g_mutex_lock(&s->lock);
+    for (guint i = 0; i < s->units->len; i++) {
+        struct sched_unit *u = g_ptr_array_index(s->units, i);
+
+        if (u->open_state == 1 && !u->closing && u->backend->ops->window_released) {
+            u->backend->ops->window_released(u->ctx, window_id);
+        }
+    }
+    g_mutex_unlock(&s->lock);
+}
+
 void scheduler_reject(struct scheduler *s, struct request *r, uint32_t error)
 {
     count_submitted(s, r);
@@ -275,7 +288,11 @@ static void unit_run(struct sched_unit *u, struct request *r)
         stats_hist_record(&c->wait, wait_us);
     });
     stats_unlock();
-    error = ops->execute(u->ctx, &(struct vgpu_backend_job){ .request = &r->view }, results, &result_count, &exec_ns, err, sizeof(err));
+    error = ops->execute(u->ctx, &(struct vgpu_backend_job){
+                             .request = &r->view,
+                             .op = r->window ? &r->op : NULL,
+                             .window = r->window ? &r->window->w : NULL,
+                         }, results, &result_count, &exec_ns, err, sizeof(err));
     if (error != VGPU_OK) {
         char why[VGPU_BACKEND_ERROR_MAX] = "";
 
@@ -357,6 +374,7 @@ static gpointer unit_main(gpointer data)
         request_free(r);
         g_mutex_lock(&s->lock);
     }
+    u->closing = true;
     g_mutex_unlock(&s->lock);
     if (ctx) {
         u->backend->ops->close(ctx);

@@ -44,6 +44,7 @@ struct sched_unit {
     GCond wake;                         /* signalled when there is work or on stop */
     void *ctx;                          /* the backend's unit; worker thread only */
     /* Guarded by the scheduler's lock: */
+    bool closing;                       /* the worker is about to close ctx */
     bool waiting;                       /* idle in g_cond_wait, not yet woken */
     bool in_service;                    /* false after a failed recover() */
     int open_state;                     /* 0 opening, 1 open, -1 failed */
@@ -92,6 +93,12 @@ void scheduler_reject(struct scheduler *s, struct request *r, uint32_t error);
 
 /* Count an error that no VM can be charged with (e.g. a SUBMIT without identity). */
 void scheduler_count_unattributed(struct scheduler *s, uint32_t error);
+
+/*
+ * A data window is gone (window.h): tell every open unit's backend, which
+ * may drop what it kept for it.  Any thread, without the scheduler's lock.
+ */
+void scheduler_window_released(struct scheduler *s, uint64_t window_id);
 
 /* End the queued requests for which match(r, data) holds with error.  Returns how many. */
 unsigned scheduler_cancel(struct scheduler *s, bool (*match)(struct request *r, void *data),

@@ -1,6 +1,6 @@
 # The mediator's test helpers (fake device, test backend plugins, latency
 # benchmark) and unit tests.  Included from mediator/mediator.mk.
-MEDIATOR_TEST_BINS := $(B)/tests/fake-device $(B)/tests/mediator-latency-bench
+MEDIATOR_TEST_BINS := $(B)/tests/fake-device $(B)/tests/window-client $(B)/tests/mediator-latency-bench
 MEDIATOR_TEST_PLUGINS := $(addprefix $(B)/tests/plugins/libvgpu-backend-, \
                            test.so badabi.so noentry.so)
 MEDIATOR_UNIT_TESTS := $(addprefix $(B)/tests/, queue-test registry-test config-test \
@@ -17,6 +17,10 @@ $(B)/tests/wire-client.o: tests/mediator/wire-client.c tests/mediator/wire-clien
 $(B)/tests/fake-device: tests/mediator/fake-device.c $(B)/tests/wire-client.o $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -Itests/mediator -o $@ $^ $(GLIB_LIBS)
+
+$(B)/tests/window-client: tests/mediator/window-client.c $(B)/tests/wire-client.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -Itests/mediator -o $@ $^ $(GLIB_LIBS) -lm
 
 $(B)/tests/mediator-latency-bench: tests/mediator/latency-bench.c $(B)/tests/wire-client.o $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -1,9 +1,12 @@
 /*
  * Device side of the wire protocol: see wire-client.h.
  */
+#define _GNU_SOURCE     /* memfd_create */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -132,4 +135,54 @@ int wire_read(int fd, struct wire_msg *msg, int timeout_ms)
         return -1;
     }
     return msg->hdr.length ? read_exact(fd, msg->payload, msg->hdr.length, deadline, 0) : 1;
+}
+
+int wire_window_create(uint64_t size, bool seal)
+{
+    int fd = memfd_create("vgpu-test-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    if (fd < 0) {
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) < 0 ||
+        (seal && fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)) {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int wire_send_window(int fd, uint64_t size, const int *fds, unsigned nfds)
+{
+    unsigned char frame[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_window)];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } control;
+    struct iovec iov = { frame, vgpu_wire_window_encode(frame, sizeof(frame), size) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    ssize_t n;
+
+    if (nfds > 4) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (nfds) {
+        struct cmsghdr *cm;
+
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    }
+    do {
+        n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)iov.iov_len ? 0 : -1;
 }

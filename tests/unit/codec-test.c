@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "vgpu/codec.h"
+#include "vgpu/ops.h"
 
 /* The len bytes end exactly at an inaccessible page: any over-read faults. */
 typedef struct {
@@ -278,6 +279,8 @@ static void test_error_table_is_complete(void)
     g_assert_cmpint(VGPU_ERR_NOT_CONNECTED, ==, 6);
     g_assert_cmpint(VGPU_ERR_QUEUE_FULL, ==, 8);
     g_assert_cmpint(VGPU_ERR_CANCELLED, ==, 12);
+    g_assert_cmpint(VGPU_ERR_NO_WINDOW, ==, 15);
+    g_assert_cmpint(VGPU_ERR_OVERLAP, ==, 17);
     g_assert_cmpstr(vgpu_error_name(VGPU_ERR_TIMEOUT), ==, "TIMEOUT");
 }
 
@@ -422,6 +425,145 @@ static void test_wire_hello(void)
                      VGPU_ERR_PROTOCOL);
     guard_free(&g);
     g_assert_cmpuint(vgpu_wire_hello_encode(frame, 39, uuid, 1), ==, 0);    /* cap */
+}
+
+static void test_wire_window(void)
+{
+    unsigned char frame[VGPU_WIRE_MAX_MESSAGE];
+    static const uint64_t good[] = { 4096, 64ull << 20, 4ull << 30, 16ull << 30 };
+    static const uint64_t bad[] = { 0, 2048, 4095, 3ull << 20, 32ull << 30, 1ull << 63 };
+    struct vgpu_wire_header hdr;
+    uint64_t size;
+    size_t len;
+    Guard g;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+        len = vgpu_wire_window_encode(frame, sizeof(frame), good[i]);
+        g_assert_cmpuint(len, ==, VGPU_WIRE_HEADER_SIZE + 8);
+        g_assert_cmpuint(vgpu_wire_header_decode(frame, &hdr), ==, VGPU_OK);
+        g_assert_cmpuint(hdr.type, ==, VGPU_WIRE_WINDOW);
+        g_assert_cmpuint(hdr.seq, ==, 0);
+        size = 0;
+        g_assert_cmpuint(vgpu_wire_window_decode(payload_of(&g, frame, len, VGPU_WIRE_WINDOW), 8,
+                                                 &size), ==, VGPU_OK);
+        guard_free(&g);
+        g_assert_cmpuint(size, ==, good[i]);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        len = vgpu_wire_window_encode(frame, sizeof(frame), bad[i]);
+        g_assert_cmpuint(len, ==, VGPU_WIRE_HEADER_SIZE + 8);  /* packs what it is given */
+        g_assert_cmpuint(vgpu_wire_window_decode(frame + VGPU_WIRE_HEADER_SIZE, 8, &size), ==,
+                         VGPU_ERR_PROTOCOL);
+    }
+    g_assert_cmpuint(vgpu_wire_window_decode(frame + VGPU_WIRE_HEADER_SIZE, 7, &size), ==,
+                     VGPU_ERR_PROTOCOL);
+    set_word(frame, 3, 9);                                      /* a 9-byte WINDOW */
+    g_assert_cmpuint(vgpu_wire_header_decode(frame, &hdr), ==, VGPU_ERR_PROTOCOL);
+}
+
+/* Encode op, decode it as the mediator does against a window of size bytes. */
+static uint32_t window_op_checked(const struct vgpu_window_op *op, uint64_t size,
+                                  struct vgpu_window_op *out)
+{
+    unsigned char buf[VGPU_REQUEST_MAX];
+    struct vgpu_request_view view;
+    size_t len = vgpu_window_op_encode(buf, sizeof(buf), op);
+
+    g_assert_cmpuint(len, >, 0);
+    g_assert_cmpuint(vgpu_request_decode(buf, len, &view), ==, VGPU_OK);
+    return vgpu_window_op_decode(&view, size, out);
+}
+
+static void test_window_op_round_trip(void)
+{
+    struct vgpu_window_op sgemm = {
+        .opcode = VGPU_OP_SGEMM, .a = 4096, .b = 1ull << 32, .out = 3ull << 31,
+        .m = 3, .n = 5, .k = 7, .lda = 8, .ldb = 9, .ldc = 10, .alpha = -1.5f, .beta = 0.25f,
+    };
+    struct vgpu_window_op saxpy = {
+        .opcode = VGPU_OP_SAXPY, .count = 1ull << 30, .a = 0, .out = 2ull << 32, .alpha = 3.0f,
+    };
+    struct vgpu_window_op out;
+
+    g_assert_cmpuint(window_op_checked(&sgemm, 16ull << 30, &out), ==, VGPU_OK);
+    g_assert_cmpmem(&out, sizeof(out), &sgemm, sizeof(sgemm));
+    g_assert_cmpuint(window_op_checked(&saxpy, 16ull << 30, &out), ==, VGPU_OK);
+    g_assert_cmpmem(&out, sizeof(out), &saxpy, sizeof(saxpy));
+    g_assert_true(vgpu_opcode_uses_window(VGPU_OP_SUM_F32));
+    g_assert_false(vgpu_opcode_uses_window(VGPU_OP_VECTOR_ADD));
+    saxpy.opcode = VGPU_OP_VECTOR_ADD;
+    g_assert_cmpuint(vgpu_window_op_encode(NULL, 0, &saxpy), ==, 0);
+}
+
+/* Every range is checked at its exact edges, overflow included. */
+static void test_window_op_ranges(void)
+{
+    const uint64_t size = 1 << 20;
+    struct vgpu_window_op add = { .opcode = VGPU_OP_ADD_U32, .count = 1024,
+                                  .a = 0, .b = 4096, .out = size - 4096 };
+    struct vgpu_window_op sum = { .opcode = VGPU_OP_SUM_F32, .count = size / 4 };
+    struct vgpu_window_op gemm = { .opcode = VGPU_OP_SGEMM, .m = 2, .n = 2, .k = 2,
+                                   .lda = 2, .ldb = 2, .ldc = 2, .a = 0, .b = 16,
+                                   .out = size - 16 };
+    struct vgpu_window_op out;
+
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_OK);     /* ends at the end */
+    add.out += 4;
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_ERR_BAD_RANGE);
+    add.out = UINT64_MAX - 3;
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_ERR_BAD_RANGE);
+    add.out = 8192 + 2;
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_ERR_BAD_RANGE);
+    add.out = 4096 + 4;                                         /* half over b */
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_ERR_OVERLAP);
+    add.out = 4096;                                             /* exactly b: in place */
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_OK);
+    add.b = 4;                                                  /* inputs may overlap */
+    add.out = 8192;
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_OK);
+    add.count = 0;
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_ERR_BAD_PARAMS);
+    add.count = (UINT64_MAX / 4) + 1;                           /* bytes would wrap */
+    g_assert_cmpuint(window_op_checked(&add, size, &out), ==, VGPU_ERR_BAD_PARAMS);
+
+    g_assert_cmpuint(window_op_checked(&sum, size, &out), ==, VGPU_OK);     /* whole window */
+    sum.count++;
+    g_assert_cmpuint(window_op_checked(&sum, size, &out), ==, VGPU_ERR_BAD_RANGE);
+
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_OK);
+    gemm.out = 8;                                               /* C over the end of A */
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_ERR_OVERLAP);
+    gemm.out = 0;                                               /* C exactly A: still refused */
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_ERR_OVERLAP);
+    gemm.out = 64;
+    gemm.ldc = 1;
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_ERR_BAD_PARAMS);
+    gemm.ldc = 2;
+    gemm.m = 0;
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_ERR_BAD_PARAMS);
+    /* the largest dimensions: byte extents near 2^64 must not wrap into the window */
+    gemm.m = gemm.k = gemm.lda = VGPU_SGEMM_DIM_MAX;
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_ERR_BAD_RANGE);
+    gemm.m = VGPU_SGEMM_DIM_MAX + 1u;
+    g_assert_cmpuint(window_op_checked(&gemm, size, &out), ==, VGPU_ERR_BAD_PARAMS);
+}
+
+static void test_sum_result(void)
+{
+    unsigned char buf[VGPU_RESPONSE_MAX];
+    uint32_t words[VGPU_SUM_RESULTS];
+    struct vgpu_response_view view;
+    double sum = 0;
+    size_t len;
+
+    vgpu_sum_result_store(-12345.678901234567, words);
+    len = vgpu_response_encode(buf, sizeof(buf), VGPU_OK, words, 2, NULL, 0, 1);
+    g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_OK);
+    g_assert_true(vgpu_sum_result_load(&view, &sum));
+    g_assert_cmpfloat(sum, ==, -12345.678901234567);
+    len = vgpu_response_encode(buf, sizeof(buf), VGPU_OK, words, 1, NULL, 0, 1);
+    g_assert_cmpuint(vgpu_response_decode(buf, len, &view), ==, VGPU_OK);
+    g_assert_false(vgpu_sum_result_load(&view, &sum));
 }
 
 static uint32_t identity_decoded(struct vgpu_wire_identity in, struct vgpu_wire_identity *out)
@@ -569,6 +711,10 @@ int main(int argc, char **argv)
     g_test_add_func("/codec/wire/round-trip", test_wire_round_trip);
     g_test_add_func("/codec/wire/rejects-malformed-headers", test_wire_rejects_malformed_headers);
     g_test_add_func("/codec/wire/hello", test_wire_hello);
+    g_test_add_func("/codec/wire/window", test_wire_window);
+    g_test_add_func("/codec/window-op/round-trip", test_window_op_round_trip);
+    g_test_add_func("/codec/window-op/ranges-checked-at-their-edges", test_window_op_ranges);
+    g_test_add_func("/codec/window-op/sum-result", test_sum_result);
     g_test_add_func("/codec/wire/identity", test_wire_identity);
     g_test_add_func("/codec/wire/submit", test_wire_submit);
     g_test_add_func("/codec/wire/complete", test_wire_complete);
