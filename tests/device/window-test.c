@@ -50,7 +50,7 @@ static const WindowCase memdev_one_mib = {
 /* Some bytes that differ from those of another seed and from zeros. */
 static void fill_pattern(uint8_t *buf, size_t len, uint32_t seed)
 {
-    uint32_t x = seed | 1;
+    uint32_t x = seed << 1 | 1;     /* nonzero, and one sequence per seed */
 
     for (size_t i = 0; i < len; i++) {
         x ^= x << 13;
