@@ -4,11 +4,13 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 6
+plan 8
 
 help=$(timeout 30 "$QEMU" -device vgpu-stub,help 2>&1)
 like "$help" "chardev=<str>" "help lists the chardev property"
 like "$help" "timeout-ms=<uint32> +- .*\(default: 30000\)" "help lists timeout-ms with its default"
+like "$help" "window-size=<size> +- .*\(default: 67108864\)" "help lists window-size with its default (64 MiB)"
+like "$help" "memdev=<link<memory-backend>> +- .*memory-backend-memfd" "help lists memdev"
 
 run() {     # QEMU with a vgpu-stub option string; prints its output
     timeout 30 "$QEMU" -machine q35 -accel qtest -nodefaults -display none -S \
