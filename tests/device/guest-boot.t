@@ -1,19 +1,22 @@
 #!/bin/bash
 # A booted guest (Debian's kernel, busybox initramfs; KVM or TCG) on pc and
 # q35 finds vgpu-stub in /sys/bus/pci by its ids, reads PROTOCOL_VER through
-# resource0, and binds uio_pci_generic to it (which needs INTx masking).
+# resource0, finds the data window (BAR2, placed by the firmware) as
+# resource2 of WINDOW_SIZE bytes of memory, and binds uio_pci_generic to it
+# (which needs INTx masking).
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
 machines="pc q35"
 BOOT_LIMIT=180      # seconds for one boot under TCG on a slow, busy host
-plan $((5 * 2))
+plan $((6 * 2))
 diag "accelerator: $(accel_args)"
 
 [ -f "$GUEST_IMAGE/vmlinuz" ] || bail "no guest image: run 'make guest-image'"
 [ -x "$PROBE" ] || bail "no $PROBE: run 'make $PROBE'"
 
 protocol=$(printf '0x%08x' "$(vgpu_contract_value VGPU_PROTOCOL_VERSION)")
+window=$((64 << 20))    # the default window-size
 
 mkdir -p "$tmp/test/bin"
 cp "$PROBE" "$tmp/test/bin/vgpu-probe"
@@ -22,6 +25,7 @@ cat >"$tmp/test/vgpu-test.sh" <<'GUEST'
 dev=$(vgpu-probe find) || exit 1
 echo "device: ${dev##*/}"
 vgpu-probe read PROTOCOL_VER STATUS VM_ID || exit 1
+vgpu-probe window || exit 1
 insmod /lib/modules/vgpu/uio.ko || exit 1
 insmod /lib/modules/vgpu/uio_pci_generic.ko || exit 1
 vgpu-probe ids >/sys/bus/pci/drivers/uio_pci_generic/new_id || exit 1
@@ -48,6 +52,8 @@ for machine in $machines; do
     like "$out" "status 0 ====" "$machine: the guest test script succeeds"
     like "$out" "device: 0000:00:1e.0" "$machine: the guest finds the device at its slot by its ids"
     like "$out" "PROTOCOL_VER=$protocol" "$machine: PROTOCOL_VER reads $protocol through resource0"
+    like "$out" "WINDOW_SIZE=$window resource2=$window first=0x11223344 last=0x55667788" \
+        "$machine: resource2 is the 64 MiB window, its first and last words memory"
     like "$(echo "$out" | tr '\n' ' ')" "driver: uio_pci_generic uio: uio0 bound PROTOCOL_VER=$protocol" \
         "$machine: uio_pci_generic binds it and resource0 stays mappable"
     if [ "$status" != 0 ] || ! grep -q 'status 0' "$serial"; then

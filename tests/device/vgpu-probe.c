@@ -1,11 +1,14 @@
 /*
  * vgpu-probe: the device's smoke test inside a booted guest (static, libc
  * only).  Finds the vgpu-stub device in /sys/bus/pci by its ids and reads
- * registers through its resource0 mapping.
+ * registers through its resource0 mapping, and the data window through
+ * resource2.
  *
  *   vgpu-probe find        print the device's sysfs directory
  *   vgpu-probe ids         print "VENDOR DEVICE" in hex, as new_id takes them
  *   vgpu-probe read REG..  print REG=0xVALUE for each register name
+ *   vgpu-probe window      check resource2 is WINDOW_SIZE bytes of memory:
+ *                          write its first and last words, read them back
  *
  * Exits 1 when the device is missing or a step fails, 2 on bad usage.
  */
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vgpu/regs.h"
@@ -37,6 +41,8 @@ static const struct probe_reg {
     { "INTERRUPT_CTRL", VGPU_REG_INTERRUPT_CTRL },
     { "INTERRUPT_STATUS", VGPU_REG_INTERRUPT_STATUS },
     { "SCRATCH", VGPU_REG_SCRATCH },
+    { "WINDOW_SIZE_LO", VGPU_REG_WINDOW_SIZE_LO },
+    { "WINDOW_SIZE_HI", VGPU_REG_WINDOW_SIZE_HI },
 };
 
 /* The hex number in a sysfs file such as "vendor" ("0x1234\n"); -1 on error. */
@@ -97,25 +103,41 @@ static const struct probe_reg *probe_lookup(const char *name)
     return NULL;
 }
 
+/* Map resource N of the device in dir; its size goes to *size.  NULL on error. */
+static volatile uint32_t *probe_map(const char *dir, int n, off_t *size)
+{
+    char path[PROBE_PATH_MAX + sizeof("/resourceN")];
+    struct stat st;
+    void *bar;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/resource%d", dir, n);
+    fd = open(path, O_RDWR | O_SYNC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        perror(path);
+        return NULL;
+    }
+    bar = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (bar == MAP_FAILED) {
+        perror(path);
+        return NULL;
+    }
+    *size = st.st_size;
+    return bar;
+}
+
 static int probe_read(char **names, int count)
 {
-    char dir[PROBE_PATH_MAX], path[PROBE_PATH_MAX + sizeof("/resource0")];
+    char dir[PROBE_PATH_MAX];
     volatile uint32_t *bar;
-    int fd;
+    off_t size;
 
     if (probe_find(dir, sizeof(dir)) < 0) {
         return 1;
     }
-    snprintf(path, sizeof(path), "%s/resource0", dir);
-    fd = open(path, O_RDWR | O_SYNC);
-    if (fd < 0) {
-        perror(path);
-        return 1;
-    }
-    bar = mmap(NULL, VGPU_BAR0_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (bar == MAP_FAILED) {
-        perror("vgpu-probe: mmap resource0");
+    bar = probe_map(dir, 0, &size);
+    if (!bar) {
         return 1;
     }
     for (int i = 0; i < count; i++) {
@@ -127,8 +149,42 @@ static int probe_read(char **names, int count)
         }
         printf("%s=0x%08x\n", reg->name, bar[reg->offset / 4]);
     }
-    munmap((void *)bar, VGPU_BAR0_SIZE);
+    munmap((void *)bar, size);
     return 0;
+}
+
+static int probe_window(void)
+{
+    char dir[PROBE_PATH_MAX];
+    volatile uint32_t *bar, *window;
+    off_t bar_size, window_size;
+    uint64_t size;
+    uint32_t first, last;
+
+    if (probe_find(dir, sizeof(dir)) < 0) {
+        return 1;
+    }
+    bar = probe_map(dir, 0, &bar_size);
+    if (!bar) {
+        return 1;
+    }
+    size = bar[VGPU_REG_WINDOW_SIZE_LO / 4] |
+           (uint64_t)bar[VGPU_REG_WINDOW_SIZE_HI / 4] << 32;
+    munmap((void *)bar, bar_size);
+    window = probe_map(dir, VGPU_WINDOW_BAR, &window_size);
+    if (!window) {
+        return 1;
+    }
+    window[0] = 0x11223344;
+    window[window_size / 4 - 1] = 0x55667788;
+    first = window[0];
+    last = window[window_size / 4 - 1];
+    munmap((void *)window, window_size);
+    printf("WINDOW_SIZE=%llu resource%d=%llu first=0x%08x last=0x%08x\n",
+           (unsigned long long)size, VGPU_WINDOW_BAR, (unsigned long long)window_size,
+           first, last);
+    return (uint64_t)window_size == size && first == 0x11223344 && last == 0x55667788
+               ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -149,6 +205,9 @@ int main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "read") == 0) {
         return probe_read(argv + 2, argc - 2);
     }
-    fprintf(stderr, "usage: vgpu-probe find | ids | read REGISTER...\n");
+    if (argc == 2 && strcmp(argv[1], "window") == 0) {
+        return probe_window();
+    }
+    fprintf(stderr, "usage: vgpu-probe find | ids | read REGISTER... | window\n");
     return 2;
 }
