@@ -3,6 +3,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client-output.h"
 #include "vgpu/identity.h"
@@ -13,6 +14,7 @@ static const struct {
     const char *name;
 } capability_names[] = {
     { VGPU_CAP_COMPLETION_IRQ, "completion-irq" },
+    { VGPU_CAP_DATA_WINDOW, "data-window" },
 };
 
 #define CAPABILITY_COUNT (sizeof(capability_names) / sizeof(capability_names[0]))
@@ -46,7 +48,20 @@ static const char *info_priority(const struct vgpu_device_info *info)
     return name ? name : "unknown";
 }
 
-static void info_text(const struct vgpu_device_info *info)
+/* "64 MiB", "4 KiB", "1000 bytes": the largest unit that divides it. */
+static void format_bytes(char *buf, size_t cap, uint64_t bytes)
+{
+    static const char *const units[] = { "bytes", "KiB", "MiB", "GiB" };
+    unsigned u = 0;
+
+    while (u + 1 < sizeof(units) / sizeof(units[0]) && bytes && bytes % 1024 == 0) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(buf, cap, "%" PRIu64 " %s", bytes, units[u]);
+}
+
+static void info_text(const struct vgpu_device_info *info, const struct client_window_info *window)
 {
     printf("address:      %s\n", info->address);
     printf("vendor:       0x%04x\n", info->vendor_id);
@@ -83,6 +98,16 @@ static void info_text(const struct vgpu_device_info *info)
         }
     }
     printf("\n");
+    if (window->result == VGPU_RESULT_OK) {
+        char size[32];
+
+        format_bytes(size, sizeof(size), window->size);
+        printf("window:       %s\n", size);
+    } else if (window->result == VGPU_RESULT_NO_WINDOW) {
+        printf("window:       none\n");
+    } else {
+        printf("window:       unusable: %s\n", window->detail);
+    }
     if (info->wait == VGPU_WAIT_IRQ) {
         printf("wait:         irq (/dev/%s)\n", info->uio);
     } else {
@@ -90,7 +115,7 @@ static void info_text(const struct vgpu_device_info *info)
     }
 }
 
-static void info_json(const struct vgpu_device_info *info)
+static void info_json(const struct vgpu_device_info *info, const struct client_window_info *window)
 {
     printf("{\"address\":");
     json_string(info->address);
@@ -114,7 +139,17 @@ static void info_json(const struct vgpu_device_info *info)
             json_string(capability_names[i].name);
         }
     }
-    printf("],\"wait\":");
+    printf("],\"window_size\":");
+    if (window->result == VGPU_RESULT_OK) {
+        printf("%" PRIu64, window->size);
+    } else {
+        printf("null");
+    }
+    if (window->result != VGPU_RESULT_OK && window->result != VGPU_RESULT_NO_WINDOW) {
+        printf(",\"window_error\":");
+        json_string(window->detail);
+    }
+    printf(",\"wait\":");
     json_string(vgpu_wait_mode_name(info->wait));
     printf(",\"uio\":");
     if (info->uio[0]) {
@@ -125,13 +160,121 @@ static void info_json(const struct vgpu_device_info *info)
     printf("}\n");
 }
 
-void client_print_info(bool json, const struct vgpu_device_info *info)
+void client_print_info(bool json, const struct vgpu_device_info *info,
+                       const struct client_window_info *window)
 {
     if (json) {
-        info_json(info);
+        info_json(info, window);
     } else {
-        info_text(info);
+        info_text(info, window);
     }
+}
+
+static void op_text(const struct client_op_report *r)
+{
+    char size[32];
+
+    printf("op:       %s\n", r->op);
+    if (r->flops) {
+        printf("shape:    m %" PRIu32 ", n %" PRIu32 ", k %" PRIu32 ", alpha %.9g, beta %.9g\n",
+               r->m, r->n, r->k, r->alpha, r->beta);
+    } else {
+        format_bytes(size, sizeof(size), r->size);
+        printf("size:     %s per array, %" PRIu64 " elements\n", size, r->count);
+        if (r->has_alpha) {
+            printf("alpha:    %.9g\n", r->alpha);
+        }
+    }
+    printf("seed:     %" PRIu64 "\n", r->seed);
+    if (strcmp(r->check_mode, "bound") == 0) {
+        printf("sum:      %.17g (reference %.17g)\n", r->sum, r->reference);
+    }
+    if (strcmp(r->check_mode, "bit-exact") == 0) {
+        printf("check:    ok, all %" PRIu64 " elements bit-exact\n", r->checked);
+    } else if (strcmp(r->check_mode, "bound") == 0) {
+        printf("check:    ok, within %.3g = n 2^-52 sum|x| (error %.3g of it)\n", r->bound,
+               r->max_error_ratio);
+    } else {
+        printf("check:    ok, %s %" PRIu64 " of %" PRIu64 " entries within 2 max(k,2) 2^-24 "
+               "(|alpha| sum|a||b| + |beta c|) (largest error %.3g of it)\n",
+               strcmp(r->check_mode, "all") == 0 ? "all" : "sampled", r->checked, r->total,
+               r->max_error_ratio);
+    }
+    printf("time:     %.1f us (backend %" PRIu32 " us)\n", r->time_us, r->exec_time_us);
+    if (r->flops) {
+        printf("rate:     %.3f GFLOP/s (%.0f flops)\n", r->rate, r->flops);
+    } else {
+        printf("rate:     %.3f GB/s (%.0f bytes moved)\n", r->rate, r->bytes_moved);
+    }
+    printf("wait:     %s\n", vgpu_wait_mode_name(r->wait));
+}
+
+static void op_json(const struct client_op_report *r)
+{
+    printf("{\"command\":");
+    json_string(r->command);
+    printf(",\"op\":");
+    json_string(r->op);
+    if (r->type) {
+        printf(",\"type\":");
+        json_string(r->type);
+    }
+    if (r->flops) {
+        printf(",\"m\":%" PRIu32 ",\"n\":%" PRIu32 ",\"k\":%" PRIu32, r->m, r->n, r->k);
+    } else {
+        printf(",\"size\":%" PRIu64 ",\"count\":%" PRIu64, r->size, r->count);
+    }
+    if (r->has_alpha) {
+        printf(",\"alpha\":%.9g", r->alpha);
+    }
+    if (r->has_beta) {
+        printf(",\"beta\":%.9g", r->beta);
+    }
+    printf(",\"seed\":%" PRIu64 ",\"window_size\":%" PRIu64, r->seed, r->window_size);
+    if (strcmp(r->check_mode, "bound") == 0) {
+        printf(",\"sum\":%.17g,\"reference\":%.17g,\"bound\":%.17g", r->sum, r->reference,
+               r->bound);
+    }
+    printf(",\"check\":\"ok\",\"check_mode\":");
+    json_string(r->check_mode);
+    printf(",\"checked\":%" PRIu64 ",\"total\":%" PRIu64 ",\"max_error_ratio\":%.6g",
+           r->checked, r->total, r->max_error_ratio);
+    printf(",\"time_us\":%.3f,\"exec_time_us\":%" PRIu32, r->time_us, r->exec_time_us);
+    if (r->flops) {
+        printf(",\"flops\":%.0f,\"gflop_per_s\":%.6g", r->flops, r->rate);
+    } else {
+        printf(",\"bytes_moved\":%.0f,\"gb_per_s\":%.6g", r->bytes_moved, r->rate);
+    }
+    printf(",\"request_id\":%" PRIu32 ",\"timestamp_ns\":%" PRIu64 ",\"wait\":",
+           r->completion.request_id, r->completion.timestamp_ns);
+    json_string(vgpu_wait_mode_name(r->wait));
+    printf("}\n");
+}
+
+void client_print_op(bool json, const struct client_op_report *report)
+{
+    if (json) {
+        op_json(report);
+    } else {
+        op_text(report);
+    }
+}
+
+void client_print_failure(bool json, const char *name, const char *message,
+                          const uint64_t *index)
+{
+    fprintf(stderr, "vgpu-client: %s\n", message);
+    if (!json) {
+        return;
+    }
+    printf("{\"error\":{\"result\":");
+    json_string(name);
+    printf(",\"message\":");
+    json_string(message);
+    if (index) {
+        printf(",\"index\":%" PRIu64, *index);
+    }
+    printf("}}\n");
 }
 
 void client_print_add(bool json, const struct client_add_result *add)

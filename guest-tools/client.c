@@ -4,42 +4,46 @@
  *   vgpu-client [--device ADDR] [--wait MODE] [--timeout-ms MS] [--json] info
  *   vgpu-client [...] add A B
  *   vgpu-client [...] bench [-n N]
+ *   vgpu-client [...] vadd|saxpy|sum|sgemm [OPERATION OPTIONS]  (client-ops.c)
  *
  * Exit status (vgpu-client(1)): 0 ok, 1 the device answered ERROR, 2 usage,
- * 3 no device or cannot open it, 4 timeout, 5 malformed answer or I/O error.
+ * 3 no device or cannot open it, 4 timeout, 5 malformed answer or I/O error,
+ * 6 an array operation's result is wrong.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "client-output.h"
 #include "clock.h"
 #include "vgpu.h"
 
-enum client_exit {
-    CLIENT_EXIT_OK = 0,
-    CLIENT_EXIT_DEVICE_ERROR = 1,
-    CLIENT_EXIT_USAGE = 2,
-    CLIENT_EXIT_NO_DEVICE = 3,
-    CLIENT_EXIT_TIMEOUT = 4,
-    CLIENT_EXIT_FAILURE = 5,
-};
-
 #define CLIENT_BENCH_DEFAULT    1000u
 #define CLIENT_BENCH_MAX        1000000u        /* bounds the latency array (8 MB) */
 #define CLIENT_TIMEOUT_MAX_MS   86400000u       /* one day */
+#define CLIENT_SGEMM_DIM_LIMIT  16777216u       /* m, n, k: 2^24 keeps every product in 64 bits */
+#define CLIENT_COMMANDS         "info, add, bench, vadd, saxpy, sum or sgemm"
 
-struct client_options {
-    struct vgpu_open_options open;
-    bool json;
-    bool count_given;
-    unsigned long count;        /* bench requests */
+/* Long options without a short form. */
+enum {
+    OPT_TYPE = 256,
+    OPT_SIZE,
+    OPT_ALPHA,
+    OPT_BETA,
+    OPT_M,
+    OPT_N,
+    OPT_K,
+    OPT_SEED,
+    OPT_UNCHECKED,
 };
 
 static void client_usage(FILE *out)
@@ -50,11 +54,21 @@ static void client_usage(FILE *out)
 "\n"
 "Commands:\n"
 "  info          show the device: address, ids, pool, priority, vm-id,\n"
-"                protocol, capabilities and wait mode\n"
+"                protocol, capabilities, data window and wait mode\n"
 "  add A B       VECTOR_ADD: print A + B (mod 2^32) as the device computed it;\n"
 "                A and B are 0..4294967295, decimal or 0x-prefixed hex\n"
 "  bench         run VECTOR_ADD requests one after another and print the\n"
 "                latency (count, min, p50, p90, p99, max) seen in the guest\n"
+"\n"
+"Array operations on the data window: fill the operands with pseudo-random\n"
+"data, run the operation on the device, check the result against the guest's\n"
+"own computation, print the time and GB/s (GFLOP/s for sgemm):\n"
+"  vadd          out = a + b, --type u32 (mod 2^32) or f32; bit-exact\n"
+"  saxpy         y = fmaf(alpha, x, y); bit-exact\n"
+"  sum           the sum of x in double; within n * 2^-52 * sum|x|\n"
+"  sgemm         C = alpha A B + beta C, f32 row-major, A m x k, B k x n;\n"
+"                every entry, or 1024 seeded ones past m*n*k = 2^24, within\n"
+"                2 max(k,2) 2^-24 (|alpha| sum|a||b| + |beta c|)\n"
 "\n"
 "Options:\n"
 "  -d, --device ADDR     use the device at PCI address ADDR (0000:00:1e.0);\n"
@@ -64,19 +78,30 @@ static void client_usage(FILE *out)
 "  -t, --timeout-ms MS   give up waiting for one request after MS ms\n"
 "                        (default %u)\n"
 "  -n, --count N         requests for bench (default %u, at most %u)\n"
+"      --type u32|f32    vadd's element type (default u32)\n"
+"      --size BYTES      bytes of each array of vadd, saxpy, sum; a multiple\n"
+"                        of 4, with a k, M or G suffix for KiB, MiB, GiB\n"
+"                        (default 1M)\n"
+"      --alpha X         saxpy's alpha (default 2), sgemm's (default 1)\n"
+"      --beta X          sgemm's beta (default 0)\n"
+"      --m M, --n N, --k K  sgemm's dimensions, 1..%u (default 256)\n"
+"      --seed S          seed of the operands' data (default 1)\n"
+"      --unchecked       send an operation whose arrays do not fit the window,\n"
+"                        unchecked: the host must refuse it (BAD_RANGE)\n"
 "  -j, --json            print one JSON object on stdout, errors included\n"
 "  -h, --help            show this help and exit\n"
 "  -V, --version         show the version and exit\n"
 "\n"
-"Exit status: 0 ok, 1 the device answered ERROR, 2 usage error,\n"
-"3 no device or cannot open it, 4 timeout, 5 malformed answer or I/O error.\n"
+"Exit status: 0 ok, 1 the device answered ERROR, 2 usage error (also:\n"
+"the arrays do not fit the window), 3 no device, cannot open it, no data\n"
+"window, or --wait irq without uio, 4 timeout, 5 malformed answer or I/O\n"
+"error, 6 the result of an array operation is wrong.\n"
 "See vgpu-client(1).\n",
-            VGPU_DEFAULT_TIMEOUT_MS, CLIENT_BENCH_DEFAULT, CLIENT_BENCH_MAX);
+            VGPU_DEFAULT_TIMEOUT_MS, CLIENT_BENCH_DEFAULT, CLIENT_BENCH_MAX,
+            CLIENT_SGEMM_DIM_LIMIT);
 }
 
-static int client_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int client_usage_error(const char *fmt, ...)
+int client_usage_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -107,7 +132,60 @@ static int client_parse_number(const char *text, unsigned long max, unsigned lon
     return errno || *end != '\0' || *value > max ? -1 : 0;
 }
 
-static int client_exit_code(enum vgpu_result result, bool opening)
+/* Bytes: decimal digits and an optional k, M or G (KiB, MiB, GiB); 4..16G, a multiple of 4. */
+static int client_parse_size(const char *text, uint64_t *bytes)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    if (!isdigit((unsigned char)text[0])) {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno) {
+        return -1;
+    }
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k': case 'K':
+        shift = 10;
+        break;
+    case 'm': case 'M':
+        shift = 20;
+        break;
+    case 'g': case 'G':
+        shift = 30;
+        break;
+    default:
+        return -1;
+    }
+    if (shift && end[1] != '\0') {
+        return -1;
+    }
+    if (v == 0 || v > (VGPU_WINDOW_SIZE_MAX >> shift) || ((v << shift) % 4) != 0) {
+        return -1;
+    }
+    *bytes = (uint64_t)v << shift;
+    return 0;
+}
+
+/* A finite float, the whole text. */
+static int client_parse_float(const char *text, float *value)
+{
+    char *end;
+
+    if (text[0] == '\0' || isspace((unsigned char)text[0])) {
+        return -1;
+    }
+    errno = 0;
+    *value = strtof(text, &end);
+    return errno || *end != '\0' || !isfinite(*value) ? -1 : 0;
+}
+
+int client_exit_code(enum vgpu_result result, bool opening)
 {
     switch (result) {
     case VGPU_RESULT_OK:
@@ -121,6 +199,7 @@ static int client_exit_code(enum vgpu_result result, bool opening)
     case VGPU_RESULT_NO_DEVICE:
     case VGPU_RESULT_PERMISSION:
     case VGPU_RESULT_NO_IRQ:
+    case VGPU_RESULT_NO_WINDOW:
         return CLIENT_EXIT_NO_DEVICE;
     default:
         return opening ? CLIENT_EXIT_NO_DEVICE : CLIENT_EXIT_FAILURE;
@@ -138,6 +217,15 @@ static int client_parse_options(int argc, char **argv, struct client_options *op
         { "json",       no_argument,       NULL, 'j' },
         { "help",       no_argument,       NULL, 'h' },
         { "version",    no_argument,       NULL, 'V' },
+        { "type",       required_argument, NULL, OPT_TYPE },
+        { "size",       required_argument, NULL, OPT_SIZE },
+        { "alpha",      required_argument, NULL, OPT_ALPHA },
+        { "beta",       required_argument, NULL, OPT_BETA },
+        { "m",          required_argument, NULL, OPT_M },
+        { "n",          required_argument, NULL, OPT_N },
+        { "k",          required_argument, NULL, OPT_K },
+        { "seed",       required_argument, NULL, OPT_SEED },
+        { "unchecked",  no_argument,       NULL, OPT_UNCHECKED },
         { NULL, 0, NULL, 0 },
     };
     unsigned long n;
@@ -172,6 +260,52 @@ static int client_parse_options(int argc, char **argv, struct client_options *op
         case 'j':
             opts->json = true;
             break;
+        case OPT_TYPE:
+            if (strcmp(optarg, "u32") == 0) {
+                opts->type = CLIENT_TYPE_U32;
+            } else if (strcmp(optarg, "f32") == 0) {
+                opts->type = CLIENT_TYPE_F32;
+            } else {
+                return client_usage_error("--type takes u32 or f32, not '%s'", optarg);
+            }
+            opts->type_given = true;
+            break;
+        case OPT_SIZE:
+            if (client_parse_size(optarg, &opts->size) < 0) {
+                return client_usage_error("--size takes bytes, a multiple of 4 from 4 to 16G "
+                                          "(k, M, G: KiB, MiB, GiB), not '%s'", optarg);
+            }
+            opts->size_given = true;
+            break;
+        case OPT_ALPHA:
+        case OPT_BETA:
+            if (client_parse_float(optarg, c == OPT_ALPHA ? &opts->alpha : &opts->beta) < 0) {
+                return client_usage_error("--%s takes a finite number, not '%s'",
+                                          c == OPT_ALPHA ? "alpha" : "beta", optarg);
+            }
+            *(c == OPT_ALPHA ? &opts->alpha_given : &opts->beta_given) = true;
+            break;
+        case OPT_M:
+        case OPT_N:
+        case OPT_K:
+            if (client_parse_number(optarg, CLIENT_SGEMM_DIM_LIMIT, &n) < 0 || n == 0) {
+                return client_usage_error("--%c takes 1..%u, not '%s'",
+                                          c == OPT_M ? 'm' : c == OPT_N ? 'n' : 'k',
+                                          CLIENT_SGEMM_DIM_LIMIT, optarg);
+            }
+            *(c == OPT_M ? &opts->m : c == OPT_N ? &opts->n : &opts->k) = (uint32_t)n;
+            *(c == OPT_M ? &opts->m_given : c == OPT_N ? &opts->n_given : &opts->k_given) = true;
+            break;
+        case OPT_SEED:
+            if (client_parse_number(optarg, ULONG_MAX, &n) < 0) {
+                return client_usage_error("--seed takes 0..%lu, not '%s'", ULONG_MAX, optarg);
+            }
+            opts->seed = n;
+            opts->seed_given = true;
+            break;
+        case OPT_UNCHECKED:
+            opts->unchecked = true;
+            break;
         case 'h':
             client_usage(stdout);
             exit(CLIENT_EXIT_OK);
@@ -189,7 +323,7 @@ static int client_parse_options(int argc, char **argv, struct client_options *op
     return CLIENT_EXIT_OK;
 }
 
-static int client_open(const struct client_options *opts, vgpu_device **dev)
+int client_open(const struct client_options *opts, vgpu_device **dev)
 {
     enum vgpu_result r = vgpu_device_open(&opts->open, dev);
 
@@ -201,6 +335,7 @@ static int client_open(const struct client_options *opts, vgpu_device **dev)
 
 static int client_info(const struct client_options *opts)
 {
+    struct client_window_info window = { 0 };
     struct vgpu_device_info info;
     vgpu_device *dev;
     int status = client_open(opts, &dev);
@@ -209,7 +344,9 @@ static int client_info(const struct client_options *opts)
         return status;
     }
     vgpu_device_info(dev, &info);
-    client_print_info(opts->json, &info);
+    window.result = vgpu_device_window(dev, NULL, &window.size);
+    window.detail = vgpu_last_error();
+    client_print_info(opts->json, &info, &window);
     vgpu_device_close(dev);
     return CLIENT_EXIT_OK;
 }
@@ -334,7 +471,8 @@ static int client_flush(int status)
 
 int main(int argc, char **argv)
 {
-    struct client_options opts = { .open = { .wait = VGPU_WAIT_AUTO } };
+    struct client_options opts = { .open = { .wait = VGPU_WAIT_AUTO }, .type = CLIENT_TYPE_U32,
+                                   .seed = 1 };
     const char *command;
     int first = 0, status, args;
 
@@ -343,12 +481,27 @@ int main(int argc, char **argv)
         return status;
     }
     if (first >= argc) {
-        return client_usage_error("no command given (info, add or bench)");
+        return client_usage_error("no command given (" CLIENT_COMMANDS ")");
     }
     command = argv[first];
     args = argc - first - 1;
     if (opts.count_given && strcmp(command, "bench") != 0) {
         return client_usage_error("--count is for bench, not %s", command);
+    }
+    if (client_is_window_command(command)) {
+        if (args != 0) {
+            return client_usage_error("%s takes options only, not '%s'", command,
+                                      argv[first + 1]);
+        }
+        status = client_window_check_options(&opts, command);
+        if (status != CLIENT_EXIT_OK) {
+            return status;
+        }
+        return client_flush(client_window_command(&opts, command));
+    }
+    status = client_window_check_options(&opts, command);
+    if (status != CLIENT_EXIT_OK) {
+        return status;
     }
     if (strcmp(command, "info") == 0 && args == 0) {
         status = client_info(&opts);
@@ -360,7 +513,7 @@ int main(int argc, char **argv)
                strcmp(command, "bench") == 0) {
         return client_usage_error("wrong number of arguments for %s", command);
     } else {
-        return client_usage_error("unknown command '%s' (info, add or bench)", command);
+        return client_usage_error("unknown command '%s' (" CLIENT_COMMANDS ")", command);
     }
     return client_flush(status);
 }

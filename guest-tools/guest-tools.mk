@@ -19,8 +19,11 @@ LIBVGPU_A        := $(GT)/libvgpu.a
 LIBVGPU_SO_REAL  := $(GT)/libvgpu.so.$(VGPU_VERSION)
 LIBVGPU_SO_NAME  := libvgpu.so.$(GUEST_SOVERSION)
 
-CLIENT_SRCS      := guest-tools/client.c guest-tools/client-output.c
-CLIENT_OBJS      := $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/common/identity.o
+CLIENT_SRCS      := guest-tools/client.c guest-tools/client-ops.c guest-tools/client-output.c
+# The client encodes the requests of --unchecked itself: codec and ops too
+# (libvgpu.so keeps its own copies private).  -lm: fmaf, for SAXPY's check.
+CLIENT_OBJS      := $(CLIENT_SRCS:%.c=$(B)/%.o) $(B)/common/identity.o $(B)/common/codec.o \
+                    $(B)/common/ops.o
 VGPU_CLIENT      := $(GT)/vgpu-client
 VGPU_CLIENT_STATIC := $(GT)/vgpu-client-static
 GUEST_MAN_PAGES  := guest-tools/vgpu-client.1 guest-tools/libvgpu.3
@@ -40,6 +43,10 @@ $(B)/guest-tools/%.o: guest-tools/%.c $(LIBVGPU_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) $(CFLAGS) -c -o $@ $<
 
+# The client's reference results must be computed exactly as written: no
+# a * b + c contracted into an fma where the target has one.
+$(B)/guest-tools/client-ops.o: GUEST_CFLAGS += -ffp-contract=off
+
 $(LIBVGPU_A): $(LIBVGPU_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
@@ -57,11 +64,11 @@ $(GT)/libvgpu.so: $(LIBVGPU_SO_REAL)
 
 # Linked against the shared library, as packages ship it.
 $(VGPU_CLIENT): $(CLIENT_OBJS) $(GT)/libvgpu.so
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJS) -L$(GT) -lvgpu
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJS) -L$(GT) -lvgpu -lm
 
 # No shared libraries at all: it runs in a busybox initramfs.
 $(VGPU_CLIENT_STATIC): $(CLIENT_OBJS) $(LIBVGPU_A)
-	$(CC) -static $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIBVGPU_A) -lpthread
+	$(CC) -static $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJS) $(LIBVGPU_A) -lpthread -lm
 
 # vgpu.pc for the prefix given now; install regenerates it for its own.
 GUEST_PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

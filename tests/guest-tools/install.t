@@ -1,9 +1,10 @@
 #!/bin/bash
 # make install-guest-tools installs what a guest package ships, and it is
 # usable: a program builds against the installed header, pkg-config file and
-# library (shared and static) and runs; the man pages render; the shared
-# library exports exactly the API of vgpu.h; the udev rule carries the PCI
-# ids of include/vgpu/regs.h; vgpu-client-static needs no shared library.
+# library (shared and static) and runs, also with the data window's API;
+# the man pages render; the shared library exports exactly the API of
+# vgpu.h; the udev rule carries the PCI ids of include/vgpu/regs.h and
+# gives the group the window too; vgpu-client-static needs no shared library.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -13,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/dest
 unset MAKEFLAGS MFLAGS MAKELEVEL
 
-plan 14
+plan 15
 
 make -s -C "$top" install-guest-tools DESTDIR="$dest" PREFIX=/usr >"$tmp/make.log" 2>&1
 ok $? "make install-guest-tools succeeds" || sed 's/^/# /' "$tmp/make.log"
@@ -22,6 +23,8 @@ missing=
 for f in usr/bin/vgpu-client usr/lib/libvgpu.a usr/lib/libvgpu.so.0.1.0 usr/lib/libvgpu.so.0 \
          usr/lib/libvgpu.so usr/lib/pkgconfig/vgpu.pc usr/include/vgpu.h \
          usr/include/vgpu/errors.h usr/include/vgpu/protocol.h usr/include/vgpu/regs.h \
+         usr/include/vgpu/ops.h usr/include/vgpu/codec.h usr/include/vgpu/wire.h \
+         usr/share/man/man3/vgpu_device_run_op.3 usr/share/man/man3/vgpu_device_window.3 \
          usr/share/man/man1/vgpu-client.1 usr/share/man/man3/libvgpu.3 \
          usr/share/man/man3/vgpu_device_open.3 usr/share/man/man3/vgpu_last_error.3 \
          lib/udev/rules.d/60-vgpu.rules usr/lib/sysusers.d/vgpu-guest.conf; do
@@ -56,8 +59,11 @@ int main(void)
         printf("%s: %s\n", vgpu_result_name(r), vgpu_last_error());
         return 1;
     }
+    struct vgpu_window_op op = { .opcode = VGPU_OP_SUM_F32, .count = 1 };
+    double sum;
+    r = vgpu_device_run_op(dev, &op, &sum, NULL, NULL);
     vgpu_device_close(dev);
-    return 0;
+    return r != VGPU_RESULT_OK;
 }
 C
 cc -std=c11 -Wall -Wextra -Werror -o "$tmp/example" "$tmp/example.c" \
@@ -87,6 +93,9 @@ is "$(grep -c "ATTR{vendor}==\"0x$vendor\", ATTR{device}==\"0x$device\"" "$rules
 like "$(tr -d '\\\n' < "$rules")" \
      'chgrp vgpu /sys%p/resource0 /sys%p/config".*chmod 0660 /sys%p/resource0 /sys%p/config".*SUBSYSTEM=="uio".*GROUP="vgpu", MODE="0660"' \
      "it gives group vgpu resource0, config and the uio node"
+like "$(tr -d '\\\n' < "$rules")" \
+     "chgrp vgpu /sys%p/resource2 && chmod 0660 /sys%p/resource2" \
+     "and resource2, the data window, where there is one"
 
 readelf -l "$top/build/guest-tools/vgpu-client-static" | grep -q INTERP
 ok $((!$?)) "vgpu-client-static has no program interpreter (fully static)"

@@ -473,6 +473,12 @@ static guint32 fake_answer(FakeDevice *dev, guint8 *response, gsize *response_le
     guint32 results[VGPU_SUM_RESULTS], count;
 
     *error = dev->error_code;
+    if (dev->mode == FAKE_CARELESS) {
+        *error = VGPU_OK;
+        *response_len = vgpu_response_encode(response, VGPU_RESPONSE_MAX, VGPU_OK, NULL, 0, NULL,
+                                             0, FAKE_EXEC_TIME_US);
+        return VGPU_STATUS_DONE;
+    }
     if (dev->mode != FAKE_FAIL) {
         *error = vgpu_request_decode(dev->request, dev->request_len, &view);
         if (*error == VGPU_OK && vgpu_opcode_uses_window(view.opcode)) {

@@ -39,6 +39,8 @@ typedef enum {
     FAKE_ANSWER,    /* decode the request: VECTOR_ADD -> DONE with a + b, else ERROR with the codec's code */
     FAKE_FAIL,      /* ERROR with the configured code (the response's status says it too) */
     FAKE_SILENT,    /* take the doorbell, stay BUSY until fake_device_release(), then answer */
+    FAKE_CARELESS,  /* DONE without results for any request, checking and computing nothing:
+                       a host that lost its checks */
 } FakeMode;
 
 /* How the mock spoils the result of an array operation. */
