@@ -523,6 +523,11 @@ static uint32_t cuda_execute(void *opaque, const struct vgpu_backend_job *job,
         snprintf(err, err_size, "%s", sh->error);
         return sh->status;
     }
+    if (sh->result_count > VGPU_RESPONSE_MAX_RESULTS) {
+        snprintf(err, err_size, "the worker for GPU %d answered %u results", unit->gpu,
+                 sh->result_count);
+        return VGPU_ERR_BACKEND;
+    }
     *result_count = sh->result_count;
     memcpy(results, sh->results, sh->result_count * sizeof(uint32_t));
     *exec_ns = sh->exec_ns;

@@ -555,18 +555,38 @@ static uint64_t worker_gemm_block(uint64_t dim)
     return dim <= WORKER_GEMM_TILE ? dim : b > WORKER_GEMM_TILE ? b : WORKER_GEMM_TILE;
 }
 
+/*
+ * Split dim into blocks of worker_gemm_block(dim): starts[0..count], with
+ * starts[count] = dim.  (Smaller first blocks, 512 rows doubling up to
+ * 2048, so that the first product starts after less copying, measured
+ * slower on an H200: 25.8 against 24.6 ms for 8192^3; the small products
+ * cost more than the earlier start saves.)
+ */
+static unsigned worker_gemm_blocks(uint64_t dim, uint64_t *starts)
+{
+    uint64_t size = worker_gemm_block(dim), at;
+    unsigned n = 0;
+
+    for (at = 0; at < dim; at += size) {
+        starts[n++] = at;
+    }
+    starts[n] = dim;
+    return n;
+}
+
 struct gemm_plan {
     const struct vgpu_window_op *op;
     unsigned char *win;
     float *da, *db, *dc;            /* packed on the GPU: lda = k, ldb = ldc = n */
-    uint64_t tm, tn;                /* block sizes */
+    uint64_t rs[WORKER_GEMM_BLOCKS_MAX + 1];    /* row blocks: [rs[i], rs[i + 1]) */
+    uint64_t cs[WORKER_GEMM_BLOCKS_MAX + 1];    /* column blocks */
     unsigned tiles;                 /* queued so far: the next one's stream */
 };
 
 static enum work_result gemm_load_a(struct worker *w, struct gemm_plan *p, uint64_t i, char *err)
 {
     const struct vgpu_window_op *op = p->op;
-    uint64_t r0 = i * p->tm, rows = op->m - r0 < p->tm ? op->m - r0 : p->tm;
+    uint64_t r0 = p->rs[i], rows = p->rs[i + 1] - r0;
 
     CUDA_TRY(worker_copy_2d(w, p->da + r0 * op->k, (uint64_t)op->k * 4,
                             p->win + op->a + r0 * op->lda * 4, (uint64_t)op->lda * 4,
@@ -579,7 +599,7 @@ static enum work_result gemm_load_a(struct worker *w, struct gemm_plan *p, uint6
 static enum work_result gemm_load_b(struct worker *w, struct gemm_plan *p, uint64_t j, char *err)
 {
     const struct vgpu_window_op *op = p->op;
-    uint64_t c0 = j * p->tn, cols = op->n - c0 < p->tn ? op->n - c0 : p->tn;
+    uint64_t c0 = p->cs[j], cols = p->cs[j + 1] - c0;
 
     CUDA_TRY(worker_copy_2d(w, p->db + c0, (uint64_t)op->n * 4, p->win + op->b + c0 * 4,
                             (uint64_t)op->ldb * 4, cols * 4, op->k, cudaMemcpyHostToDevice,
@@ -601,8 +621,8 @@ static enum work_result gemm_tile(struct worker *w, struct gemm_plan *p, uint64_
     const struct vgpu_window_op *op = p->op;
     unsigned s = p->tiles++ % WORKER_STREAMS;
     cudaStream_t st = w->streams[s];
-    uint64_t r0 = i * p->tm, rows = op->m - r0 < p->tm ? op->m - r0 : p->tm;
-    uint64_t c0 = j * p->tn, cols = op->n - c0 < p->tn ? op->n - c0 : p->tn;
+    uint64_t r0 = p->rs[i], rows = p->rs[i + 1] - r0;
+    uint64_t c0 = p->cs[j], cols = p->cs[j + 1] - c0;
     float *dct = p->dc + r0 * op->n + c0;
     unsigned char *hct = p->win + op->out + (r0 * op->ldc + c0) * 4;
     cublasStatus_t bs;
@@ -665,11 +685,8 @@ static enum work_result worker_sgemm(struct worker *w, const struct vgpu_window_
     p.da = w->gemm_arena;
     p.db = p.da + a_el;
     p.dc = p.db + b_el;
-    p.tm = worker_gemm_block(op->m);
-    p.tn = worker_gemm_block(op->n);
-    ni = (op->m + p.tm - 1) / p.tm;
-    nj = (op->n + p.tn - 1) / p.tn;
-    /* the arena may still be read by the previous request's streams: no, all synchronized */
+    ni = worker_gemm_blocks(op->m, p.rs);
+    nj = worker_gemm_blocks(op->n, p.cs);
     while (r == WORK_OK && (il < ni || jl < nj)) {
         if (jl < nj && (jl <= il || il == ni)) {
             r = gemm_load_b(w, &p, jl, err);
