@@ -17,7 +17,7 @@ GPU_TESTS := $(B)/tests/cuda-backend-test $(sort $(wildcard tests/gpu/*.t))
 # their pools on GPU 0 (VGPU_TEST_BACKEND=cuda; see tests/mediator/lib.sh).
 GPU_MEDIATOR_TESTS := $(addprefix tests/mediator/, priority-order.t aging.t stats-exact.t \
     unregistered-refused.t peer-pid-checked.t malformed-clients.t sigterm-drains.t \
-    stuck-peer.t control-socket.t vgpuctl-cli.t cancel-gauges.t)
+    stuck-peer.t control-socket.t vgpuctl-cli.t cancel-gauges.t window-ops.t)
 
 $(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUDA_WORKER) \
                               $(CUDA_FAULT_PLUGIN) $(CUDA_FAULT_WORKER) \
