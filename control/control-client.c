@@ -205,14 +205,18 @@ JsonObject *control_client_call(ControlClient *c, const struct control_request *
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autofree char *text = control_request_encode(request), *line = NULL;
+    g_autoptr(GError) send_error = NULL;
     JsonNode *root;
     JsonObject *reply;
 
-    if (!send_all(c, text, strlen(text), error) || !send_all(c, "\n", 1, error)) {
-        return NULL;
-    }
-    line = read_line(c, error);
-    if (!line) {
+    if (!send_all(c, text, strlen(text), &send_error) || !send_all(c, "\n", 1, &send_error)) {
+        /* a mediator that turns the connection away (busy) answers before it closes */
+        line = read_line(c, NULL);
+        if (!line) {
+            g_propagate_error(error, g_steal_pointer(&send_error));
+            return NULL;
+        }
+    } else if (!(line = read_line(c, error))) {
         return NULL;
     }
     root = json_depth_at_most(line, CONTROL_CLIENT_DEPTH_MAX) &&

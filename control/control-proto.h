@@ -49,7 +49,8 @@ enum control_command {
     X(VM_ID_TAKEN, "vm-id-taken") \
     X(ALREADY_REGISTERED, "already-registered") \
     X(NOT_REGISTERED, "not-registered") \
-    X(STOPPING, "stopping")
+    X(STOPPING, "stopping") \
+    X(BUSY, "busy")
 
 #define CONTROL_ERROR_ENUM(id, name) CONTROL_ERROR_##id,
 enum control_error_code {

@@ -32,7 +32,11 @@ struct config_parser {
 
 static const char *const mediator_keys[] = {
     "runtime-dir", "log-level", "queue-limit", "vm-queue-limit", "aging-ms",
-    "drain-timeout-ms", "spin-us", "plugin-dir", "socket-group", NULL,
+    "drain-timeout-ms", "spin-us", "plugin-dir", "socket-group",
+    "device-connections-max", "device-connections-per-uid", "hello-timeout-ms",
+    "message-timeout-ms", "device-output-max", "device-output-total-max",
+    "control-clients-max", "control-timeout-ms", "control-output-max",
+    "control-output-total-max", NULL,
 };
 
 static const char *const pool_keys[] = {
@@ -79,7 +83,7 @@ static gboolean lines_scan(struct config_lines *where, const char *text, gsize l
 {
     g_autofree char *copy = g_strndup(text, len);
     g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
-    g_autofree char *group = NULL;
+    g_autofree char *group = NULL, *key = NULL;
 
     where->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (int n = 0; lines[n]; n++) {
@@ -121,9 +125,20 @@ static gboolean lines_scan(struct config_lines *where, const char *text, gsize l
             return FALSE;
         }
         *eq = '\0';
-        g_hash_table_replace(where->lines,
-                             g_strdup_printf("%s\n%s", group, g_strstrip(line)),
-                             GINT_TO_POINTER(n + 1));
+        key = g_strdup_printf("%s\n%s", group, g_strstrip(line));
+        if (strchr(line, '[')) {
+            g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_SYNTAX,
+                        "%s:%d: [%s] %s: localized keys (key[lang]=) are not settings",
+                        path, n + 1, group, line);
+            return FALSE;
+        }
+        if (g_hash_table_contains(where->lines, key)) {
+            g_set_error(error, CONFIG_ERROR, CONFIG_ERROR_SYNTAX,
+                        "%s:%d: [%s] %s is already set at line %d", path, n + 1, group, line,
+                        GPOINTER_TO_INT(g_hash_table_lookup(where->lines, key)));
+            return FALSE;
+        }
+        g_hash_table_replace(where->lines, g_steal_pointer(&key), GINT_TO_POINTER(n + 1));
     }
     return TRUE;
 }
@@ -228,6 +243,32 @@ static gboolean keys_known(struct config_parser *p, const char *group,
     return TRUE;
 }
 
+static gboolean parse_limits(struct config_parser *p, struct config_limits *l, GError **error)
+{
+    const char *g = GROUP_MEDIATOR;
+
+    return parser_uint(p, g, "device-connections-max", 1, CONFIG_CONNECTIONS_MAX,
+                       &l->device_connections, error) &&
+           parser_uint(p, g, "device-connections-per-uid", 1, CONFIG_CONNECTIONS_MAX,
+                       &l->device_connections_per_uid, error) &&
+           parser_uint(p, g, "hello-timeout-ms", CONFIG_TIMEOUT_MS_MIN, CONFIG_TIMEOUT_MS_MAX,
+                       &l->hello_timeout_ms, error) &&
+           parser_uint(p, g, "message-timeout-ms", CONFIG_TIMEOUT_MS_MIN, CONFIG_TIMEOUT_MS_MAX,
+                       &l->message_timeout_ms, error) &&
+           parser_uint(p, g, "device-output-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
+                       &l->device_output, error) &&
+           parser_uint(p, g, "device-output-total-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
+                       &l->device_output_total, error) &&
+           parser_uint(p, g, "control-clients-max", 1, CONFIG_CONTROL_CLIENTS_MAX,
+                       &l->control_clients, error) &&
+           parser_uint(p, g, "control-timeout-ms", CONFIG_TIMEOUT_MS_MIN, CONFIG_TIMEOUT_MS_MAX,
+                       &l->control_timeout_ms, error) &&
+           parser_uint(p, g, "control-output-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
+                       &l->control_output, error) &&
+           parser_uint(p, g, "control-output-total-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
+                       &l->control_output_total, error);
+}
+
 static gboolean parse_mediator(struct config_parser *p, GError **error)
 {
     struct config *cfg = p->cfg;
@@ -247,8 +288,16 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
         !parser_uint(p, g, "drain-timeout-ms", 0, CONFIG_DRAIN_TIMEOUT_MS_MAX,
                      &cfg->drain_timeout_ms, error) ||
         !parser_uint(p, g, "spin-us", 0, CONFIG_SPIN_US_MAX,
-                     &cfg->spin_us, error)) {
+                     &cfg->spin_us, error) ||
+        !parse_limits(p, &cfg->limits, error)) {
         return FALSE;
+    }
+    /* sun_path holds 107 bytes and a NUL: say so now, not when the daemon starts */
+    if (strlen(cfg->runtime_dir) + 1 + strlen(VGPU_DEVICE_SOCKET) > CONFIG_SOCKET_PATH_MAX) {
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, "runtime-dir",
+                    "\"%s\" is too long: %s/%s would exceed the %u bytes of a socket path",
+                    cfg->runtime_dir, cfg->runtime_dir, VGPU_DEVICE_SOCKET,
+                    CONFIG_SOCKET_PATH_MAX);
     }
     if (!g_key_file_has_key(p->file, g, "vm-queue-limit", NULL) &&
         cfg->vm_queue_limit > cfg->queue_limit) {
@@ -386,6 +435,18 @@ static void config_defaults(struct config *cfg, const char *path)
     cfg->vm_queue_limit = CONFIG_VM_QUEUE_LIMIT_DEFAULT;
     cfg->drain_timeout_ms = CONFIG_DRAIN_TIMEOUT_MS_DEFAULT;
     cfg->spin_us = CONFIG_SPIN_US_DEFAULT;
+    cfg->limits = (struct config_limits){
+        .device_connections = CONFIG_CONNECTIONS_DEFAULT,
+        .device_connections_per_uid = CONFIG_CONNECTIONS_DEFAULT,
+        .hello_timeout_ms = CONFIG_HELLO_TIMEOUT_MS_DEFAULT,
+        .message_timeout_ms = CONFIG_MESSAGE_TIMEOUT_MS_DEFAULT,
+        .device_output = CONFIG_DEVICE_OUTPUT_DEFAULT,
+        .device_output_total = CONFIG_DEVICE_OUTPUT_TOTAL_DEFAULT,
+        .control_clients = CONFIG_CONTROL_CLIENTS_DEFAULT,
+        .control_timeout_ms = CONFIG_CONTROL_TIMEOUT_MS_DEFAULT,
+        .control_output = CONFIG_CONTROL_OUTPUT_DEFAULT,
+        .control_output_total = CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT,
+    };
 }
 
 gboolean config_parse(struct config *cfg, const char *text, gsize len, const char *path,

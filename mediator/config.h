@@ -34,6 +34,24 @@
 #define CONFIG_GPUS_MAX                 64u         /* GPU ordinals 0..63 */
 #define CONFIG_SERVICE_TIME_US_MAX      10000000u   /* 10 s */
 #define CONFIG_BACKEND_NAME_MAX         32u
+#define CONFIG_SOCKET_PATH_MAX          107u        /* sun_path without its NUL */
+
+/* Limits a hostile or broken peer runs into: defaults and the ranges accepted. */
+#define CONFIG_CONNECTIONS_DEFAULT      1024u
+#define CONFIG_CONNECTIONS_MAX          65536u
+#define CONFIG_HELLO_TIMEOUT_MS_DEFAULT 5000u
+#define CONFIG_MESSAGE_TIMEOUT_MS_DEFAULT 5000u
+#define CONFIG_TIMEOUT_MS_MIN           100u
+#define CONFIG_TIMEOUT_MS_MAX           3600000u
+#define CONFIG_DEVICE_OUTPUT_DEFAULT    (256u << 10)
+#define CONFIG_DEVICE_OUTPUT_TOTAL_DEFAULT (64u << 20)
+#define CONFIG_CONTROL_CLIENTS_DEFAULT  64u
+#define CONFIG_CONTROL_CLIENTS_MAX      4096u
+#define CONFIG_CONTROL_TIMEOUT_MS_DEFAULT 10000u
+#define CONFIG_CONTROL_OUTPUT_DEFAULT   (4u << 20)
+#define CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT (64u << 20)
+#define CONFIG_OUTPUT_MIN               (64u << 10)
+#define CONFIG_OUTPUT_MAX               (1u << 30)
 
 #define CONFIG_ERROR (config_error_quark())
 GQuark config_error_quark(void);
@@ -57,6 +75,20 @@ struct config_pool {
     int line;                   /* line of the [pool X] header, for messages */
 };
 
+/* What one peer, or all of them, may hold (mediator.conf(5) explains each). */
+struct config_limits {
+    unsigned device_connections;        /* device-connections-max */
+    unsigned device_connections_per_uid; /* device-connections-per-uid */
+    unsigned hello_timeout_ms;          /* hello-timeout-ms: from connect to HELLO */
+    unsigned message_timeout_ms;        /* message-timeout-ms: a begun message must end */
+    unsigned device_output;             /* device-output-max: unsent bytes per connection */
+    unsigned device_output_total;       /* device-output-total-max: over all of them */
+    unsigned control_clients;           /* control-clients-max */
+    unsigned control_timeout_ms;        /* control-timeout-ms: idle or mid-line */
+    unsigned control_output;            /* control-output-max: unread reply bytes per client */
+    unsigned control_output_total;      /* control-output-total-max */
+};
+
 struct config {
     char *path;                 /* the file it came from */
     char *runtime_dir;          /* sockets live here */
@@ -68,6 +100,7 @@ struct config {
     unsigned spin_us;           /* after activity, the main loop and idle units spin this long */
     char *plugin_dir;           /* libvgpu-backend-NAME.so live here */
     char *socket_group;         /* group of the device socket; NULL: the daemon's */
+    struct config_limits limits;
     struct config_pool pools[QUEUE_POOL_COUNT];
     unsigned pool_count;        /* in file order */
 };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "device-links.h"
+#include "log-episode.h"
 #include "sockets.h"
 #include "vgpu/codec.h"
 #include "vgpu/ops.h"
@@ -21,15 +22,18 @@
 struct device_conn {
     gint refcount;
     struct device_links *owner;          /* NULL once closed (main thread) */
+    struct device_links *links;     /* the same, never NULL: output accounting */
     GMutex lock;                    /* guards fd, closed, out, out_scheduled, stuck */
     int fd;
     bool closed;
     GByteArray *out;                /* bytes the socket did not take yet */
     bool out_scheduled;             /* the main thread was asked to flush out */
-    bool stuck;                     /* out grew past DEVICE_OUT_MAX */
+    bool stuck;                     /* out grew past device-output-max */
     guint in_watch;                 /* main thread */
     guint out_watch;                /* main thread */
+    guint deadline;                 /* main thread: HELLO or the message begun is due */
     pid_t peer_pid;                 /* SO_PEERCRED at accept */
+    uid_t peer_uid;
     bool hello;                     /* HELLO received */
     uint8_t uuid[16];               /* from HELLO */
     char uuid_str[VGPU_UUID_STRING_LEN + 1];
@@ -41,6 +45,11 @@ struct device_conn {
 };
 
 struct device_links {
+    struct config_limits limits;
+    gssize out_total;               /* atomic: unsent bytes of all connections */
+    GHashTable *per_uid;            /* peer uid -> its open connections */
+    struct log_episode refusals;    /* connections refused at a limit */
+    struct log_episode stalls;      /* connections closed for silence */
     char *socket_path;
     struct sockets_listener *listener;  /* NULL once stopped */
     struct registry *registry;
@@ -87,9 +96,45 @@ static const char *conn_label(struct device_conn *c, char *buf, size_t size)
 }
 #define LABEL(c) conn_label((c), (char[96]){ 0 }, 96)
 
+/* c->out went from old_len to its length now (caller holds c->lock). */
+static void conn_out_changed(struct device_conn *c, gsize old_len)
+{
+    g_atomic_pointer_add(&c->links->out_total, (gssize)c->out->len - (gssize)old_len);
+}
+
 /* Write what out holds (caller holds c->lock).  FALSE when the peer is gone. */
 static gboolean conn_on_writable(gint fd, GIOCondition cond, gpointer data);
 static void conn_close(struct device_conn *c, uint32_t cancel_error);
+
+/*
+ * All connections together hold more unsent bytes than
+ * device-output-total-max: close the one that holds the most (main thread).
+ */
+static void conn_close_largest_output(struct device_links *d)
+{
+    GHashTableIter iter;
+    gpointer key;
+    struct device_conn *largest = NULL;
+    guint most = 0;
+
+    g_hash_table_iter_init(&iter, d->conns);
+    while (g_hash_table_iter_next(&iter, &key, NULL)) {
+        struct device_conn *c = key;
+
+        g_mutex_lock(&c->lock);
+        if (c->out->len > most) {
+            most = c->out->len;
+            largest = c;
+        }
+        g_mutex_unlock(&c->lock);
+    }
+    if (largest) {
+        g_warning("devices hold more than %u unsent bytes in all (device-output-total-max): "
+                  "closing %s, which holds %u", d->limits.device_output_total, LABEL(largest),
+                  most);
+        conn_close(largest, VGPU_ERR_CANCELLED);
+    }
+}
 
 /* Main thread, asked by conn_send(): watch for room to write, or drop a stuck peer. */
 static gboolean conn_out_requested(gpointer data)
@@ -107,8 +152,12 @@ static gboolean conn_out_requested(gpointer data)
     }
     g_mutex_unlock(&c->lock);
     if (stuck) {
-        g_warning("%s stopped reading (%u bytes unsent): closing it", LABEL(c), DEVICE_OUT_MAX);
+        g_warning("%s stopped reading (more than %u bytes unsent, device-output-max): closing it",
+                  LABEL(c), c->links->limits.device_output);
         conn_close(c, VGPU_ERR_CANCELLED);
+    } else if ((gsize)g_atomic_pointer_get(&c->links->out_total) >
+               c->links->limits.device_output_total) {
+        conn_close_largest_output(c->links);
     }
     return G_SOURCE_REMOVE;
 }
@@ -117,11 +166,14 @@ static gboolean conn_on_writable(gint fd, GIOCondition cond, gpointer data)
 {
     struct device_conn *c = data;
     gboolean alive;
+    guint old_len;
 
     (void)fd;
     (void)cond;
     g_mutex_lock(&c->lock);
+    old_len = c->out->len;
     alive = sockets_flush(c->fd, c->out);
+    conn_out_changed(c, old_len);
     if (c->out->len == 0 || !alive) {
         c->out_scheduled = false;
         c->out_watch = 0;
@@ -164,7 +216,8 @@ static void conn_send(struct device_conn *c, const void *buf, size_t len)
         len -= (size_t)(n > 0 ? n : 0);
     }
     g_byte_array_append(c->out, buf, (guint)len);
-    if (c->out->len > DEVICE_OUT_MAX) {
+    conn_out_changed(c, c->out->len - (guint)len);
+    if (c->out->len > c->links->limits.device_output) {
         c->stuck = true;
     }
     if (!c->out_scheduled || c->stuck) {
@@ -205,6 +258,22 @@ static void conn_request_complete(struct request *r, uint32_t error, const void 
     send_complete(r->owner, r->seq, r->request_id, error, response, response_len);
 }
 
+static unsigned uid_count(struct device_links *d, uid_t uid)
+{
+    return GPOINTER_TO_UINT(g_hash_table_lookup(d->per_uid, GUINT_TO_POINTER(uid)));
+}
+
+static void uid_count_drop(struct device_links *d, uid_t uid)
+{
+    unsigned n = uid_count(d, uid);
+
+    if (n > 1) {
+        g_hash_table_insert(d->per_uid, GUINT_TO_POINTER(uid), GUINT_TO_POINTER(n - 1));
+    } else {
+        g_hash_table_remove(d->per_uid, GUINT_TO_POINTER(uid));
+    }
+}
+
 static void by_uuid_remove(struct device_links *d, struct device_conn *c)
 {
     GPtrArray *list = g_hash_table_lookup(d->by_uuid, c->uuid_str);
@@ -230,6 +299,7 @@ static bool request_of_conn(struct request *r, void *data)
 static void conn_close(struct device_conn *c, uint32_t cancel_error)
 {
     struct device_links *d = c->owner;
+    guint old_len;
 
     if (!d) {
         return;
@@ -246,12 +316,19 @@ static void conn_close(struct device_conn *c, uint32_t cancel_error)
     if (c->hello) {
         by_uuid_remove(d, c);
     }
+    if (c->deadline) {
+        g_source_remove(c->deadline);
+        c->deadline = 0;
+    }
+    uid_count_drop(d, c->peer_uid);
     g_mutex_lock(&c->lock);
+    old_len = c->out->len;
     sockets_flush(c->fd, c->out);
     c->closed = true;
     close(c->fd);
     c->fd = -1;
     g_byte_array_set_size(c->out, 0);
+    conn_out_changed(c, old_len);
     g_mutex_unlock(&c->lock);
     if (c->in_fd >= 0) {
         close(c->in_fd);
@@ -267,6 +344,39 @@ static void conn_close(struct device_conn *c, uint32_t cancel_error)
     }
     g_clear_pointer(&c->vm, registry_vm_unref);
     g_hash_table_remove(d->conns, c);       /* drops the set's reference */
+}
+
+/*
+ * HELLO, or the rest of a message begun, did not come in time: the peer
+ * holds a connection without using it (main thread).
+ */
+static gboolean conn_deadline_passed(gpointer data)
+{
+    struct device_conn *c = data;
+    struct device_links *d = c->owner;
+
+    c->deadline = 0;
+    log_episode_event(&d->stalls, "%s: %s within %u ms: closing it", LABEL(c),
+                      c->hello ? "sent part of a message and not the rest"
+                               : "sent no HELLO",
+                      c->hello ? d->limits.message_timeout_ms : d->limits.hello_timeout_ms);
+    conn_close(c, VGPU_ERR_PROTOCOL);
+    return G_SOURCE_REMOVE;
+}
+
+/* Before HELLO, and while a message is partly read, something is due. */
+static void conn_update_deadline(struct device_conn *c)
+{
+    bool due = !c->hello || c->in_len > 0;
+
+    if (due && !c->deadline) {
+        c->deadline = g_timeout_add(c->hello ? c->owner->limits.message_timeout_ms
+                                             : c->owner->limits.hello_timeout_ms,
+                                    conn_deadline_passed, c);
+    } else if (!due && c->deadline) {
+        g_source_remove(c->deadline);
+        c->deadline = 0;
+    }
 }
 
 /* A malformed wire message: log it with the peer, close, charge its queue to PROTOCOL. */
@@ -323,6 +433,11 @@ static gboolean handle_hello(struct device_links *d, struct device_conn *c,
     }
     version = hello.protocol_version;
     c->hello = true;
+    if (c->deadline) {
+        g_source_remove(c->deadline);       /* from now on only a partial message is timed */
+        c->deadline = 0;
+    }
+    log_episode_end(&d->stalls, "device connections closed for sending nothing");
     memcpy(c->uuid, hello.uuid, sizeof(c->uuid));
     vgpu_uuid_format(c->uuid, c->uuid_str);
     list = g_hash_table_lookup(d->by_uuid, c->uuid_str);
@@ -350,6 +465,10 @@ static gboolean handle_submit(struct device_links *d, struct device_conn *c, uin
     struct request *r;
     uint32_t error;
 
+    if (!c->hello) {
+        conn_protocol_error(c, "SUBMIT before HELLO");
+        return FALSE;
+    }
     if (vgpu_wire_submit_decode(p, len, &submit) != VGPU_OK) {
         conn_protocol_error(c, "SUBMIT with a nonzero reserved word");
         return FALSE;
@@ -533,6 +652,7 @@ static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
     }
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
+    conn_update_deadline(c);
     return G_SOURCE_CONTINUE;
 }
 
@@ -549,15 +669,28 @@ static void device_links_on_accept(int cfd, void *data)
         close(cfd);
         return;
     }
-    if (g_hash_table_size(d->conns) >= DEVICES_MAX_CONNECTIONS) {
-        g_warning("device pid %d refused: already %u connections", (int)cred.pid,
-                  DEVICES_MAX_CONNECTIONS);
+    if (g_hash_table_size(d->conns) >= d->limits.device_connections) {
+        log_episode_event(&d->refusals, "device pid %d refused: already %u connections "
+                          "(device-connections-max)", (int)cred.pid,
+                          d->limits.device_connections);
         close(cfd);
         return;
     }
+    if (uid_count(d, cred.uid) >= d->limits.device_connections_per_uid) {
+        log_episode_event(&d->refusals, "device pid %d refused: uid %d already has %u "
+                          "connections (device-connections-per-uid)", (int)cred.pid,
+                          (int)cred.uid, d->limits.device_connections_per_uid);
+        close(cfd);
+        return;
+    }
+    log_episode_end(&d->refusals, "device connections refused at a limit");
+    g_hash_table_insert(d->per_uid, GUINT_TO_POINTER(cred.uid),
+                        GUINT_TO_POINTER(uid_count(d, cred.uid) + 1));
     c = g_new0(struct device_conn, 1);
     c->refcount = 1;
     c->owner = d;
+    c->links = d;
+    c->peer_uid = cred.uid;
     g_mutex_init(&c->lock);
     c->fd = cfd;
     c->out = g_byte_array_new();
@@ -565,11 +698,14 @@ static void device_links_on_accept(int cfd, void *data)
     c->in_fd = -1;
     c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, c);
     g_hash_table_add(d->conns, c);
+    conn_update_deadline(c);
     g_debug("device pid %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
 }
 
-struct device_links *device_links_new(const char *socket_path, const char *group, struct registry *registry,
-                            struct scheduler *scheduler, GError **error)
+struct device_links *device_links_new(const char *socket_path, const char *group,
+                                      const struct config_limits *limits,
+                                      struct registry *registry, struct scheduler *scheduler,
+                                      GError **error)
 {
     int fd = sockets_listen(socket_path, DEVICE_SOCKET_MODE, group, error);
     struct device_links *d;
@@ -578,6 +714,8 @@ struct device_links *device_links_new(const char *socket_path, const char *group
         return NULL;
     }
     d = g_new0(struct device_links, 1);
+    d->limits = *limits;
+    d->per_uid = g_hash_table_new(g_direct_hash, g_direct_equal);
     d->socket_path = g_strdup(socket_path);
     d->registry = registry;
     d->scheduler = scheduler;
@@ -683,6 +821,7 @@ void device_links_free(struct device_links *d)
     g_list_free(conns);
     g_hash_table_destroy(d->conns);
     g_hash_table_destroy(d->by_uuid);
+    g_hash_table_destroy(d->per_uid);
     g_free(d->socket_path);
     g_free(d);
 }

@@ -19,17 +19,22 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "registry.h"
 #include "scheduler.h"
 
-#define DEVICES_MAX_CONNECTIONS 1024
-#define DEVICE_OUT_MAX          (4u << 20)  /* unsent bytes before a peer counts as stuck */
-
 struct device_links;
 
-/* Listen on socket_path (mode 0660, group when not NULL).  NULL with an error. */
-struct device_links *device_links_new(const char *socket_path, const char *group, struct registry *registry,
-                            struct scheduler *scheduler, GError **error);
+/*
+ * Listen on socket_path (mode 0660, group when not NULL), holding peers to
+ * limits (connections in all and per uid, time to HELLO and to finish a
+ * message begun, unsent output per connection and in all).  NULL with an
+ * error.
+ */
+struct device_links *device_links_new(const char *socket_path, const char *group,
+                                      const struct config_limits *limits,
+                                      struct registry *registry, struct scheduler *scheduler,
+                                      GError **error);
 
 /* Close every connection and the listener, remove the socket file. */
 void device_links_free(struct device_links *d);

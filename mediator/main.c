@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 {
     g_autofree char *config_path = NULL, *runtime_dir = NULL, *log_level = NULL;
     gboolean foreground = FALSE, check = FALSE, version = FALSE;
-    unsigned long fd_limit;
+    unsigned long fd_limit, fds_wanted;
     GOptionEntry entries[] = {
         { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
           "Read the configuration from FILE (default " MEDIATOR_CONFIG_PATH ")", "FILE" },
@@ -133,11 +133,13 @@ int main(int argc, char **argv)
         config_clear(&cfg);
         return 0;
     }
+    fds_wanted = cfg.limits.device_connections + cfg.limits.control_clients +
+                 MEDIATOR_FDS_SPARE;
     fd_limit = sockets_raise_fd_limit();
-    if (fd_limit < MEDIATOR_FDS_WANTED) {
-        g_warning("only %lu file descriptors (RLIMIT_NOFILE): fewer than the %u the connection "
+    if (fd_limit < fds_wanted) {
+        g_warning("only %lu file descriptors (RLIMIT_NOFILE): fewer than the %lu the connection "
                   "limits need; connections past it wait (LimitNOFILE= in the unit raises it)",
-                  fd_limit, MEDIATOR_FDS_WANTED);
+                  fd_limit, fds_wanted);
     }
     m = mediator_new(&cfg, &error);
     if (!m) {

@@ -183,11 +183,12 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     }
     device_path = g_build_filename(m->cfg.runtime_dir, VGPU_DEVICE_SOCKET, NULL);
     control_path = g_build_filename(m->cfg.runtime_dir, VGPU_CONTROL_SOCKET, NULL);
-    m->links = device_links_new(device_path, m->cfg.socket_group, m->registry, m->scheduler, error);
+    m->links = device_links_new(device_path, m->cfg.socket_group, &m->cfg.limits, m->registry,
+                                m->scheduler, error);
     if (!m->links) {
         goto fail;
     }
-    m->control = control_new(control_path, commands_handle, m, error);
+    m->control = control_new(control_path, &m->cfg.limits, commands_handle, m, error);
     if (!m->control) {
         goto fail;
     }

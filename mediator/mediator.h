@@ -20,9 +20,9 @@
 #define MEDIATOR_DRAIN_POLL_MS  10      /* how often a stopping daemon looks at its units */
 #define MEDIATOR_FLUSH_MS       2000    /* how long a stopping daemon tries to send */
 #define MEDIATOR_SYSTEM_UID_MAX 999     /* Debian's SYS_UID_MAX: system users' uids */
-/* Descriptors the daemon wants: every device and control connection its
- * limits allow, plus room for plugins, workers and the registry file. */
-#define MEDIATOR_FDS_WANTED     (DEVICES_MAX_CONNECTIONS + CONTROL_MAX_CLIENTS + 256)
+/* Descriptors the daemon wants beyond every device and control connection
+ * its limits allow: plugins, workers, windows in use, the registry file. */
+#define MEDIATOR_FDS_SPARE      256
 
 struct mediator {
     struct config cfg;

@@ -10,7 +10,7 @@ MEDIATOR_LIBS   := $(shell $(PKG_CONFIG) --libs $(MEDIATOR_PKGS) 2>/dev/null) -l
 
 # The daemon's modules (all but main.c), linked into the daemon and the unit tests.
 MEDIATOR_SRCS := $(addprefix mediator/, stats.c registry.c queue.c config.c request.c \
-                   backend-cpu.c cpu-window-ops.c window.c backends.c scheduler.c sockets.c device-links.c registry-file.c \
+                   backend-cpu.c cpu-window-ops.c window.c log-episode.c backends.c scheduler.c sockets.c device-links.c registry-file.c \
                    control.c commands.c report.c spin-poll.c mediator.c)
 MEDIATOR_LIB  := $(B)/libvgpu-mediator.a
 MEDIATOR_HEADERS := $(wildcard mediator/*.h) $(CONTROL_HEADERS) $(B)/mediator/paths.stamp

@@ -14,7 +14,7 @@ vgpuctl register "$u1" --pool A --priority high --vm-id 1 --name deaf >/dev/null
 vgpuctl register "$u2" --pool B --priority high --vm-id 2 --name fine >/dev/null
 
 # 400000 SUBMITs: their COMPLETEs (mostly QUEUE_FULL) are far more than the
-# socket buffer and the mediator's 4 MiB limit.
+# socket buffer and the mediator's 256 KiB device-output-max.
 fake deaf --uuid "$u1" --submit 400000 --no-read --timeout 60000
 served=0
 for round in 1 2 3 4 5; do
@@ -25,7 +25,7 @@ is "$served" 20 \
     "another device is served while one stops reading"
 wait_pid 60 "$pid_deaf"
 like "$wait_status:$(tail -n 1 "$tmp/deaf.out")" "^0:closed" "the device that stopped reading is disconnected"
-like "$(cat "$tmp/daemon.log")" "warning: device pid $pid_deaf \(uuid $u1\) stopped reading \([0-9]+ bytes unsent\): closing it" \
+like "$(cat "$tmp/daemon.log")" "warning: device pid $pid_deaf \(uuid $u1\) stopped reading \(more than 262144 bytes unsent, device-output-max\): closing it" \
     "the disconnection is logged with the pid and UUID"
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$u1" --submit 2 --timeout 10000 \
     > "$tmp/again.out"

@@ -147,7 +147,23 @@ static const struct {
       PATH ":3: [pools B]: unknown group (groups: [mediator] and [pool A]..[pool Z])" },
     { "[mediator]\nqueue-limt=5\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_UNKNOWN,
       PATH ":2: [mediator] queue-limt: unknown key (keys of this group: runtime-dir, log-level, "
-      "queue-limit, vm-queue-limit, aging-ms, drain-timeout-ms, spin-us, plugin-dir, socket-group)" },
+      "queue-limit, vm-queue-limit, aging-ms, drain-timeout-ms, spin-us, plugin-dir, socket-group, "
+      "device-connections-max, device-connections-per-uid, hello-timeout-ms, message-timeout-ms, "
+      "device-output-max, device-output-total-max, control-clients-max, control-timeout-ms, "
+      "control-output-max, control-output-total-max)" },
+    { "[mediator]\nqueue-limit=5\nspin-us=1\nqueue-limit=6\n[pool A]\nbackend=cpu\n",
+      CONFIG_ERROR_SYNTAX, PATH ":4: [mediator] queue-limit is already set at line 2" },
+    { "[pool A]\nbackend=cpu\nbackend[de]=cuda\n", CONFIG_ERROR_SYNTAX,
+      PATH ":3: [pool A] backend[de]: localized keys (key[lang]=) are not settings" },
+    { "[mediator]\nruntime-dir=/tmp/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] runtime-dir: \"/tmp/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "\" is too long: /tmp/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "/mediator.sock would exceed the 107 bytes of a socket path" },
+    { "[mediator]\nhello-timeout-ms=50\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] hello-timeout-ms: \"50\" is not a whole number in 100..3600000" },
+    { "[mediator]\ndevice-output-max=1000\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] device-output-max: \"1000\" is not a whole number in 65536..1073741824" },
     { "[mediator]\nqueue-limit=lots\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
       PATH ":2: [mediator] queue-limit: \"lots\" is not a whole number in 1..1000000" },
     { "[mediator]\naging-ms=0   # off\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
