@@ -177,6 +177,7 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     }
     m->backends = backends_new(m->cfg.plugin_dir);
     m->registry = registry_new();
+    m->registry_kept = g_ptr_array_new_with_free_func(g_free);
     m->scheduler = scheduler_new(&m->cfg, m->backends, error);
     if (!m->scheduler) {
         goto fail;
@@ -194,7 +195,7 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     }
     m->registry_path = g_build_filename(m->cfg.runtime_dir, REGISTRY_FILE_NAME, NULL);
     m->restoring = true;
-    restored = registry_file_restore(m->registry_path, commands_handle, m);
+    restored = registry_file_restore(m->registry_path, commands_handle, m, m->registry_kept);
     m->restoring = false;
     if (restored) {
         g_info("%u VM(s) registered again from %s", restored, m->registry_path);
@@ -246,6 +247,9 @@ void mediator_free(struct mediator *m)
         g_main_loop_unref(m->loop);
     }
     config_clear(&m->cfg);
+    if (m->registry_kept) {
+        g_ptr_array_unref(m->registry_kept);
+    }
     g_free(m->registry_path);
     g_free(m);
 }
@@ -257,7 +261,7 @@ void mediator_save_registry(struct mediator *m)
     if (m->restoring) {
         return;
     }
-    if (!registry_file_save(m->registry, m->registry_path, &error)) {
+    if (!registry_file_save(m->registry, m->registry_kept, m->registry_path, &error)) {
         g_warning("cannot save the registry state: %s (a restarted mediator will not know "
                   "the VMs registered now)", error->message);
     }

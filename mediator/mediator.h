@@ -33,6 +33,7 @@ struct mediator {
     struct control *control;
     GMainLoop *loop;
     char *registry_path;        /* the registry's state file (registry-file.h) */
+    GPtrArray *registry_kept;   /* its lines of VMs whose pool is not configured */
     gint64 started_us;          /* monotonic */
     bool stopping;              /* SIGTERM/SIGINT received */
     bool restoring;             /* replaying the registry file: it is saved once, after */

@@ -28,7 +28,22 @@ static char *register_line(const struct registry_vm *vm)
     return control_request_encode(&req);
 }
 
-gboolean registry_file_save(struct registry *reg, const char *path, GError **error)
+/* Whether the register line names a VM that reg has now. */
+static gboolean line_registered(struct registry *reg, const char *line)
+{
+    struct control_request req;
+    gboolean found;
+
+    if (!control_request_parse(line, strlen(line), &req, NULL)) {
+        return FALSE;
+    }
+    found = registry_lookup(reg, req.uuid) != NULL;
+    control_request_clear(&req);
+    return found;
+}
+
+gboolean registry_file_save(struct registry *reg, GPtrArray *kept, const char *path,
+                            GError **error)
 {
     GPtrArray *vms = registry_list(reg);
     g_autoptr(GString) text = g_string_new(NULL);
@@ -40,6 +55,14 @@ gboolean registry_file_save(struct registry *reg, const char *path, GError **err
         g_string_append_c(text, '\n');
     }
     g_ptr_array_unref(vms);
+    for (guint i = 0; i < kept->len; i++) {
+        const char *line = g_ptr_array_index(kept, i);
+
+        if (!line_registered(reg, line)) {
+            g_string_append(text, line);
+            g_string_append_c(text, '\n');
+        }
+    }
     /* 0600: QEMU's user is in the daemon's group, and a forged identity
      * here would be restored at the next start. */
     return g_file_set_contents_full(path, text->str, (gssize)text->len,
@@ -105,7 +128,8 @@ static gboolean read_state(const char *path, char **text, GError **error)
     return TRUE;
 }
 
-unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data)
+unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data,
+                               GPtrArray *kept)
 {
     g_autofree char *text = NULL;
     g_autoptr(GError) error = NULL;
@@ -129,6 +153,10 @@ unsigned registry_file_restore(const char *path, registry_file_replay_fn replay,
         reply = replay(lines[i], len, data);
         if (g_str_has_prefix(reply, "{\"ok\":true")) {
             restored++;
+        } else if (strstr(reply, "\"error\":\"unknown-pool\"")) {
+            g_warning("%s:%u: kept, not served: %s; it is registered again at a start with "
+                      "its pool configured", path, i + 1, reply);
+            g_ptr_array_add(kept, g_strdup(lines[i]));
         } else {
             g_warning("%s:%u: not restored: %s", path, i + 1, reply);
         }

@@ -16,9 +16,13 @@
 #define REGISTRY_FILE_NAME  "registry.jsonl"
 #define REGISTRY_FILE_MAX   (64u << 20)     /* bytes restored at most (~300 k VMs) */
 
-/* Write reg's VMs to path (atomically: a temporary file renamed; mode 0600).
- * FALSE with error. */
-gboolean registry_file_save(struct registry *reg, const char *path, GError **error);
+/*
+ * Write reg's VMs to path (atomically: a temporary file renamed; mode 0600),
+ * then the lines of kept (see below) whose UUID is not registered now.
+ * FALSE with error.
+ */
+gboolean registry_file_save(struct registry *reg, GPtrArray *kept, const char *path,
+                            GError **error);
 
 /* Handles one request line like the control socket, returning the reply line. */
 typedef char *(*registry_file_replay_fn)(const char *line, size_t len, void *data);
@@ -26,10 +30,14 @@ typedef char *(*registry_file_replay_fn)(const char *line, size_t len, void *dat
 /*
  * Replay the register lines of the file at path through replay, leaving out
  * (and logging) VMs whose QEMU pid no longer exists and lines that are not
- * register requests.  A missing file restores nothing, and so does one that
- * is a symbolic link, not this user's or over REGISTRY_FILE_MAX (logged).
- * Returns how many VMs were registered again.
+ * register requests.  A VM whose pool is not configured (an admin removed
+ * the pool, or restarted with another config) is not served, but its line
+ * goes to kept (strings) so that saving keeps it, and a restart with the
+ * pool back registers it again.  A missing file restores nothing, and so
+ * does one that is a symbolic link, not this user's or over
+ * REGISTRY_FILE_MAX (logged).  Returns how many VMs were registered again.
  */
-unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data);
+unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data,
+                               GPtrArray *kept);
 
 #endif /* MEDIATOR_REGISTRY_FILE_H */

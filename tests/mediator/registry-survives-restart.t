@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 10
+plan 14
 
 write_config
 start_daemon || bail "daemon did not start"
@@ -52,3 +52,23 @@ start_daemon
 ok $? "a damaged state file does not stop the start"
 is "$(grep -cE 'registry.jsonl:[45]: not restored: ' "$tmp/daemon.log")" 2 \
     "each bad line is named in the log"
+
+# A restart whose config lacks pool B: its VMs are not served but kept.
+stop_daemon
+pools="[pool A]
+backend=cpu" write_config
+: > "$tmp/daemon.log"
+start_daemon || bail "daemon did not start without pool B"
+is "$(vgpuctl list --json | json "' '.join(sorted(v['name'] for v in j['vms']))")" "nopid running" \
+    "without pool B, its VM is not registered (not served)"
+like "$(cat "$tmp/daemon.log")" "registry.jsonl:[0-9]+: kept, not served: .*pool B is not configured" \
+    "the log says the VM is kept and why it is not served"
+vgpuctl register "$(uuid_n 6)" --pool A --priority low --vm-id 6 --name newcomer >/dev/null
+stop_daemon
+write_config
+start_daemon || bail "daemon did not restart with pool B"
+is "$(vgpuctl list --json | json "' '.join(sorted(v['name'] for v in j['vms']))")" \
+    "newcomer nopid running started" \
+    "with pool B back, its VM is registered again, after a change saved in between"
+like "$(vgpuctl list --json | json "[v for v in j['vms'] if v['name'] == 'started'][0]['pool']")" "^B$" \
+    "in its own pool"
