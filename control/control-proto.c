@@ -20,6 +20,16 @@ static const char *const command_names[] = { CONTROL_COMMAND_TABLE(CONTROL_COMMA
 static const char *const error_names[] = { CONTROL_ERROR_TABLE(CONTROL_ERROR_NAME) };
 #undef CONTROL_ERROR_NAME
 
+static gboolean has_control_character(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 const char *control_error_name(int code)
 {
     return code >= 0 && code < CONTROL_ERROR_CODE_COUNT ? error_names[code] : "internal";
@@ -132,9 +142,11 @@ static gboolean parse_args(JsonObject *obj, struct control_request *req, GError 
             return FALSE;
         }
         if (text[0] == '\0' || strlen(text) >= VGPU_DOMAIN_NAME_MAX ||
-            !g_utf8_validate(text, -1, NULL)) {
+            !g_utf8_validate(text, -1, NULL) || has_control_character(text)) {
+            /* a newline in a name would let it forge lines of the daemon's log */
             return fail(error, CONTROL_ERROR_BAD_ARGUMENT,
-                        "name must be 1..%u bytes of UTF-8", VGPU_DOMAIN_NAME_MAX - 1);
+                        "name must be 1..%u bytes of UTF-8 without control characters",
+                        VGPU_DOMAIN_NAME_MAX - 1);
         }
         req->name = g_strdup(text);
     }
@@ -188,6 +200,10 @@ gboolean control_request_parse(const char *line, size_t len, struct control_requ
     }
     if (memchr(line, '\0', len)) {
         return fail(error, CONTROL_ERROR_MALFORMED, "request contains a NUL byte");
+    }
+    /* json-glib would cut the string there: "a\u0000b" would register as "a" */
+    if (g_strstr_len(line, (gssize)len, "\\u0000")) {
+        return fail(error, CONTROL_ERROR_MALFORMED, "request contains an escaped NUL (\\u0000)");
     }
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, (gssize)len, &local)) {

@@ -98,6 +98,11 @@ static const struct {
       "\"priority\":\"high\",\"vm_id\":2147483648}", CONTROL_ERROR_BAD_ARGUMENT, "vm_id must be" },
     { "{\"command\":\"register\",\"uuid\":\"" UUID "\",\"name\":\"\",\"pool\":\"A\","
       "\"priority\":\"high\",\"vm_id\":1}", CONTROL_ERROR_BAD_ARGUMENT, "name must be" },
+    { "{\"command\":\"register\",\"uuid\":\"" UUID "\",\"name\":\"web\\nvgpu-mediatord: forged\","
+      "\"pool\":\"A\",\"priority\":\"high\",\"vm_id\":1}", CONTROL_ERROR_BAD_ARGUMENT,
+      "without control characters" },
+    { "{\"command\":\"register\",\"uuid\":\"" UUID "\",\"name\":\"a\\u0000b\",\"pool\":\"A\","
+      "\"priority\":\"high\",\"vm_id\":1}", CONTROL_ERROR_MALFORMED, "escaped NUL" },
 };
 
 static void test_bad(gconstpointer data)
