@@ -94,7 +94,9 @@ xmlNode *metadata_domain_node(xmlDoc *doc)
 
 gboolean metadata_may_be_ours(const char *xml, size_t len)
 {
-    return g_strstr_len(xml, (gssize)len, METADATA_NS) != NULL;
+    /* Text not in an ASCII-compatible encoding (UTF-16 has NUL bytes) cannot
+     * be searched as bytes: only the parser can tell. */
+    return g_strstr_len(xml, (gssize)len, METADATA_NS) != NULL || memchr(xml, '\0', len);
 }
 
 /* The text of parent's child element name (g_free); NULL if absent. */
@@ -252,6 +254,17 @@ enum metadata_result metadata_read(xmlDoc *doc, struct metadata_identity *ident,
     xmlXPathFreeObject(found);
 
     if (ours == 0) {
+        xmlXPathObject *astray = our_elements(doc, domain, ".//" METADATA_NS_PREFIX ":*");
+        guint misplaced = node_count(astray);
+
+        xmlXPathFreeObject(astray);
+        if (misplaced) {
+            g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
+                        "the domain has %u element(s) of namespace %s outside its <metadata>: "
+                        "<%s:%s> must be a child of <metadata>", misplaced, METADATA_NS,
+                        METADATA_NS_PREFIX, METADATA_ELEMENT);
+            return METADATA_INVALID;
+        }
         return METADATA_NOT_OURS;
     }
     if (devices != 1) {

@@ -97,6 +97,45 @@ static void test_valid_identity(void)
     g_free(device);
 }
 
+/* A domain XML in UTF-16 (with its declaration) carries the identity too. */
+static void test_utf16_domain(void)
+{
+    g_autofree char *device = device_xml("pool='B' priority='low' vm-id='9'");
+    g_autofree char *body = domain_xml(device, NULL);
+    g_autofree char *utf8 = g_strconcat("<?xml version='1.0' encoding='UTF-16'?>\n", body, NULL);
+    gsize len = 0;
+    g_autofree char *utf16 = g_convert(utf8, -1, "UTF-16", "UTF-8", NULL, &len, NULL);
+    struct metadata_identity ident;
+    GError *error = NULL;
+    xmlDoc *doc;
+
+    g_assert_nonnull(utf16);
+    g_assert_true(metadata_may_be_ours(utf16, len));
+    doc = metadata_parse_xml(utf16, len, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(metadata_read(doc, &ident, &error), ==, METADATA_OURS);
+    g_assert_cmpuint(ident.pool_id, ==, 'B');
+    g_assert_cmpuint(ident.vm_id, ==, 9);
+    metadata_identity_clear(&ident);
+    xmlFreeDoc(doc);
+}
+
+/* <vgpu:device> anywhere but in <metadata> is a mistake to report, not a domain to ignore. */
+static void test_device_outside_metadata(void)
+{
+    g_autofree char *device = device_xml("pool='A' priority='high' vm-id='7'");
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>web1</name><uuid>" UUID_TEXT "</uuid>"
+        "<devices>%s</devices></domain>", device);
+    struct metadata_identity ident;
+    GError *error = NULL;
+
+    g_assert_cmpint(read_xml(xml, &ident, &error), ==, METADATA_INVALID);
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, "outside its <metadata>"));
+    g_error_free(error);
+}
+
 static void test_every_priority_and_largest_vm_id(void)
 {
     static const char *const names[] = { "low", "medium", "high" };
@@ -378,6 +417,8 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/metadata/valid-identity", test_valid_identity);
+    g_test_add_func("/metadata/utf16-domain", test_utf16_domain);
+    g_test_add_func("/metadata/device-outside-metadata", test_device_outside_metadata);
     g_test_add_func("/metadata/every-priority-and-largest-vm-id", test_every_priority_and_largest_vm_id);
     g_test_add_func("/metadata/any-prefix-and-declaration-place", test_any_prefix_and_declaration_place);
     g_test_add_func("/metadata/status-xml", test_status_xml);
