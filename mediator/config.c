@@ -36,7 +36,7 @@ static const char *const mediator_keys[] = {
     "device-connections-max", "device-connections-per-uid", "hello-timeout-ms",
     "message-timeout-ms", "device-output-max", "device-output-total-max",
     "control-clients-max", "control-timeout-ms", "control-output-max",
-    "control-output-total-max", NULL,
+    "control-output-total-max", "registry-file-max", NULL,
 };
 
 static const char *const pool_keys[] = {
@@ -266,7 +266,9 @@ static gboolean parse_limits(struct config_parser *p, struct config_limits *l, G
            parser_uint(p, g, "control-output-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
                        &l->control_output, error) &&
            parser_uint(p, g, "control-output-total-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
-                       &l->control_output_total, error);
+                       &l->control_output_total, error) &&
+           parser_uint(p, g, "registry-file-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
+                       &l->registry_file, error);
 }
 
 static gboolean parse_mediator(struct config_parser *p, GError **error)
@@ -446,6 +448,7 @@ static void config_defaults(struct config *cfg, const char *path)
         .control_timeout_ms = CONFIG_CONTROL_TIMEOUT_MS_DEFAULT,
         .control_output = CONFIG_CONTROL_OUTPUT_DEFAULT,
         .control_output_total = CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT,
+        .registry_file = CONFIG_REGISTRY_FILE_DEFAULT,
     };
 }
 

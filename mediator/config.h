@@ -50,6 +50,7 @@
 #define CONFIG_CONTROL_TIMEOUT_MS_DEFAULT 10000u
 #define CONFIG_CONTROL_OUTPUT_DEFAULT   (4u << 20)
 #define CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT (64u << 20)
+#define CONFIG_REGISTRY_FILE_DEFAULT    (64u << 20)     /* ~300 k VMs */
 #define CONFIG_OUTPUT_MIN               (64u << 10)
 #define CONFIG_OUTPUT_MAX               (1u << 30)
 
@@ -87,6 +88,7 @@ struct config_limits {
     unsigned control_timeout_ms;        /* control-timeout-ms: idle or mid-line */
     unsigned control_output;            /* control-output-max: unread reply bytes per client */
     unsigned control_output_total;      /* control-output-total-max */
+    unsigned registry_file;             /* registry-file-max: bytes restored at most */
 };
 
 struct config {

@@ -195,7 +195,8 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     }
     m->registry_path = g_build_filename(m->cfg.runtime_dir, REGISTRY_FILE_NAME, NULL);
     m->restoring = true;
-    restored = registry_file_restore(m->registry_path, commands_handle, m, m->registry_kept);
+    restored = registry_file_restore(m->registry_path, m->cfg.limits.registry_file,
+                                     commands_handle, m, m->registry_kept);
     m->restoring = false;
     if (restored) {
         g_info("%u VM(s) registered again from %s", restored, m->registry_path);

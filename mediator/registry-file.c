@@ -95,9 +95,9 @@ static gboolean restorable(const char *path, unsigned lineno, const char *line, 
 
 /*
  * The file's text, read only when it is a regular file of this process's
- * user, not a symbolic link, and at most REGISTRY_FILE_MAX bytes.
+ * user, not a symbolic link, and at most max_bytes.
  */
-static gboolean read_state(const char *path, char **text, GError **error)
+static gboolean read_state(const char *path, unsigned max_bytes, char **text, GError **error)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
@@ -112,9 +112,10 @@ static gboolean read_state(const char *path, char **text, GError **error)
         return FALSE;
     }
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        st.st_size > REGISTRY_FILE_MAX) {
+        st.st_size > max_bytes) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "not a regular file of this user of at most %u bytes", REGISTRY_FILE_MAX);
+                    "not a regular file of this user of at most %u bytes (registry-file-max)",
+                    max_bytes);
         close(fd);
         return FALSE;
     }
@@ -128,15 +129,15 @@ static gboolean read_state(const char *path, char **text, GError **error)
     return TRUE;
 }
 
-unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data,
-                               GPtrArray *kept)
+unsigned registry_file_restore(const char *path, unsigned max_bytes,
+                               registry_file_replay_fn replay, void *data, GPtrArray *kept)
 {
     g_autofree char *text = NULL;
     g_autoptr(GError) error = NULL;
     g_auto(GStrv) lines = NULL;
     unsigned restored = 0;
 
-    if (!read_state(path, &text, &error)) {
+    if (!read_state(path, max_bytes, &text, &error)) {
         if (!g_error_matches(error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
             g_warning("not restoring the registry from %s: %s", path, error->message);
         }

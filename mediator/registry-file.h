@@ -14,7 +14,6 @@
 #include "registry.h"
 
 #define REGISTRY_FILE_NAME  "registry.jsonl"
-#define REGISTRY_FILE_MAX   (64u << 20)     /* bytes restored at most (~300 k VMs) */
 
 /*
  * Write reg's VMs to path (atomically: a temporary file renamed; mode 0600),
@@ -34,10 +33,10 @@ typedef char *(*registry_file_replay_fn)(const char *line, size_t len, void *dat
  * the pool, or restarted with another config) is not served, but its line
  * goes to kept (strings) so that saving keeps it, and a restart with the
  * pool back registers it again.  A missing file restores nothing, and so
- * does one that is a symbolic link, not this user's or over
- * REGISTRY_FILE_MAX (logged).  Returns how many VMs were registered again.
+ * does one that is a symbolic link, not this user's or over max_bytes
+ * (logged).  Returns how many VMs were registered again.
  */
-unsigned registry_file_restore(const char *path, registry_file_replay_fn replay, void *data,
-                               GPtrArray *kept);
+unsigned registry_file_restore(const char *path, unsigned max_bytes,
+                               registry_file_replay_fn replay, void *data, GPtrArray *kept);
 
 #endif /* MEDIATOR_REGISTRY_FILE_H */

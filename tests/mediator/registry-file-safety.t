@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 9
+plan 11
 state=$run/registry.jsonl
 
 write_config
@@ -52,3 +52,12 @@ DAEMON_START_LIMIT=10 start_daemon
 ok $? "with 3000 VMs in the state file the daemon answers within 10 s"
 is "$(vgpuctl list --json | json "len(j['vms'])")" 3000 "all 3000 are registered again"
 is "$(wc -l < "$state")" 3000 "and the state file holds them"
+
+# registry-file-max: a state file over it is not restored, and the log says why.
+stop_daemon
+write_config "registry-file-max=65536"
+: > "$tmp/daemon.log"
+start_daemon || bail "daemon did not restart"
+is "$(vgpuctl list --json | json "len(j['vms'])")" 0 "a state file over registry-file-max is not restored"
+like "$(cat "$tmp/daemon.log")" "not restoring the registry from $state: .*at most 65536 bytes \\(registry-file-max\\)" \
+    "the log names the limit"
