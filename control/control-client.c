@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "control-client.h"
+#include "runtime-dir.h"
 
 #define CONTROL_CLIENT_SOCKET   "control.sock"
 #define CONTROL_CLIENT_CHUNK    65536
@@ -57,9 +58,19 @@ ControlClient *control_client_connect(const char *path, unsigned timeout_ms, GEr
     ControlClient *c;
     int fd;
 
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autoptr(GError) untrusted = NULL;
+
     if (strlen(path) >= sizeof(addr.sun_path)) {
         g_set_error(error, CONTROL_CLIENT_ERROR, CONTROL_CLIENT_ERROR_UNREACHABLE,
                     "socket path %s is too long", path);
+        return NULL;
+    }
+    /* the answer from a socket someone else could have put there means nothing
+     * (a directory that is not there fails at connect, with its own message) */
+    if (g_file_test(dir, G_FILE_TEST_EXISTS) && !runtime_dir_trusted(dir, &untrusted)) {
+        g_set_error(error, CONTROL_CLIENT_ERROR, CONTROL_CLIENT_ERROR_UNREACHABLE,
+                    "not connecting to %s: %s", path, untrusted->message);
         return NULL;
     }
     strcpy(addr.sun_path, path);

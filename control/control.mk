@@ -6,7 +6,7 @@
 CONTROL_PKGS    := glib-2.0 gio-2.0 json-glib-1.0
 CONTROL_CFLAGS  := $(shell $(PKG_CONFIG) --cflags $(CONTROL_PKGS) 2>/dev/null) -Icontrol
 CONTROL_LIBS    := $(shell $(PKG_CONFIG) --libs $(CONTROL_PKGS) 2>/dev/null)
-CONTROL_SRCS    := control/control-proto.c control/control-client.c
+CONTROL_SRCS    := control/control-proto.c control/control-client.c control/runtime-dir.c
 CONTROL_LIB     := $(B)/libvgpu-control.a
 CONTROL_HEADERS := $(wildcard control/*.h) $(COMMON_HEADERS)
 

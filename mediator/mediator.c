@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mediator.h"
+#include "runtime-dir.h"
 #include "registry-file.h"
 #include "spin-poll.h"
 
@@ -122,38 +123,6 @@ static gboolean mediator_on_hup(gpointer data)
     g_warning("SIGHUP: reloading the configuration is not supported; restart the service "
               "to apply changes");
     return G_SOURCE_CONTINUE;
-}
-
-/*
- * The sockets and the registry file live in the runtime dir: one that
- * someone else owns, or that any user may write, would let them replace
- * the sockets (clients would talk to an impostor) or the registry.
- */
-static gboolean runtime_dir_trusted(const char *dir, GError **error)
-{
-    struct stat st;
-
-    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
-                    "runtime-dir %s is not a directory (a symbolic link is not taken)", dir);
-        return FALSE;
-    }
-    /* root may run the daemon on the packaged /run/vgpu, which its system user owns */
-    if (st.st_uid != geteuid() && st.st_uid != 0 && st.st_uid > MEDIATOR_SYSTEM_UID_MAX) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                    "runtime-dir %s belongs to uid %u, neither this daemon's user nor root nor "
-                    "a system user: refused (that user could replace its sockets)", dir,
-                    (unsigned)st.st_uid);
-        return FALSE;
-    }
-    if (st.st_mode & S_IWOTH) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                    "runtime-dir %s is writable by every user (mode %04o): refused (another "
-                    "user could replace its sockets); chmod o-w it", dir,
-                    (unsigned)(st.st_mode & 07777));
-        return FALSE;
-    }
-    return TRUE;
 }
 
 struct mediator *mediator_new(struct config *cfg, GError **error)

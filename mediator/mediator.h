@@ -19,7 +19,6 @@
 
 #define MEDIATOR_DRAIN_POLL_MS  10      /* how often a stopping daemon looks at its units */
 #define MEDIATOR_FLUSH_MS       2000    /* how long a stopping daemon tries to send */
-#define MEDIATOR_SYSTEM_UID_MAX 999     /* Debian's SYS_UID_MAX: system users' uids */
 /* Descriptors the daemon wants beyond every device and control connection
  * its limits allow: plugins, workers, windows in use, the registry file. */
 #define MEDIATOR_FDS_SPARE      256

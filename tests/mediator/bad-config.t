@@ -42,12 +42,12 @@ mkdir -p "$tmp/shared" && chmod 1777 "$tmp/shared"
 printf '[mediator]\nruntime-dir=%s/shared\n[pool A]\nbackend=cpu\n' "$tmp" > "$tmp/shared.conf"
 out=$(daemon --config "$tmp/shared.conf"); status=$?
 is "$status" 1 "a world-writable runtime dir exits 1"
-like "$out" "runtime-dir $tmp/shared is writable by every user \(mode 1777\): refused" "and says why"
+like "$out" "runtime-dir $tmp/shared is writable by every user \(mode 1777\): not trusted" "and says why"
 mkdir -p "$tmp/theirs" && chown nobody "$tmp/theirs"
 printf '[mediator]\nruntime-dir=%s/theirs\n[pool A]\nbackend=cpu\n' "$tmp" > "$tmp/theirs.conf"
 out=$(daemon --config "$tmp/theirs.conf"); status=$?
 is "$status" 1 "a runtime dir of another user exits 1"
-like "$out" "runtime-dir $tmp/theirs belongs to uid $(id -u nobody), neither this daemon's user nor root nor a system user" \
+like "$out" "runtime-dir $tmp/theirs belongs to uid $(id -u nobody), neither this user nor root nor a system user" \
     "and says whose it is"
 ln -s "$tmp/theirs" "$tmp/link"
 printf '[mediator]\nruntime-dir=%s/link\n[pool A]\nbackend=cpu\n' "$tmp" > "$tmp/link.conf"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 22
+plan 24
 
 u1=$(uuid_n 1)
 u2=$(uuid_n 2)
@@ -56,3 +56,14 @@ like "$(ctl ping)" "^vgpu-mediatord [0-9.]+ \(pid $daemon_pid\) up [0-9]+ s: 2 V
     "ping tells version, pid and counts"
 out=$(ctl unregister "$u1"); is "$?:$out" "0:unregistered $u1; 0 queued request(s) cancelled" "unregister: exit 0"
 is "$(ctl list --json | json "[v['vm_id'] for v in j['vms']]")" "[8]" "the unregistered VM is gone"
+
+# vgpuctl does not talk to a socket in a directory someone else controls.
+mkdir -p "$tmp/foreign" "$tmp/open"
+chown 65534 "$tmp/foreign"
+chmod 1777 "$tmp/open"
+"$build/vgpuctl" --runtime-dir "$tmp/foreign" ping > "$tmp/foreign.out" 2>&1
+like "$?:$(cat "$tmp/foreign.out")" "^[1-9][0-9]*:.*not connecting to $tmp/foreign/control.sock: runtime-dir $tmp/foreign belongs to uid 65534" \
+    "a runtime dir owned by another (non-system) user is not trusted"
+"$build/vgpuctl" --runtime-dir "$tmp/open" ping > "$tmp/open.out" 2>&1
+like "$?:$(cat "$tmp/open.out")" "^[1-9][0-9]*:.*runtime-dir $tmp/open is writable by every user" \
+    "a world-writable runtime dir is not trusted"
