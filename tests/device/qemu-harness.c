@@ -286,6 +286,27 @@ char *vq_start_refused(const char *dir, const char *const *args)
     return out;
 }
 
+/* Release what the harness holds of a QEMU that has been reaped. */
+static void vq_free(VgpuQemu *q)
+{
+    close(q->qtest_fd);
+    close(q->qmp_fd);
+    g_string_free(q->qtest_in, TRUE);
+    g_string_free(q->qmp_in, TRUE);
+    g_ptr_array_free(q->qmp_events, TRUE);
+    g_free(q->dir);
+    g_free(q);
+}
+
+void vq_kill(VgpuQemu *q)
+{
+    int status;
+
+    kill(q->pid, SIGKILL);
+    waitpid(q->pid, &status, 0);
+    vq_free(q);
+}
+
 void vq_stop(VgpuQemu *q)
 {
     int status, waited = 0;
@@ -303,13 +324,7 @@ void vq_stop(VgpuQemu *q)
         g_usleep(VQ_POLL_INTERVAL_US);
         waited += VQ_POLL_INTERVAL_US;
     }
-    close(q->qtest_fd);
-    close(q->qmp_fd);
-    g_string_free(q->qtest_in, TRUE);
-    g_string_free(q->qmp_in, TRUE);
-    g_ptr_array_free(q->qmp_events, TRUE);
-    g_free(q->dir);
-    g_free(q);
+    vq_free(q);
 }
 
 /* Next whole line from fd into a new string (without the newline). */

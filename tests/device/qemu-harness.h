@@ -48,6 +48,9 @@ VgpuQemu *vq_start(const char *dir, const VqOptions *opts);
 /* SIGTERM (SIGKILL after VQ_TIMEOUT_MS), reap, free. */
 void vq_stop(VgpuQemu *q);
 
+/* SIGKILL at once (a QEMU that crashes or is killed by its admin), reap, free. */
+void vq_kill(VgpuQemu *q);
+
 /* The mediator socket path a QEMU in dir connects to (g_free it). */
 char *vq_mediator_path(const char *dir);
 
