@@ -36,7 +36,7 @@ static const char *const mediator_keys[] = {
     "device-connections-max", "device-connections-per-uid", "hello-timeout-ms",
     "message-timeout-ms", "device-output-max", "device-output-total-max",
     "control-clients-max", "control-timeout-ms", "control-output-max",
-    "control-output-total-max", "registry-file-max", NULL,
+    "control-output-total-max", "registry-file-max", "window-max-mib", NULL,
 };
 
 static const char *const pool_keys[] = {
@@ -268,7 +268,8 @@ static gboolean parse_limits(struct config_parser *p, struct config_limits *l, G
            parser_uint(p, g, "control-output-total-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
                        &l->control_output_total, error) &&
            parser_uint(p, g, "registry-file-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
-                       &l->registry_file, error);
+                       &l->registry_file, error) &&
+           parser_uint(p, g, "window-max-mib", 1, CONFIG_WINDOW_MIB_MAX, &l->window_mib, error);
 }
 
 static gboolean parse_mediator(struct config_parser *p, GError **error)
@@ -449,6 +450,7 @@ static void config_defaults(struct config *cfg, const char *path)
         .control_output = CONFIG_CONTROL_OUTPUT_DEFAULT,
         .control_output_total = CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT,
         .registry_file = CONFIG_REGISTRY_FILE_DEFAULT,
+        .window_mib = CONFIG_WINDOW_MIB_MAX,
     };
 }
 

@@ -51,6 +51,7 @@
 #define CONFIG_CONTROL_OUTPUT_DEFAULT   (4u << 20)
 #define CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT (64u << 20)
 #define CONFIG_REGISTRY_FILE_DEFAULT    (64u << 20)     /* ~300 k VMs */
+#define CONFIG_WINDOW_MIB_MAX           16384u      /* VGPU_WINDOW_SIZE_MAX in MiB */
 #define CONFIG_OUTPUT_MIN               (64u << 10)
 #define CONFIG_OUTPUT_MAX               (1u << 30)
 
@@ -89,6 +90,7 @@ struct config_limits {
     unsigned control_output;            /* control-output-max: unread reply bytes per client */
     unsigned control_output_total;      /* control-output-total-max */
     unsigned registry_file;             /* registry-file-max: bytes restored at most */
+    unsigned window_mib;                /* window-max-mib: a device's data window at most */
 };
 
 struct config {

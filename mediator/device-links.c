@@ -538,6 +538,14 @@ static gboolean handle_window(struct device_links *d, struct device_conn *c,
         conn_protocol_error(c, why);
         return FALSE;
     }
+    if (size > (uint64_t)d->limits.window_mib << 20) {
+        /* not a protocol error: the device would reconnect and send it again */
+        close(fd);
+        g_warning("%s: its data window of %" G_GUINT64_FORMAT " MiB is over window-max-mib (%u): "
+                  "not mapped; its window operations end in NO_WINDOW", LABEL(c), size >> 20,
+                  d->limits.window_mib);
+        return TRUE;
+    }
     c->window = window_new(fd, size, links_window_released, d, &error);
     if (!c->window) {
         g_autofree char *refused = g_strdup_printf("WINDOW refused: %s", error->message);

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 35
+plan 37
 
 write_config
 start_daemon || bail "daemon did not start"
@@ -97,3 +97,13 @@ op after OK --op add-u32 --count 1000
 is "$op_status" 0 "after the malformed windows, a VM's window operations still run"
 kill -0 "$daemon_pid"
 is "$?" 0 "the mediator survived every malformed window"
+
+# window-max-mib: a larger window is not mapped; its operations end in NO_WINDOW.
+stop_daemon
+write_config "window-max-mib=1"
+start_daemon || bail "daemon did not restart"
+vgpuctl register "$u1" --pool A --priority high --vm-id 1 --name win1 >/dev/null
+op over-max NO_WINDOW --op sum --count 4 --size 2097152
+is "$op_status" 0 "a window over window-max-mib is not mapped: NO_WINDOW"
+like "$(cat "$tmp/daemon.log")" "its data window of 2 MiB is over window-max-mib \\(1\\): not mapped" \
+    "the log says why"

@@ -150,7 +150,7 @@ static const struct {
       "queue-limit, vm-queue-limit, aging-ms, drain-timeout-ms, spin-us, plugin-dir, socket-group, "
       "device-connections-max, device-connections-per-uid, hello-timeout-ms, message-timeout-ms, "
       "device-output-max, device-output-total-max, control-clients-max, control-timeout-ms, "
-      "control-output-max, control-output-total-max, registry-file-max)" },
+      "control-output-max, control-output-total-max, registry-file-max, window-max-mib)" },
     { "[mediator]\nqueue-limit=5\nspin-us=1\nqueue-limit=6\n[pool A]\nbackend=cpu\n",
       CONFIG_ERROR_SYNTAX, PATH ":4: [mediator] queue-limit is already set at line 2" },
     { "[pool A]\nbackend=cpu\nbackend[de]=cuda\n", CONFIG_ERROR_SYNTAX,
