@@ -19,6 +19,7 @@
 #                   "quit" ends the agent and the VM powers off.
 #
 # Every wait is bounded; a VM that outlives GV_VM_LIMIT seconds is killed.
+# GV_DEVICE_PROPS adds properties to the device (e.g. window-size=256M).
 # KVM is used where it really boots guests, else TCG (scripts/accel.sh;
 # VGPU_TEST_ACCEL=tcg or kvm forces one).
 
@@ -157,7 +158,7 @@ gv_vm_start() {
         -serial "file:$dir/serial.log" \
         -chardev "pipe,id=agent,path=$dir/agent" -serial chardev:agent \
         -chardev "socket,id=mediator,path=$gv_run/mediator.sock,reconnect=1" \
-        -device vgpu-stub,chardev=mediator,addr=0x1e \
+        -device "vgpu-stub,chardev=mediator,addr=0x1e${GV_DEVICE_PROPS:+,$GV_DEVICE_PROPS}" \
         "$@" >"$dir/qemu.log" 2>&1 </dev/null &
     gv_vm_pid[$name]=$!
 }
