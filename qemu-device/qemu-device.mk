@@ -36,9 +36,10 @@ install-qemu: qemu
 
 # Device tests: gtest programs that run this QEMU build with -accel qtest
 # against a fake mediator on a real socket (tests/device/).
-DEVICE_TEST_NAMES := registers request errors irq reconnect fuzz migration window kill
+DEVICE_TEST_NAMES := registers request errors irq reconnect fuzz migration window window-ops kill
 DEVICE_TESTS := $(DEVICE_TEST_NAMES:%=$(B)/tests/device-%-test)
-DEVICE_TEST_LIB := $(B)/tests/device/qemu-harness.o $(B)/tests/device/fake-mediator.o
+DEVICE_TEST_LIB := $(B)/tests/device/qemu-harness.o $(B)/tests/device/fake-mediator.o \
+                   $(B)/tests/device/real-mediator.o
 DEVICE_TEST_HEADERS := $(wildcard tests/device/*.h)
 
 UNIT_TESTS += $(DEVICE_TESTS)

@@ -7,17 +7,13 @@
  * where they were after the first few rounds: nothing per connection or
  * per request is left behind.
  */
-#include <fcntl.h>
 #include <glib.h>
-#include <glib/gstdio.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "qemu-harness.h"
+#include "real-mediator.h"
 #include "vgpu/codec.h"
 
 #define KILLS           200
@@ -25,19 +21,6 @@
 #define SETTLE_MS       20000       /* how long the mediator may take to let go */
 #define RSS_SLACK_KIB   4096        /* allocator caches, not a leak per round */
 #define UUID            "00000000-0000-4000-8000-00000000abcd"
-
-typedef struct {
-    char *dir;
-    GPid mediator;
-} KillFixture;
-
-static char *build_path(const char *name)
-{
-    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
-    g_autofree char *dir = g_path_get_dirname(exe);
-
-    return g_build_filename(dir, "..", name, NULL);
-}
 
 static unsigned open_fds(GPid pid)
 {
@@ -65,80 +48,8 @@ static unsigned rss_kib(GPid pid)
     return (unsigned)strtoul(line + strlen("VmRSS:"), NULL, 10);
 }
 
-static void run_vgpuctl(KillFixture *f, const char *const *args)
-{
-    g_autofree char *vgpuctl = build_path("vgpuctl");
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autoptr(GError) error = NULL;
-    int status = -1;
-
-    g_ptr_array_add(argv, vgpuctl);
-    g_ptr_array_add(argv, (char *)"--runtime-dir");
-    g_ptr_array_add(argv, f->dir);
-    for (; *args; args++) {
-        g_ptr_array_add(argv, (char *)*args);
-    }
-    g_ptr_array_add(argv, NULL);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
-                               NULL, NULL, NULL, NULL, &status, &error));
-    g_assert_no_error(error);
-    g_assert_cmpint(status, ==, 0);
-}
-
-static void fixture_start(KillFixture *f)
-{
-    g_autofree char *conf = NULL, *text = NULL, *log = NULL, *control = NULL;
-    g_autofree char *mediator = build_path("vgpu-mediatord");
-    g_autoptr(GError) error = NULL;
-    const char *register_args[] = { "register", UUID, "--pool", "A", "--priority", "high",
-                                    "--vm-id", "1", "--name", "killed", NULL };
-    int log_fd;
-
-    f->dir = g_dir_make_tmp("vgpu-kill-test-XXXXXX", &error);
-    g_assert_no_error(error);
-    conf = g_build_filename(f->dir, "mediator.conf", NULL);
-    /* 0.2 s a request: the one running when its QEMU dies is still running
-     * when the next QEMU's request queues behind it */
-    text = g_strdup_printf("[mediator]\nruntime-dir=%s\n[pool A]\nbackend=cpu\n"
-                           "service-time-us=200000\n", f->dir);
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    log = g_build_filename(f->dir, "mediator.log", NULL);
-    log_fd = g_open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    g_assert_cmpint(log_fd, >=, 0);
-    {
-        const char *argv[] = { mediator, "--config", conf, NULL };
-        GSpawnFlags flags = G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL;
-
-        g_assert_true(g_spawn_async_with_fds(NULL, (char **)argv, NULL, flags, NULL, NULL,
-                                             &f->mediator, -1, -1, log_fd, &error));
-        g_assert_no_error(error);
-    }
-    close(log_fd);
-    control = g_build_filename(f->dir, "control.sock", NULL);
-    for (int i = 0; i < 500 && !g_file_test(control, G_FILE_TEST_EXISTS); i++) {
-        g_usleep(10000);
-    }
-    g_assert_true(g_file_test(control, G_FILE_TEST_EXISTS));
-    run_vgpuctl(f, register_args);
-}
-
-static void fixture_stop(KillFixture *f)
-{
-    int status;
-
-    kill(f->mediator, SIGTERM);
-    waitpid(f->mediator, &status, 0);
-    g_spawn_close_pid(f->mediator);
-    if (!g_getenv("KEEP_TMP")) {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-
-        g_assert_cmpint(system(cmd), ==, 0);
-    }
-    g_free(f->dir);
-}
-
 /* One QEMU: identity, a request in flight, SIGKILL. */
-static void one_killed_qemu(KillFixture *f)
+static void one_killed_qemu(RealMediator *f)
 {
     VqOptions opts = { .uuid = UUID };
     uint8_t request[VGPU_REQUEST_MAX];
@@ -170,27 +81,29 @@ static unsigned settled_fds(GPid pid, unsigned want)
 
 static void test_qemu_killed_mid_request(void)
 {
-    KillFixture f;
+    RealMediator f;
     unsigned fds0 = 0, rss0 = 0, fds1, rss1;
     int status;
 
-    fixture_start(&f);
+    /* 0.2 s a request: the one running when its QEMU dies is still running
+     * when the next QEMU's request queues behind it */
+    rm_start(&f, "service-time-us=200000\n", UUID);
     for (int i = 0; i < KILLS; i++) {
         one_killed_qemu(&f);
         if (i + 1 == WARMUP) {
             g_usleep(500000);           /* the last request runs out */
-            fds0 = open_fds(f.mediator);
-            rss0 = rss_kib(f.mediator);
+            fds0 = open_fds(f.pid);
+            rss0 = rss_kib(f.pid);
         }
     }
-    fds1 = settled_fds(f.mediator, fds0);
-    rss1 = rss_kib(f.mediator);
+    fds1 = settled_fds(f.pid, fds0);
+    rss1 = rss_kib(f.pid);
     g_test_message("after %d rounds: %u fds, %u KiB resident; after all %d: %u fds, %u KiB",
                    WARMUP, fds0, rss0, KILLS, fds1, rss1);
-    g_assert_cmpint(waitpid(f.mediator, &status, WNOHANG), ==, 0);     /* still running */
+    g_assert_cmpint(waitpid(f.pid, &status, WNOHANG), ==, 0);     /* still running */
     g_assert_cmpuint(fds1, ==, fds0);
     g_assert_cmpuint(rss1, <=, rss0 + RSS_SLACK_KIB);
-    fixture_stop(&f);
+    rm_stop(&f);
 }
 
 int main(int argc, char **argv)
