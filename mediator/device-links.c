@@ -220,7 +220,9 @@ static void conn_send(struct device_conn *c, const void *buf, size_t len)
     if (c->out->len > c->links->limits.device_output) {
         c->stuck = true;
     }
-    if (!c->out_scheduled || c->stuck) {
+    /* the main thread also looks at the total each time it is over */
+    if (!c->out_scheduled || c->stuck ||
+        (gsize)g_atomic_pointer_get(&c->links->out_total) > c->links->limits.device_output_total) {
         c->out_scheduled = true;
         g_idle_add_full(G_PRIORITY_HIGH, conn_out_requested, conn_ref(c), conn_unref);
     }

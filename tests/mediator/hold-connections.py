@@ -59,12 +59,15 @@ def main():
     for _ in range(n):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(path)
-        if mode in ("hello", "partial"):
-            s.sendall(hello_frame())
-        if mode == "partial":
-            s.sendall(struct.pack("<I", MAGIC) + b"\x01")
-        if mode == "line":
-            s.sendall(b'{"command":')
+        try:
+            if mode in ("hello", "partial"):
+                s.sendall(hello_frame())
+            if mode == "partial":
+                s.sendall(struct.pack("<I", MAGIC) + b"\x01")
+            if mode == "line":
+                s.sendall(b'{"command":')
+        except (BrokenPipeError, ConnectionResetError):
+            pass        # closed before it could send: the wait below sees it
         socks.append(s)
     if mode == "flood":
         flood(socks, start, limit)
