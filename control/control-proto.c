@@ -69,15 +69,43 @@ static const struct {
 
 static gboolean fail(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
+/*
+ * The message with each control character written as \n, \t, \r or \xNN:
+ * it quotes what the client sent (json-glib's own messages quote it too,
+ * a string's \n decoded), and it must stay one line in the daemon's log
+ * and in vgpuctl's output.  UTF-8 passes unchanged.
+ */
+static char *one_line(const char *text)
+{
+    GString *out = g_string_sized_new(strlen(text));
+
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '\n') {
+            g_string_append(out, "\\n");
+        } else if (*p == '\t') {
+            g_string_append(out, "\\t");
+        } else if (*p == '\r') {
+            g_string_append(out, "\\r");
+        } else if (*p < 0x20 || *p == 0x7f) {
+            g_string_append_printf(out, "\\x%02x", *p);
+        } else {
+            g_string_append_c(out, (char)*p);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
 static gboolean fail(GError **error, int code, const char *fmt, ...)
 {
     va_list ap;
     g_autofree char *message = NULL;
+    g_autofree char *line = NULL;
 
     va_start(ap, fmt);
     message = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_set_error_literal(error, CONTROL_ERROR, code, message);
+    line = one_line(message);
+    g_set_error_literal(error, CONTROL_ERROR, code, line);
     return FALSE;
 }
 
@@ -183,6 +211,90 @@ static gboolean parse_args(JsonObject *obj, struct control_request *req, GError 
     return TRUE;
 }
 
+/*
+ * A \u escape as json-glib 1.6 reads it: up to 4 hex digits at line[i]
+ * (*digits of them), each at its place ("\udb" is 0xdb00), stopping at
+ * the first other character, which it swallows.
+ */
+static unsigned escape_unit(const char *line, size_t len, size_t i, size_t *digits)
+{
+    unsigned unit = 0;
+    size_t n = 0;
+
+    for (; n < 4 && i + n < len && g_ascii_isxdigit(line[i + n]); n++) {
+        unit |= (unsigned)g_ascii_xdigit_value(line[i + n]) << (4 * (3 - n));
+    }
+    *digits = n;
+    return unit;
+}
+
+/*
+ * What json-glib 1.6 would leak memory on, refused before it parses: NULL,
+ * or why.  It takes "{...}{...}" or "1{...}" as its first value and leaks
+ * the container after it, and it leaks the string being read when a UTF-16
+ * surrogate escape is followed by a \u escape that does not complete the
+ * pair ("\ud800\u0041"): 24 bytes and more for every such line, for as
+ * long as a client sends them.  The text is read as json-glib's scanner
+ * reads it: blanks; comments from a '/' to the next '/' (its single-line
+ * comment pair is "//"); strings in single quotes without escapes and in
+ * double quotes with them, a \u escape swallowing what it swallows.  A
+ * surrogate escape must be a complete pair here.  ("var x = {...}", which
+ * json-glib also takes, is refused as more than one value.)
+ */
+static const char *json_leak_hazard(const char *line, size_t len)
+{
+    unsigned depth = 0;
+    gboolean seen = FALSE;
+    size_t bom = len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;    /* skipped too */
+
+    for (size_t i = bom; i < len; i++) {
+        char c = line[i];
+
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            continue;
+        }
+        if (c == '/') {
+            for (i++; i < len && line[i] != '/'; i++) {
+            }
+            continue;
+        }
+        if (c == '\'') {
+            for (i++; i < len && line[i] != '\''; i++) {
+            }
+        } else if (c == '"') {
+            for (i++; i < len && line[i] != '"'; i++) {
+                size_t digits, low_digits;
+                unsigned unit, low;
+
+                if (line[i] != '\\' || ++i >= len || line[i] != 'u') {
+                    continue;       /* a character, or the one escaped */
+                }
+                unit = escape_unit(line, len, i + 1, &digits);
+                if (unit < 0xd800 || unit > 0xdfff) {
+                    i += digits + (digits > 0 && digits < 4);
+                    continue;
+                }
+                low = i + 6 < len && line[i + 5] == '\\' && line[i + 6] == 'u'
+                      ? escape_unit(line, len, i + 7, &low_digits) : 0;
+                if (digits < 4 || unit > 0xdbff || low < 0xdc00 || low > 0xdfff ||
+                    low_digits < 4) {
+                    return "request has a UTF-16 surrogate escape that is not a pair";
+                }
+                i += 10;            /* uXXXX\uXXXX */
+            }
+        } else if (c == '{' || c == '[') {
+            if (depth == 0 && seen) {
+                return "request is more than one JSON value";
+            }
+            depth++;
+        } else if (c == '}' || c == ']') {
+            depth -= depth > 0;
+        }
+        seen = TRUE;
+    }
+    return NULL;
+}
+
 gboolean control_request_parse(const char *line, size_t len, struct control_request *req,
                                GError **error)
 {
@@ -190,7 +302,7 @@ gboolean control_request_parse(const char *line, size_t len, struct control_requ
     g_autoptr(GError) local = NULL;
     JsonNode *root;
     JsonObject *obj;
-    const char *command;
+    const char *command, *hazard;
     int i;
 
     memset(req, 0, sizeof(*req));
@@ -204,6 +316,9 @@ gboolean control_request_parse(const char *line, size_t len, struct control_requ
     /* json-glib would cut the string there: "a\u0000b" would register as "a" */
     if (g_strstr_len(line, (gssize)len, "\\u0000")) {
         return fail(error, CONTROL_ERROR_MALFORMED, "request contains an escaped NUL (\\u0000)");
+    }
+    if ((hazard = json_leak_hazard(line, len))) {
+        return fail(error, CONTROL_ERROR_MALFORMED, "%s", hazard);
     }
     parser = json_parser_new_immutable();
     if (!json_parser_load_from_data(parser, line, (gssize)len, &local)) {
