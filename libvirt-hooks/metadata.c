@@ -1,6 +1,7 @@
 /*
  * The vgpu identity in a libvirt domain XML: see metadata.h.
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include <libxml/parser.h>
@@ -13,21 +14,57 @@
 
 G_DEFINE_QUARK(vgpu-libvirt-metadata-error-quark, metadata_error)
 
+static void metadata_fail(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+
+/*
+ * Set a METADATA_ERROR, each control character of the message written as
+ * \n, \t, \r or \xNN: messages quote values from the XML (an attribute's
+ * &#10; or a <uuid>'s text may hold a newline), and each is one line, as
+ * metadata.h promises (the hook's report in `virsh start`).  UTF-8 passes.
+ */
+static void metadata_fail(GError **error, int code, const char *fmt, ...)
+{
+    va_list ap;
+    char *message;
+    GString *line;
+
+    va_start(ap, fmt);
+    message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    line = g_string_sized_new(strlen(message));
+    for (const unsigned char *p = (const unsigned char *)message; *p; p++) {
+        if (*p == '\n') {
+            g_string_append(line, "\\n");
+        } else if (*p == '\t') {
+            g_string_append(line, "\\t");
+        } else if (*p == '\r') {
+            g_string_append(line, "\\r");
+        } else if (*p < 0x20 || *p == 0x7f) {
+            g_string_append_printf(line, "\\x%02x", *p);
+        } else {
+            g_string_append_c(line, (char)*p);
+        }
+    }
+    g_set_error_literal(error, METADATA_ERROR, code, line->str);
+    g_string_free(line, TRUE);
+    g_free(message);
+}
+
 xmlDoc *metadata_parse_xml(const char *xml, size_t len, GError **error)
 {
     xmlParserCtxt *ctxt;
     xmlDoc *doc;
 
     if (len > METADATA_XML_MAX) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "the domain XML is %zu bytes, more than the %u this reads", len,
-                    METADATA_XML_MAX);
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "the domain XML is %zu bytes, more than the %u this reads", len,
+                      METADATA_XML_MAX);
         return NULL;
     }
     ctxt = xmlNewParserCtxt();
     if (!ctxt) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "out of memory for the XML parser");
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "out of memory for the XML parser");
         return NULL;
     }
     /* No network, no entity expansion, and errors come back to us, not to stderr. */
@@ -38,8 +75,9 @@ xmlDoc *metadata_parse_xml(const char *xml, size_t len, GError **error)
         const xmlError *err = xmlCtxtGetLastError(ctxt);
         char *message = g_strstrip(g_strdup(err && err->message ? err->message : "unknown error"));
 
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "the domain XML is not well-formed: line %d: %s", err ? err->line : 0, message);
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "the domain XML is not well-formed: line %d: %s", err ? err->line : 0,
+                      message);
         g_free(message);
         xmlFreeDoc(doc);
         xmlFreeParserCtxt(ctxt);
@@ -49,9 +87,9 @@ xmlDoc *metadata_parse_xml(const char *xml, size_t len, GError **error)
     if (!metadata_domain_node(doc)) {
         xmlNode *root = xmlDocGetRootElement(doc);
 
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "the XML is a <%s>, not a libvirt <domain>",
-                    root ? (const char *)root->name : "nothing");
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "the XML is a <%s>, not a libvirt <domain>",
+                      root ? (const char *)root->name : "nothing");
         xmlFreeDoc(doc);
         return NULL;
     }
@@ -137,9 +175,9 @@ static char *required_attr(xmlNode *element, const char *attr, const char *want,
     char *copy;
 
     if (!value) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                    "<%s:%s> has no %s= attribute (%s)", METADATA_NS_PREFIX, METADATA_ELEMENT,
-                    attr, want);
+        metadata_fail(error, METADATA_ERROR_INVALID,
+                      "<%s:%s> has no %s= attribute (%s)", METADATA_NS_PREFIX, METADATA_ELEMENT,
+                      attr, want);
         return NULL;
     }
     copy = g_strdup((const char *)value);
@@ -163,17 +201,17 @@ static gboolean read_identity_attrs(xmlNode *element, struct metadata_identity *
         goto out;
     }
     if (!vgpu_pool_parse(pool, &ident->pool_id)) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                    "pool '%s' in <%s:%s> is not a pool name (%s)", pool, METADATA_NS_PREFIX,
-                    METADATA_ELEMENT, WANT_POOL);
+        metadata_fail(error, METADATA_ERROR_INVALID,
+                      "pool '%s' in <%s:%s> is not a pool name (%s)", pool, METADATA_NS_PREFIX,
+                      METADATA_ELEMENT, WANT_POOL);
     } else if (!vgpu_priority_parse(priority, &ident->priority)) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                    "priority '%s' in <%s:%s> is not %s", priority, METADATA_NS_PREFIX,
-                    METADATA_ELEMENT, WANT_PRIORITY);
+        metadata_fail(error, METADATA_ERROR_INVALID,
+                      "priority '%s' in <%s:%s> is not %s", priority, METADATA_NS_PREFIX,
+                      METADATA_ELEMENT, WANT_PRIORITY);
     } else if (!vgpu_vm_id_parse(vm_id, &ident->vm_id)) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                    "vm-id '%s' in <%s:%s> is not %s", vm_id, METADATA_NS_PREFIX,
-                    METADATA_ELEMENT, want_vm_id);
+        metadata_fail(error, METADATA_ERROR_INVALID,
+                      "vm-id '%s' in <%s:%s> is not %s", vm_id, METADATA_NS_PREFIX,
+                      METADATA_ELEMENT, want_vm_id);
     } else {
         ok = TRUE;
     }
@@ -193,14 +231,14 @@ static gboolean read_name_and_uuid(xmlNode *domain, struct metadata_identity *id
 
     ident->name = child_text(domain, "name");
     if (!ident->name || !*ident->name) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "the domain XML has no <name>");
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "the domain XML has no <name>");
         g_free(uuid_text);
         return FALSE;
     }
     if (!uuid_text || !vgpu_uuid_parse(uuid_text, uuid)) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "the domain XML has no valid <uuid> (got '%s')", uuid_text ? uuid_text : "");
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "the domain XML has no valid <uuid> (got '%s')", uuid_text ? uuid_text : "");
         g_free(uuid_text);
         return FALSE;
     }
@@ -241,8 +279,8 @@ enum metadata_result metadata_read(xmlDoc *doc, struct metadata_identity *ident,
 
     memset(ident, 0, sizeof(*ident));
     if (!domain) {
-        g_set_error(error, METADATA_ERROR, METADATA_ERROR_MALFORMED,
-                    "the XML has no libvirt <domain>");
+        metadata_fail(error, METADATA_ERROR_MALFORMED,
+                      "the XML has no libvirt <domain>");
         return METADATA_INVALID;
     }
     all = our_elements(doc, domain, "metadata/" METADATA_NS_PREFIX ":*");
@@ -259,23 +297,23 @@ enum metadata_result metadata_read(xmlDoc *doc, struct metadata_identity *ident,
 
         xmlXPathFreeObject(astray);
         if (misplaced) {
-            g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                        "the domain has %u element(s) of namespace %s outside its <metadata>: "
-                        "<%s:%s> must be a child of <metadata>", misplaced, METADATA_NS,
-                        METADATA_NS_PREFIX, METADATA_ELEMENT);
+            metadata_fail(error, METADATA_ERROR_INVALID,
+                          "the domain has %u element(s) of namespace %s outside its <metadata>: "
+                          "<%s:%s> must be a child of <metadata>", misplaced, METADATA_NS,
+                          METADATA_NS_PREFIX, METADATA_ELEMENT);
             return METADATA_INVALID;
         }
         return METADATA_NOT_OURS;
     }
     if (devices != 1) {
         if (devices == 0) {
-            g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                        "the domain's <metadata> has elements of namespace %s but no <%s:%s>",
-                        METADATA_NS, METADATA_NS_PREFIX, METADATA_ELEMENT);
+            metadata_fail(error, METADATA_ERROR_INVALID,
+                          "the domain's <metadata> has elements of namespace %s but no <%s:%s>",
+                          METADATA_NS, METADATA_NS_PREFIX, METADATA_ELEMENT);
         } else {
-            g_set_error(error, METADATA_ERROR, METADATA_ERROR_INVALID,
-                        "the domain's <metadata> has %u <%s:%s> elements; it must have one",
-                        devices, METADATA_NS_PREFIX, METADATA_ELEMENT);
+            metadata_fail(error, METADATA_ERROR_INVALID,
+                          "the domain's <metadata> has %u <%s:%s> elements; it must have one",
+                          devices, METADATA_NS_PREFIX, METADATA_ELEMENT);
         }
         return METADATA_INVALID;
     }
