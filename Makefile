@@ -43,6 +43,7 @@ include tests/tests.mk
 include qemu-device/qemu-device.mk control/control.mk mediator/mediator.mk \
         backend-cuda/backend-cuda.mk guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
         vgpuctl/vgpuctl.mk packaging/packaging.mk tests/e2e/e2e.mk
+include tests/fuzz/fuzz.mk
 
 all: $(ALL_TARGETS)
 
@@ -89,6 +90,8 @@ help:
 	@echo '                (TESTS="tests/x/y.t ..." runs only those)'
 	@echo 'make demo       run the demo: VMs sharing the mediator, see README.md'
 	@echo 'make bench      run the benchmarks, see docs/benchmarks.md'
+	@echo 'make fuzz       run each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (60)'
+	@echo '                (FUZZ_TARGETS="wire config" runs only those)'
 	@echo 'make mutate     plant each known bug (tests/mutate/) and check the tests catch it'
 	@echo '                (MUTANTS="name ..." runs only those)'
 	@echo 'make install    install under DESTDIR/PREFIX (default /usr/local)'
