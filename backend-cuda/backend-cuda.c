@@ -26,8 +26,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "vgpu/backend.h"
 #include "cuda-worker.h"
+#include "vgpu/backend.h"
+#include "vgpu/cuda-batch.h"
 
 #define CUDA_START_TIMEOUT_NS   (60ull * 1000000000u)   /* CUDA's init can take seconds */
 #define CUDA_EXEC_TIMEOUT_NS    (10ull * 1000000000u)   /* plus the service time */
@@ -488,6 +489,15 @@ static uint32_t cuda_execute(void *opaque, const struct vgpu_backend_job *job,
     uint32_t done = unit->seq;
     char how[64];
 
+    if (request->opcode == VGPU_OP_CUDA) {
+        /* Remoted CUDA calls do not run on the GPU yet (docs/cuda.md): each
+         * one says so, loudly, rather than pretending to have run. */
+        *result_count = vgpu_cuda_batch_answer_all(job->window->base + job->op->a,
+                                                   job->op->count,
+                                                   VGPU_CUDA_ERROR_NOT_SUPPORTED, results);
+        *exec_ns = 0;
+        return VGPU_OK;
+    }
     if (unit->pid <= 0) {
         snprintf(err, err_size, "GPU %d has no worker", unit->gpu);
         return VGPU_ERR_BACKEND;

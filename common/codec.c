@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vgpu/codec.h"
+#include "vgpu/cuda.h"
 
 static const struct vgpu_opcode_info opcode_table[] = {
     { VGPU_OP_VECTOR_ADD, "VECTOR_ADD", VGPU_VECTOR_ADD_PARAMS, VGPU_VECTOR_ADD_RESULTS, 0 },
@@ -14,6 +15,7 @@ static const struct vgpu_opcode_info opcode_table[] = {
     { VGPU_OP_SAXPY,      "SAXPY",      VGPU_SAXPY_PARAMS,      0,                       0 },
     { VGPU_OP_SUM_F32,    "SUM_F32",    VGPU_SUM_PARAMS,        VGPU_SUM_RESULTS,        0 },
     { VGPU_OP_SGEMM,      "SGEMM",      VGPU_SGEMM_PARAMS,      0,                       0 },
+    { VGPU_OP_CUDA,       "CUDA",       VGPU_CUDA_PARAMS,       VGPU_CUDA_RESULTS,       0 },
 };
 
 const struct vgpu_opcode_info *vgpu_opcode_lookup(uint32_t opcode)

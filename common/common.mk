@@ -1,5 +1,5 @@
 # The contract codec and identity helpers, linked into every part.
-COMMON_SRCS := common/codec.c common/identity.c common/ops.c
+COMMON_SRCS := common/codec.c common/identity.c common/ops.c common/cuda-batch.c
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/%.o)
 COMMON_LIB  := $(B)/libvgpu-common.a
 COMMON_HEADERS := $(wildcard include/vgpu/*.h)

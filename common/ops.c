@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "vgpu/cuda.h"
 #include "vgpu/ops.h"
 
 bool vgpu_opcode_uses_window(uint32_t opcode)
@@ -13,6 +14,7 @@ bool vgpu_opcode_uses_window(uint32_t opcode)
     case VGPU_OP_SAXPY:
     case VGPU_OP_SUM_F32:
     case VGPU_OP_SGEMM:
+    case VGPU_OP_CUDA:
         return true;
     }
     return false;
@@ -71,6 +73,11 @@ size_t vgpu_window_op_encode(void *buf, size_t cap, const struct vgpu_window_op 
         put64(p, op->count);
         put64(p + 2, op->a);
         n = VGPU_SUM_PARAMS;
+        break;
+    case VGPU_OP_CUDA:
+        put64(p, op->a);
+        put64(p + 2, op->count);
+        n = VGPU_CUDA_PARAMS;
         break;
     case VGPU_OP_SGEMM:
         put64(p, op->a);
@@ -134,6 +141,11 @@ static uint32_t decode_params(const struct vgpu_request_view *r, struct vgpu_win
             return VGPU_ERR_BAD_PARAMS;
         }
         return VGPU_OK;
+    case VGPU_OP_CUDA:
+        op->a = get64(r, 0);
+        op->count = get64(r, 2);        /* bytes of the batch */
+        return op->count < sizeof(struct vgpu_cuda_batch) || op->count > VGPU_CUDA_BATCH_MAX ||
+                       op->count % 8 != 0 || op->a % 8 != 0 ? VGPU_ERR_BAD_PARAMS : VGPU_OK;
     default:
         return VGPU_ERR_BAD_OPCODE;
     }
@@ -174,6 +186,12 @@ void vgpu_window_op_ranges(const struct vgpu_window_op *op, struct vgpu_window_r
         return;
     case VGPU_OP_SUM_F32:
         in[0] = (struct vgpu_window_range){ op->a, bytes };
+        *in_count = 1;
+        return;
+    case VGPU_OP_CUDA:
+        /* the batch is read, and its records' results written, in place */
+        in[0] = (struct vgpu_window_range){ op->a, op->count };
+        *out = in[0];
         *in_count = 1;
         return;
     case VGPU_OP_SGEMM:

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cpu-window-ops.h"
+#include "vgpu/cuda-batch.h"
 #include "vgpu/backend.h"
 
 struct cpu_lane {
@@ -81,6 +82,11 @@ static uint32_t cpu_execute(void *unit, const struct vgpu_backend_job *job,
     case VGPU_OP_SUM_F32:
     case VGPU_OP_SGEMM:
         cpu_window_op_run(job->op, job->window->base, results, result_count);
+        break;
+    case VGPU_OP_CUDA:
+        /* CUDA programs need a GPU: each call learns there is none */
+        *result_count = vgpu_cuda_batch_answer_all(job->window->base + job->op->a, job->op->count,
+                                                   VGPU_CUDA_ERROR_NO_DEVICE, results);
         break;
     default:
         snprintf(err, err_size, "cpu backend has no implementation of opcode 0x%04x",

@@ -29,6 +29,8 @@
  *   SGEMM:            C = alpha A B + beta C, row-major; A m x k at `a`
  *                     (row stride lda), B k x n at `b` (ldb), C m x n at
  *                     `out` (ldc)
+ *   CUDA:             a batch of CUDA calls (vgpu/cuda.h) of `count` bytes
+ *                     at `a`, 8-byte aligned, read and answered in place
  */
 struct vgpu_window_op {
     uint32_t opcode;

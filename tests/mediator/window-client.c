@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vgpu/cuda-batch.h"
 #include "vgpu/identity.h"
 #include "vgpu/ops.h"
 #include "wire-client.h"
@@ -36,6 +37,7 @@
 
 static char *opt_socket, *opt_uuid, *opt_op, *opt_expect = "OK", *opt_window = "normal";
 static gint64 opt_size = 1 << 20, opt_count = 1024, opt_a = -1, opt_b = -1, opt_out = -1;
+static gint64 opt_length = -1;
 static gint64 opt_m = 8, opt_n = 8, opt_k = 8, opt_lda, opt_ldb, opt_ldc;
 static int opt_timeout_ms = 10000;
 static double opt_alpha = 1.5, opt_beta = 0.5;
@@ -48,12 +50,14 @@ static const GOptionEntry entries[] = {
     { "window", 0, 0, G_OPTION_ARG_STRING, &opt_window,
       "normal, none (no WINDOW), no-fd, unsealed, size-mismatch, not-memfd, two-fds, twice, "
       "before-hello", "KIND" },
-    { "op", 0, 0, G_OPTION_ARG_STRING, &opt_op, "add-u32, add-f32, saxpy, sum, sgemm", "OP" },
+    { "op", 0, 0, G_OPTION_ARG_STRING, &opt_op, "add-u32, add-f32, saxpy, sum, sgemm, cuda", "OP" },
     { "count", 'n', 0, G_OPTION_ARG_INT64, &opt_count, "Elements (add, saxpy, sum)", "N" },
     { "a", 0, 0, G_OPTION_ARG_INT64, &opt_a, "Offset of a / x / A (default 0)", "BYTES" },
     { "b", 0, 0, G_OPTION_ARG_INT64, &opt_b, "Offset of b / B (default: after a)", "BYTES" },
     { "out", 0, 0, G_OPTION_ARG_INT64, &opt_out,
       "Offset of out / y / C (default: after b); negative ones wrap to 2^64 - n", "BYTES" },
+    { "length", 0, 0, G_OPTION_ARG_INT64, &opt_length,
+      "CUDA: the batch length the request announces (default: what was written)", "BYTES" },
     { "m", 0, 0, G_OPTION_ARG_INT64, &opt_m, "SGEMM m", "M" },
     { "n", 0, 0, G_OPTION_ARG_INT64, &opt_n, "SGEMM n", "N" },
     { "k", 0, 0, G_OPTION_ARG_INT64, &opt_k, "SGEMM k", "K" },
@@ -103,6 +107,7 @@ static bool parse_op(struct vgpu_window_op *op)
     static const struct { const char *name; uint32_t opcode; } ops[] = {
         { "add-u32", VGPU_OP_ADD_U32 }, { "add-f32", VGPU_OP_ADD_F32 },
         { "saxpy", VGPU_OP_SAXPY }, { "sum", VGPU_OP_SUM_F32 }, { "sgemm", VGPU_OP_SGEMM },
+        { "cuda", VGPU_OP_CUDA },
     };
     uint64_t step;
 
@@ -128,6 +133,10 @@ static bool parse_op(struct vgpu_window_op *op)
         op->b = opt_b != -1 ? (uint64_t)opt_b : op->a + 4ull * op->m * op->lda;
         op->out = opt_out != -1 ? (uint64_t)opt_out : op->b + 4ull * op->k * op->ldb;
         return true;
+    }
+    if (op->opcode == VGPU_OP_CUDA) {
+        op->a = opt_a != -1 ? (uint64_t)opt_a : 0;
+        return true;                    /* count: the batch's length, once written */
     }
     op->count = (uint64_t)opt_count;
     step = op->count * 4;
@@ -210,6 +219,34 @@ static bool check_result(const struct vgpu_window_op *op, const unsigned char *b
             return false;
         }
         checked = op->count;
+        break;
+    }
+    case VGPU_OP_CUDA: {
+        /* a pool without a GPU: every call hears cudaErrorNoDevice */
+        size_t offset = sizeof(struct vgpu_cuda_batch);
+        struct vgpu_cuda_call_view view;
+
+        for (long i = 0; i < vgpu_cuda_batch_open(after + op->a, op->count); i++) {
+            uint32_t result;
+            uint64_t out[2];
+            long at = (long)offset;
+
+            if (!vgpu_cuda_batch_next((unsigned char *)after + op->a, op->count, &offset, &view)) {
+                printf("check FAILED: record %ld of the answered batch is malformed\n", i);
+                return false;
+            }
+            vgpu_cuda_record_get(after + op->a, at, &result, out);
+            if (result != VGPU_CUDA_ERROR_NO_DEVICE) {
+                printf("check FAILED: record %ld answered %u, want %u\n", i, result,
+                       VGPU_CUDA_ERROR_NO_DEVICE);
+                return false;
+            }
+            checked++;
+        }
+        if (sum != VGPU_CUDA_ERROR_NO_DEVICE) {
+            printf("check FAILED: batch status %g, want %u\n", sum, VGPU_CUDA_ERROR_NO_DEVICE);
+            return false;
+        }
         break;
     }
     case VGPU_OP_SGEMM:
@@ -363,6 +400,17 @@ int main(int argc, char **argv)
         printf(rc == 0 ? "closed\n" : "not closed\n");
         return rc == 0 ? 0 : EXIT_TIMEOUT;
     }
+    if (op.opcode == VGPU_OP_CUDA) {
+        /* a program's first calls: how many GPUs, and some memory */
+        struct vgpu_cuda_writer w;
+        const uint64_t bytes[] = { 1 << 20 };
+
+        vgpu_cuda_writer_init(&w, window + op.a, size - op.a);
+        vgpu_cuda_writer_add(&w, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0);
+        vgpu_cuda_writer_add(&w, VGPU_CUDA_MALLOC, bytes, NULL, 0);
+        memcpy(before + op.a, window + op.a, vgpu_cuda_writer_length(&w));
+        op.count = opt_length != -1 ? (uint64_t)opt_length : vgpu_cuda_writer_length(&w);
+    }
     len = vgpu_window_op_encode(request, sizeof(request), &op);
     if (wire_send_all(sock, frame, vgpu_wire_submit_encode(frame, sizeof(frame), 1, 1, request,
                                                            len)) < 0) {
@@ -394,6 +442,13 @@ int main(int argc, char **argv)
     if (op.opcode == VGPU_OP_SUM_F32 && !vgpu_sum_result_load(&response, &sum)) {
         printf("check FAILED: SUM without its result\n");
         return EXIT_MISMATCH;
+    }
+    if (op.opcode == VGPU_OP_CUDA) {
+        if (response.result_count != VGPU_CUDA_RESULTS) {
+            printf("check FAILED: CUDA batch without its status\n");
+            return EXIT_MISMATCH;
+        }
+        sum = vgpu_response_result(&response, 0);     /* the batch's status */
     }
     return check_result(&op, before, window, size, sum) ? 0 : EXIT_MISMATCH;
 }
