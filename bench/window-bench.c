@@ -91,30 +91,6 @@ struct window {
     uint32_t seq;
 };
 
-/* WINDOW with the memfd attached. */
-static int send_window(int sock, uint64_t size, int fd)
-{
-    unsigned char frame[VGPU_WIRE_HEADER_SIZE + sizeof(struct vgpu_wire_window)];
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } control;
-    struct iovec iov = { frame, vgpu_wire_window_encode(frame, sizeof(frame), size) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                         .msg_controllen = sizeof(control.buf) };
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    ssize_t n;
-
-    memset(&control, 0, sizeof(control));
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-    while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
-    }
-    return iov.iov_len && n == (ssize_t)iov.iov_len ? 0 : -1;
-}
-
 /* Create a sealed memfd window of size bytes, connect, HELLO, WINDOW, IDENTITY. */
 static void window_open(struct window *w, uint64_t size)
 {
@@ -123,9 +99,8 @@ static void window_open(struct window *w, uint64_t size)
     struct wire_msg m;
 
     w->size = size;
-    w->fd = memfd_create("vgpu-bench-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (w->fd < 0 || ftruncate(w->fd, (off_t)size) < 0 ||
-        fcntl(w->fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+    w->fd = wire_window_create(size, true);
+    if (w->fd < 0 ||
         (w->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0)) == MAP_FAILED) {
         fprintf(stderr, "window-bench: a window of %llu bytes: %s\n", (unsigned long long)size,
                 strerror(errno));
@@ -137,7 +112,7 @@ static void window_open(struct window *w, uint64_t size)
     }
     w->sock = wire_connect(opt_socket);
     if (w->sock < 0 || wire_send_hello(w->sock, uuid, VGPU_PROTOCOL_VERSION) < 0 ||
-        send_window(w->sock, size, w->fd) < 0 ||
+        wire_send_window(w->sock, size, &w->fd, 1) < 0 ||
         wire_read(w->sock, &m, BENCH_TIMEOUT_MS) != 1 || m.hdr.type != VGPU_WIRE_IDENTITY ||
         vgpu_wire_identity_decode(m.payload, m.hdr.length, &id) != VGPU_OK ||
         id.error != VGPU_OK) {

@@ -20,7 +20,7 @@ bool vgpu_opcode_uses_window(uint32_t opcode)
     return false;
 }
 
-static uint32_t f32_bits(float f)
+uint32_t vgpu_f32_to_bits(float f)
 {
     uint32_t w;
 
@@ -28,7 +28,7 @@ static uint32_t f32_bits(float f)
     return w;
 }
 
-static float bits_f32(uint32_t w)
+float vgpu_f32_from_bits(uint32_t w)
 {
     float f;
 
@@ -66,7 +66,7 @@ size_t vgpu_window_op_encode(void *buf, size_t cap, const struct vgpu_window_op 
         put64(p, op->count);
         put64(p + 2, op->a);
         put64(p + 4, op->out);
-        p[6] = f32_bits(op->alpha);
+        p[6] = vgpu_f32_to_bits(op->alpha);
         n = VGPU_SAXPY_PARAMS;
         break;
     case VGPU_OP_SUM_F32:
@@ -89,8 +89,8 @@ size_t vgpu_window_op_encode(void *buf, size_t cap, const struct vgpu_window_op 
         p[9] = op->lda;
         p[10] = op->ldb;
         p[11] = op->ldc;
-        p[12] = f32_bits(op->alpha);
-        p[13] = f32_bits(op->beta);
+        p[12] = vgpu_f32_to_bits(op->alpha);
+        p[13] = vgpu_f32_to_bits(op->beta);
         n = VGPU_SGEMM_PARAMS;
         break;
     default:
@@ -115,7 +115,7 @@ static uint32_t decode_params(const struct vgpu_request_view *r, struct vgpu_win
         op->count = get64(r, 0);
         op->a = get64(r, 2);
         op->out = get64(r, 4);
-        op->alpha = bits_f32(vgpu_request_param(r, 6));
+        op->alpha = vgpu_f32_from_bits(vgpu_request_param(r, 6));
         break;
     case VGPU_OP_SUM_F32:
         op->count = get64(r, 0);
@@ -131,8 +131,8 @@ static uint32_t decode_params(const struct vgpu_request_view *r, struct vgpu_win
         op->lda = vgpu_request_param(r, 9);
         op->ldb = vgpu_request_param(r, 10);
         op->ldc = vgpu_request_param(r, 11);
-        op->alpha = bits_f32(vgpu_request_param(r, 12));
-        op->beta = bits_f32(vgpu_request_param(r, 13));
+        op->alpha = vgpu_f32_from_bits(vgpu_request_param(r, 12));
+        op->beta = vgpu_f32_from_bits(vgpu_request_param(r, 13));
         if (op->m == 0 || op->n == 0 || op->k == 0 || op->m > VGPU_SGEMM_DIM_MAX ||
             op->n > VGPU_SGEMM_DIM_MAX || op->k > VGPU_SGEMM_DIM_MAX ||
             op->lda > VGPU_SGEMM_DIM_MAX || op->ldb > VGPU_SGEMM_DIM_MAX ||

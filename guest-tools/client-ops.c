@@ -120,22 +120,6 @@ static uint32_t gen_u32(uint64_t key, uint64_t i)
     return (uint32_t)(gen_bits(key, i) >> 32);
 }
 
-static uint32_t f32_bits(float f)
-{
-    uint32_t w;
-
-    memcpy(&w, &f, sizeof(w));
-    return w;
-}
-
-static float bits_f32(uint32_t w)
-{
-    float f;
-
-    memcpy(&f, &w, sizeof(f));
-    return f;
-}
-
 /*
  * A float of either sign, magnitude in [2^-4, 2^4) with all 23 mantissa
  * bits random: sums and products round, so bit-exact checks mean something.
@@ -146,7 +130,7 @@ static float gen_f32(uint64_t key, uint64_t i)
     uint32_t sign = (uint32_t)(b >> 63) << 31;
     uint32_t exponent = 127 - 4 + (uint32_t)((b >> 32) & 7);
 
-    return bits_f32(sign | exponent << 23 | ((uint32_t)b & 0x7fffffu));
+    return vgpu_f32_from_bits(sign | exponent << 23 | ((uint32_t)b & 0x7fffffu));
 }
 
 /* --- the window: little-endian 32-bit elements --- */
@@ -158,12 +142,12 @@ static uint32_t *window_words(void *base, uint64_t offset)
 
 static void put_f32(uint32_t *w, uint64_t i, float f)
 {
-    w[i] = htole32(f32_bits(f));
+    w[i] = htole32(vgpu_f32_to_bits(f));
 }
 
 static float get_f32(const uint32_t *w, uint64_t i)
 {
-    return bits_f32(le32toh(w[i]));
+    return vgpu_f32_from_bits(le32toh(w[i]));
 }
 
 /* --- a plan: the operation, its layout and what it moves --- */
@@ -387,17 +371,17 @@ static bool check_f32_elementwise(const struct plan *p, const void *base, struct
         float want = saxpy ? fmaf(op->alpha, x, y) : x + y;
         float got = get_f32(out, i);
 
-        if (f32_bits(got) != f32_bits(want)) {
+        if (vgpu_f32_to_bits(got) != vgpu_f32_to_bits(want)) {
             if (saxpy) {
                 return check_fail(c, i, "SAXPY result is wrong at element %" PRIu64 " of %"
                                   PRIu64 ": got %.9g (0x%08" PRIx32 "), expected %.9g (0x%08"
                                   PRIx32 ") = fmaf(%.9g, %.9g, %.9g)", i, op->count, got,
-                                  f32_bits(got), want, f32_bits(want), op->alpha, x, y);
+                                  vgpu_f32_to_bits(got), want, vgpu_f32_to_bits(want), op->alpha, x, y);
             }
             return check_fail(c, i, "ADD_F32 result is wrong at element %" PRIu64 " of %" PRIu64
                               ": got %.9g (0x%08" PRIx32 "), expected %.9g (0x%08" PRIx32
-                              ") = %.9g + %.9g", i, op->count, got, f32_bits(got), want,
-                              f32_bits(want), x, y);
+                              ") = %.9g + %.9g", i, op->count, got, vgpu_f32_to_bits(got), want,
+                              vgpu_f32_to_bits(want), x, y);
         }
     }
     return true;

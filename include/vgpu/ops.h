@@ -74,6 +74,10 @@ uint32_t vgpu_window_op_decode(const struct vgpu_request_view *request, uint64_t
 void vgpu_window_op_ranges(const struct vgpu_window_op *op, struct vgpu_window_range in[2],
                            unsigned *in_count, struct vgpu_window_range *out);
 
+/* An f32 param (alpha, beta) as its bits, and back. */
+uint32_t vgpu_f32_to_bits(float f);
+float vgpu_f32_from_bits(uint32_t bits);
+
 /* SUM_F32's result words: a double, low word first. */
 void vgpu_sum_result_store(double sum, uint32_t results[VGPU_SUM_RESULTS]);
 /* False when the response does not carry VGPU_SUM_RESULTS words. */
