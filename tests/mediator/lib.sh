@@ -4,7 +4,9 @@
 # killed on exit, and every wait is bounded.
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build="$top/build"
+# The build under test; VGPU_BUILD (as in scripts/lib.sh) names another,
+# e.g. build-asan for tests/asan/mediator.t.
+build=${VGPU_BUILD:-$top/build}
 . "$top/scripts/lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-mediator-test.XXXXXX")
 run="$tmp/run"

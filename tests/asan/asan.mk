@@ -1,0 +1,38 @@
+# make check, sanitized (docs/testing.md, "Sanitizers"): the daemon, the
+# tools, the unit tests and the mediator's test helpers built again with
+# ASan and UBSan (LSan with them, nothing recovers) into $(ASAN_B)/, with
+# objects of their own apart from build/, and run by tests/asan/unit.t and
+# tests/asan/mediator.t.
+#
+#   make asan-build    build them (make check does it too)
+#
+# The build is this Makefile again with B=$(ASAN_B) and the sanitizer
+# CFLAGS: every rule as in the normal build, only the outputs move.
+
+ASAN_B      := build-asan
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=all
+
+# The unit tests run sanitized (tests/asan/unit.t has the same list): all but
+# the QEMU device tests (the device runs in QEMU, which is not built with
+# the sanitizers), vgpu-client-test (it runs the sanitized vgpu-client, but
+# is itself the normal build's: it needs the static client, which ASan
+# cannot link) and the cuda plugin's.
+ASAN_UNIT_TESTS := codec-test identity-test queue-test registry-test config-test \
+                   control-proto-test stats-test metadata-test qemu-pid-test \
+                   domain-edit-test libvgpu-test
+
+CHECK_PREREQS += asan-build
+.PHONY: asan-build asan-targets clean-asan
+
+asan-build:
+	@$(MAKE) --no-print-directory B=$(ASAN_B) CFLAGS='$(ASAN_CFLAGS)' asan-targets
+
+# Only meaningful in that sub-make, where $(B) is $(ASAN_B).
+asan-targets: $(B)/vgpu-mediatord $(B)/vgpuctl $(LVH_HOOK) $(VGPU_CLIENT) \
+              $(ASAN_UNIT_TESTS:%=$(B)/tests/%) $(B)/tests/fake-device $(B)/tests/window-client \
+              $(MEDIATOR_TEST_PLUGINS)
+
+clean: clean-asan
+clean-asan:
+	rm -rf $(ASAN_B)
