@@ -69,6 +69,9 @@ static void cmd_register(Reply *r, const struct control_request *req)
     vm = registry_vm_new(req->uuid, req->name, req->pool_id, req->priority, req->vm_id, req->pid);
     switch (registry_add(m->registry, vm, &other)) {
     case REGISTRY_ADDED:
+        if (!m->restoring) {
+            m->registrations++;     /* restored ones count in vgpu_vms_restored */
+        }
         g_info("registered domain '%s' (uuid %s): pool %c, priority %s, vm-id %u, pid %d",
                req->name, vm->uuid_str, (char)req->pool_id, vgpu_priority_name(req->priority),
                req->vm_id, (int)req->pid);
@@ -136,6 +139,7 @@ static void cmd_unregister(Reply *r, const struct control_request *req)
         return;
     }
     vm = registry_remove(m->registry, req->uuid);
+    m->unregistrations++;
     device_links_registration_changed(m->links, req->uuid);
     cancelled = scheduler_cancel(m->scheduler, request_of_vm, vm, VGPU_ERR_CANCELLED);
     g_info("unregistered domain '%s' (uuid %s); %u queued request(s) cancelled", vm->name,
@@ -159,7 +163,7 @@ static void cmd_stats(Reply *r, const struct control_request *req)
 
 static void cmd_metrics(Reply *r, const struct control_request *req)
 {
-    g_autofree char *text = report_metrics(r->m);
+    g_autofree char *text = metrics_text(r->m);
 
     (void)req;
     json_builder_set_member_name(r->b, "text");

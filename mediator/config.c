@@ -5,6 +5,7 @@
  * every group and key (GKeyFile does not keep them) so that each error can
  * point at its line.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <stdarg.h>
@@ -36,7 +37,8 @@ static const char *const mediator_keys[] = {
     "device-connections-max", "device-connections-per-uid", "hello-timeout-ms",
     "message-timeout-ms", "device-output-max", "device-output-total-max",
     "control-clients-max", "control-timeout-ms", "control-output-max",
-    "control-output-total-max", "registry-file-max", "window-max-mib", NULL,
+    "control-output-total-max", "registry-file-max", "window-max-mib", "metrics-listen",
+    "metrics-clients-max", NULL,
 };
 
 static const char *const pool_keys[] = {
@@ -269,7 +271,68 @@ static gboolean parse_limits(struct config_parser *p, struct config_limits *l, G
                        &l->control_output_total, error) &&
            parser_uint(p, g, "registry-file-max", CONFIG_OUTPUT_MIN, CONFIG_OUTPUT_MAX,
                        &l->registry_file, error) &&
-           parser_uint(p, g, "window-max-mib", 1, CONFIG_WINDOW_MIB_MAX, &l->window_mib, error);
+           parser_uint(p, g, "window-max-mib", 1, CONFIG_WINDOW_MIB_MAX, &l->window_mib, error) &&
+           parser_uint(p, g, "metrics-clients-max", 1, CONFIG_METRICS_CLIENTS_MAX,
+                       &l->metrics_clients, error);
+}
+
+/* Whether text is a numeric IPv4 or IPv6 address (host names are not looked up). */
+static gboolean ip_address_valid(const char *text)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, text, addr) == 1 || inet_pton(AF_INET6, text, addr) == 1;
+}
+
+/* metrics-listen=ADDRESS:PORT, an IPv6 address in brackets: [::1]:9478. */
+static gboolean parse_metrics_listen(struct config_parser *p, GError **error)
+{
+    const char *g = GROUP_MEDIATOR, *key = "metrics-listen", *port;
+    g_autofree char *value = parser_value(p, g, key);
+    g_autofree char *address = NULL;
+    unsigned port_number;
+
+    if (!value) {
+        return TRUE;
+    }
+    if (value[0] == '\0') {
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, key,
+                    "empty (leave the key out for no HTTP endpoint)");
+    }
+    if (value[0] == '[') {
+        const char *end = strchr(value, ']');
+
+        if (!end || end[1] != ':') {
+            return parser_fail(p, error, CONFIG_ERROR_VALUE, g, key,
+                        "\"%s\" is not [IPV6-ADDRESS]:PORT, as in [::1]:9478%s", value,
+                        comment_hint(value));
+        }
+        address = g_strndup(value + 1, (gsize)(end - value - 1));
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(value, ':');
+
+        if (!colon || memchr(value, ':', (size_t)(colon - value))) {
+            return parser_fail(p, error, CONFIG_ERROR_VALUE, g, key,
+                        "\"%s\" is not ADDRESS:PORT, as in 127.0.0.1:9478 (an IPv6 address in "
+                        "brackets: [::1]:9478)%s",
+                        value, comment_hint(value));
+        }
+        address = g_strndup(value, (gsize)(colon - value));
+        port = colon + 1;
+    }
+    if (!ip_address_valid(address)) {
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, key,
+                    "\"%s\" is not an IP address (host names are not looked up; 127.0.0.1 "
+                    "or ::1 listen on this host only)", address);
+    }
+    if (!parse_uint_text(port, 1, 65535, &port_number)) {
+        return parser_fail(p, error, CONFIG_ERROR_VALUE, g, key,
+                    "port \"%s\" is not a whole number in 1..65535%s", port, comment_hint(port));
+    }
+    p->cfg->metrics_address = g_steal_pointer(&address);
+    p->cfg->metrics_port = port_number;
+    return TRUE;
 }
 
 static gboolean parse_mediator(struct config_parser *p, GError **error)
@@ -292,7 +355,8 @@ static gboolean parse_mediator(struct config_parser *p, GError **error)
                      &cfg->drain_timeout_ms, error) ||
         !parser_uint(p, g, "spin-us", 0, CONFIG_SPIN_US_MAX,
                      &cfg->spin_us, error) ||
-        !parse_limits(p, &cfg->limits, error)) {
+        !parse_limits(p, &cfg->limits, error) ||
+        !parse_metrics_listen(p, error)) {
         return FALSE;
     }
     /* sun_path holds 107 bytes and a NUL: say so now, not when the daemon starts */
@@ -451,6 +515,7 @@ static void config_defaults(struct config *cfg, const char *path)
         .control_output_total = CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT,
         .registry_file = CONFIG_REGISTRY_FILE_DEFAULT,
         .window_mib = CONFIG_WINDOW_MIB_MAX,
+        .metrics_clients = CONFIG_METRICS_CLIENTS_DEFAULT,
     };
 }
 
@@ -529,6 +594,7 @@ void config_clear(struct config *cfg)
     g_free(cfg->runtime_dir);
     g_free(cfg->plugin_dir);
     g_free(cfg->socket_group);
+    g_free(cfg->metrics_address);
     for (unsigned i = 0; i < cfg->pool_count; i++) {
         g_free(cfg->pools[i].backend);
         g_free(cfg->pools[i].fallback);

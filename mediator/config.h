@@ -52,6 +52,8 @@
 #define CONFIG_CONTROL_OUTPUT_TOTAL_DEFAULT (64u << 20)
 #define CONFIG_REGISTRY_FILE_DEFAULT    (64u << 20)     /* ~300 k VMs */
 #define CONFIG_WINDOW_MIB_MAX           16384u      /* VGPU_WINDOW_SIZE_MAX in MiB */
+#define CONFIG_METRICS_CLIENTS_DEFAULT  16u
+#define CONFIG_METRICS_CLIENTS_MAX      1024u
 #define CONFIG_OUTPUT_MIN               (64u << 10)
 #define CONFIG_OUTPUT_MAX               (1u << 30)
 
@@ -91,6 +93,7 @@ struct config_limits {
     unsigned control_output_total;      /* control-output-total-max */
     unsigned registry_file;             /* registry-file-max: bytes restored at most */
     unsigned window_mib;                /* window-max-mib: a device's data window at most */
+    unsigned metrics_clients;           /* metrics-clients-max: HTTP connections to /metrics */
 };
 
 struct config {
@@ -104,6 +107,8 @@ struct config {
     unsigned spin_us;           /* after activity, the main loop and idle units spin this long */
     char *plugin_dir;           /* libvgpu-backend-NAME.so live here */
     char *socket_group;         /* group of the device socket; NULL: the daemon's */
+    char *metrics_address;      /* metrics-listen's IP address; NULL: no HTTP endpoint */
+    unsigned metrics_port;      /* and its TCP port */
     struct config_limits limits;
     struct config_pool pools[QUEUE_POOL_COUNT];
     unsigned pool_count;        /* in file order */

@@ -49,6 +49,8 @@ struct device_links {
     gssize out_total;               /* atomic: unsent bytes of all connections */
     GHashTable *per_uid;            /* peer uid -> its open connections */
     struct log_episode refusals;    /* connections refused at a limit */
+    uint64_t accepted;              /* connections accepted since the start */
+    uint64_t refused;               /* and refused at a limit */
     struct log_episode stalls;      /* connections closed for silence */
     char *socket_path;
     struct sockets_listener *listener;  /* NULL once stopped */
@@ -683,6 +685,7 @@ static void device_links_on_accept(int cfd, void *data)
         log_episode_event(&d->refusals, "device pid %d refused: already %u connections "
                           "(device-connections-max)", (int)cred.pid,
                           d->limits.device_connections);
+        d->refused++;
         close(cfd);
         return;
     }
@@ -690,10 +693,12 @@ static void device_links_on_accept(int cfd, void *data)
         log_episode_event(&d->refusals, "device pid %d refused: uid %d already has %u "
                           "connections (device-connections-per-uid)", (int)cred.pid,
                           (int)cred.uid, d->limits.device_connections_per_uid);
+        d->refused++;
         close(cfd);
         return;
     }
     log_episode_end(&d->refusals, "device connections refused at a limit");
+    d->accepted++;
     g_hash_table_insert(d->per_uid, GUINT_TO_POINTER(cred.uid),
                         GUINT_TO_POINTER(uid_count(d, cred.uid) + 1));
     c = g_new0(struct device_conn, 1);
@@ -874,4 +879,10 @@ unsigned device_links_connected(struct device_links *d, const uint8_t uuid[16])
 unsigned device_links_count(struct device_links *d)
 {
     return g_hash_table_size(d->conns);
+}
+
+void device_links_totals(struct device_links *d, uint64_t *accepted, uint64_t *refused)
+{
+    *accepted = d->accepted;
+    *refused = d->refused;
 }

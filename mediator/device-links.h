@@ -70,4 +70,7 @@ unsigned device_links_connected(struct device_links *d, const uint8_t uuid[16]);
 /* All connections. */
 unsigned device_links_count(struct device_links *d);
 
+/* Connections accepted, and refused at a limit, since the start. */
+void device_links_totals(struct device_links *d, uint64_t *accepted, uint64_t *refused);
+
 #endif /* MEDIATOR_DEVICE_LINKS_H */

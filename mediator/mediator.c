@@ -39,6 +39,10 @@ static void mediator_finish_scheduler(struct mediator *m)
         control_free(m->control);
         m->control = NULL;
     }
+    if (m->metrics_http) {
+        metrics_http_free(m->metrics_http);     /* it renders from the scheduler's counters */
+        m->metrics_http = NULL;
+    }
     if (m->links) {
         device_links_stop_reading(m->links);
     }
@@ -129,11 +133,11 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
 {
     struct mediator *m = g_new0(struct mediator, 1);
     g_autofree char *device_path = NULL, *control_path = NULL;
-    unsigned restored;
 
     m->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     m->started_us = g_get_monotonic_time();
+    m->started_wall_us = g_get_real_time();
     if (g_mkdir_with_parents(m->cfg.runtime_dir, 0755) < 0) {
         int saved = errno;
 
@@ -162,13 +166,19 @@ struct mediator *mediator_new(struct config *cfg, GError **error)
     if (!m->control) {
         goto fail;
     }
+    if (m->cfg.metrics_address) {
+        m->metrics_http = metrics_http_new(m, error);
+        if (!m->metrics_http) {
+            goto fail;
+        }
+    }
     m->registry_path = g_build_filename(m->cfg.runtime_dir, REGISTRY_FILE_NAME, NULL);
     m->restoring = true;
-    restored = registry_file_restore(m->registry_path, m->cfg.limits.registry_file,
-                                     commands_handle, m, m->registry_kept);
+    m->restored = registry_file_restore(m->registry_path, m->cfg.limits.registry_file,
+                                        commands_handle, m, m->registry_kept);
     m->restoring = false;
-    if (restored) {
-        g_info("%u VM(s) registered again from %s", restored, m->registry_path);
+    if (m->restored) {
+        g_info("%u VM(s) registered again from %s", m->restored, m->registry_path);
     }
     mediator_save_registry(m);
     m->loop = g_main_loop_new(NULL, FALSE);

@@ -13,6 +13,8 @@
 #include "config.h"
 #include "control.h"
 #include "device-links.h"
+#include "metrics-http.h"
+#include "metrics.h"
 #include "registry.h"
 #include "scheduler.h"
 
@@ -34,6 +36,11 @@ struct mediator {
     char *registry_path;        /* the registry's state file (registry-file.h) */
     GPtrArray *registry_kept;   /* its lines of VMs whose pool is not configured */
     gint64 started_us;          /* monotonic */
+    gint64 started_wall_us;     /* real time, for vgpu_start_time_seconds */
+    unsigned restored;          /* VMs registered again from the registry file at start */
+    uint64_t registrations;     /* VMs registered through the control socket since the start */
+    uint64_t unregistrations;   /* and unregistered */
+    struct metrics_http *metrics_http;  /* GET /metrics, or NULL (metrics-listen unset) */
     bool stopping;              /* SIGTERM/SIGINT received */
     bool restoring;             /* replaying the registry file: it is saved once, after */
     int exit_status;
@@ -50,10 +57,9 @@ void mediator_free(struct mediator *m);
 /* Answer one control request line: see docs/control-protocol.md (commands.c). */
 char *commands_handle(const char *line, size_t len, void *mediator);
 
-/* Replies of list, stats and metrics (report.c). */
+/* Replies of list and stats (report.c); metrics: metrics.h. */
 void report_list(struct mediator *m, JsonBuilder *b);
 void report_stats(struct mediator *m, JsonBuilder *b);
-char *report_metrics(struct mediator *m);
 
 /* Rewrite the registry's state file after a change (logs a failure). */
 void mediator_save_registry(struct mediator *m);

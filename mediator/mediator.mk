@@ -1,7 +1,8 @@
 # vgpu-mediatord: the daemon alone (its backends' interface is
 # include/vgpu/backend.h; the cuda plugin is backend-cuda/).
 
-MEDIATOR_PKGS   := glib-2.0 gio-2.0 gio-unix-2.0 gmodule-2.0 json-glib-1.0 libsystemd openblas
+MEDIATOR_PKGS   := glib-2.0 gio-2.0 gio-unix-2.0 gmodule-2.0 json-glib-1.0 libsystemd openblas \
+                   libsoup-3.0
 MEDIATOR_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MEDIATOR_PKGS) 2>/dev/null) \
                    -D_GNU_SOURCE -DG_LOG_USE_STRUCTURED -DVGPU_VERSION='"$(VGPU_VERSION)"' \
                    -DMEDIATOR_PLUGIN_DIR='"$(LIBDIR)/vgpu/backends"' \
@@ -11,7 +12,7 @@ MEDIATOR_LIBS   := $(shell $(PKG_CONFIG) --libs $(MEDIATOR_PKGS) 2>/dev/null) -l
 # The daemon's modules (all but main.c), linked into the daemon and the unit tests.
 MEDIATOR_SRCS := $(addprefix mediator/, stats.c registry.c queue.c config.c request.c \
                    backend-cpu.c cpu-window-ops.c window.c log-episode.c backends.c scheduler.c sockets.c device-links.c registry-file.c \
-                   control.c commands.c report.c spin-poll.c mediator.c)
+                   control.c commands.c report.c metrics.c metrics-http.c spin-poll.c mediator.c)
 MEDIATOR_LIB  := $(B)/libvgpu-mediator.a
 MEDIATOR_HEADERS := $(wildcard mediator/*.h) $(CONTROL_HEADERS) $(B)/mediator/paths.stamp
 

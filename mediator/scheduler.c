@@ -49,6 +49,7 @@ static bool request_finish(struct scheduler *s, struct request *r, uint32_t erro
 {
     unsigned char response[VGPU_RESPONSE_MAX];
     uint64_t exec_us = exec_ns / 1000;
+    uint64_t read_bytes = 0, written_bytes = 0;
     size_t len;
 
     if (!g_atomic_int_compare_and_exchange(&r->finished, 0, 1)) {
@@ -56,6 +57,16 @@ static bool request_finish(struct scheduler *s, struct request *r, uint32_t erro
     }
     if (exec_us > G_MAXUINT32) {
         exec_us = G_MAXUINT32;
+    }
+    if (error == VGPU_OK && r->window) {
+        struct vgpu_window_range in[2], out;
+        unsigned in_count;
+
+        vgpu_window_op_ranges(&r->op, in, &in_count, &out);
+        for (unsigned i = 0; i < in_count; i++) {
+            read_bytes += in[i].length;
+        }
+        written_bytes = out.length;
     }
     stats_lock();
     FOR_EACH_COUNTERS(s, r, c, {
@@ -67,6 +78,8 @@ static bool request_finish(struct scheduler *s, struct request *r, uint32_t erro
         }
         if (error == VGPU_OK) {
             c->completed++;
+            c->window_read_bytes += read_bytes;
+            c->window_written_bytes += written_bytes;
         } else {
             c->errors[error]++;
         }

@@ -7,6 +7,12 @@
 
 static GMutex stats_mutex;
 
+const uint64_t stats_le_us[STATS_LE_COUNT] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500,
+    1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
+    1000000, 2000000, 5000000, 10000000,
+};
+
 void stats_lock(void)
 {
     g_mutex_lock(&stats_mutex);
@@ -53,6 +59,12 @@ void stats_hist_record(struct stats_hist *h, uint64_t value_us)
         h->max = value_us;
     }
     h->buckets[hist_bucket(value_us)]++;
+    for (unsigned i = 0; i <= STATS_LE_COUNT; i++) {
+        if (i == STATS_LE_COUNT || value_us <= stats_le_us[i]) {
+            h->le[i]++;
+            break;
+        }
+    }
 }
 
 uint64_t stats_hist_quantile(const struct stats_hist *h, double q)
@@ -117,4 +129,8 @@ void stats_counters_to_json(const struct stats_counters *c, JsonBuilder *b)
     json_builder_add_int_value(b, (gint64)c->running);
     hist_to_json("queue_wait_us", &c->wait, b);
     hist_to_json("exec_time_us", &c->exec, b);
+    json_builder_set_member_name(b, "window_read_bytes");
+    json_builder_add_int_value(b, (gint64)c->window_read_bytes);
+    json_builder_set_member_name(b, "window_written_bytes");
+    json_builder_add_int_value(b, (gint64)c->window_written_bytes);
 }

@@ -9,6 +9,11 @@
  * STATS_HIST_EXACT microseconds, then STATS_HIST_SUB buckets per power of
  * two, so a reported p50/p99 is within 1/STATS_HIST_SUB (3.2%) of the true
  * value; sums, counts and maxima are exact.
+ *
+ * Each histogram also counts its values in the buckets that the Prometheus
+ * exposition shows (metrics.c): 1-2-5 steps from 1 us to 10 s.  Those
+ * counts are exact, since a value falls in the first bucket whose bound is
+ * not below it, so a scrape's `le` series are not estimates of estimates.
  */
 #ifndef MEDIATOR_STATS_H
 #define MEDIATOR_STATS_H
@@ -24,12 +29,18 @@
 #define STATS_HIST_SUB      (1u << STATS_HIST_SUB_BITS)
 #define STATS_HIST_MAX_EXP  40u         /* 2^40 us, 12 days: larger values are clamped */
 #define STATS_HIST_BUCKETS  (STATS_HIST_EXACT + (STATS_HIST_MAX_EXP - 6u + 1u) * STATS_HIST_SUB)
+#define STATS_LE_COUNT      22u         /* Prometheus bucket bounds, 1 us .. 10 s */
+
+/* The Prometheus buckets' upper bounds, in microseconds, ascending. */
+extern const uint64_t stats_le_us[STATS_LE_COUNT];
 
 struct stats_hist {
     uint64_t count;                     /* values recorded */
     uint64_t sum;                       /* their sum, us */
     uint64_t max;                       /* the largest, us */
     uint64_t buckets[STATS_HIST_BUCKETS];
+    uint64_t le[STATS_LE_COUNT + 1];    /* values per Prometheus bucket (not cumulative);
+                                           the last: above the largest bound */
 };
 
 struct stats_counters {
@@ -40,6 +51,8 @@ struct stats_counters {
     uint64_t running;                   /* executing on a unit now */
     struct stats_hist wait;             /* queue wait, us */
     struct stats_hist exec;             /* backend execution time, us */
+    uint64_t window_read_bytes;         /* bytes the completed window operations read */
+    uint64_t window_written_bytes;      /* and wrote */
 };
 
 /* Guards every struct stats_counters. */
@@ -54,7 +67,8 @@ uint64_t stats_hist_quantile(const struct stats_hist *h, double q);
 /*
  * Write c's fields as members of the builder's current object:
  * submitted, completed, errors {NAME: n}, queued, running,
- * queue_wait_us and exec_time_us {count, sum, p50, p99, max}.
+ * queue_wait_us and exec_time_us {count, sum, p50, p99, max},
+ * window_read_bytes, window_written_bytes.
  */
 void stats_counters_to_json(const struct stats_counters *c, JsonBuilder *b);
 

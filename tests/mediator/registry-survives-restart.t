@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 14
+plan 16
 
 write_config
 start_daemon || bail "daemon did not start"
@@ -23,6 +23,9 @@ vgpuctl unregister "$(uuid_n 4)" >/dev/null
 vgpuctl register "$(uuid_n 5)" --pool B --priority high --vm-id 5 --name started >/dev/null
 vgpuctl set-pid "$(uuid_n 5)" "$started" >/dev/null
 is "$(wc -l < "$run/registry.jsonl")" 4 "the state file holds the four registered VMs"
+is "$(vgpuctl metrics | grep -E '^vgpu_(vms_restored|registrations_total|unregistrations_total) ' | tr '\n' ,)" \
+    "vgpu_vms_restored 0,vgpu_registrations_total 5,vgpu_unregistrations_total 1," \
+    "metrics: five registrations, one unregistration, nothing restored"
 
 stop_daemon
 kill "$doomed"; wait "$doomed" 2>/dev/null
@@ -33,6 +36,9 @@ is "$listed" "running:A:high:1:$alive nopid:A:medium:3:0 started:B:high:5:$start
 like "$(cat "$tmp/daemon.log")" "not restoring domain 'exited': its QEMU \(pid $doomed\) has exited" \
     "the VM whose QEMU exited is left out, and the log says why"
 like "$(cat "$tmp/daemon.log")" "3 VM\(s\) registered again from $run/registry.jsonl" "the log counts the restored VMs"
+is "$(vgpuctl metrics | grep -E '^vgpu_(vms_restored|registrations_total) ' | tr '\n' ,)" \
+    "vgpu_vms_restored 3,vgpu_registrations_total 0," \
+    "metrics: the restart recovered three VMs, which are not new registrations"
 is "$(wc -l < "$run/registry.jsonl")" 3 "the state file now holds the three"
 fake impostor --uuid "$(uuid_n 5)" --submit 1
 wait_pid 10 "$pid_impostor"

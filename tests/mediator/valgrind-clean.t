@@ -2,13 +2,14 @@
 # The daemon runs clean under valgrind through a real workload: good and
 # bad requests, a full VM queue, the test plugin, every kind of malformed
 # device message, a refused peer pid, malformed and oversized control
-# requests, an unregister with queued requests, and a SIGTERM drain with
+# requests, scrapes of /metrics and malformed HTTP clients, an unregister
+# with queued requests, and a SIGTERM drain with
 # requests running and queued: no invalid access, no definite or indirect
 # leak, and exit 0.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 11
+plan 12
 
 pools="[pool A]
 backend=cpu
@@ -20,7 +21,10 @@ backend=test
 backend=cpu
 workers=1
 service-time-us=3000000"
-write_config "vm-queue-limit=8" "plugin-dir=$build/tests/plugins" "drain-timeout-ms=10000"
+clients() { python3 "$top/tests/mediator/http-clients.py" "$@"; }
+port=$(clients free-port)
+write_config "vm-queue-limit=8" "plugin-dir=$build/tests/plugins" "drain-timeout-ms=10000" \
+    "metrics-listen=127.0.0.1:$port"
 export G_SLICE=always-malloc G_DEBUG=gc-friendly
 DAEMON_START_LIMIT=60 DAEMON_STOP_LIMIT=60
 start_daemon valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
@@ -75,6 +79,13 @@ for lines in ([b'{"command":"ping"}', b'{"command":"list"}', b'{"command":"stats
 PY
 vgpuctl stats >/dev/null && vgpuctl metrics >/dev/null
 is "$?" 0 "stats and metrics answer"
+
+# HTTP: scrapes, malformed requests, clients that vanish in mid-scrape.
+clients garbage "$port" > /dev/null
+clients vanish "$port" 5
+for _ in 1 2 3; do curl -sf -m 30 "http://127.0.0.1:$port/metrics" > "$tmp/scrape.txt"; done
+like "$(cat "$tmp/scrape.txt")" "vgpu_vm_requests_completed_total\{uuid=\"$u1\",[^}]*\} 6" \
+    "GET /metrics answers under valgrind"
 
 # A connection refused when the pid is set after it connected.
 vgpuctl register "$(uuid_n 5)" --pool A --priority low --vm-id 5 >/dev/null

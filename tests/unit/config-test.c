@@ -23,6 +23,8 @@ static const char good[] =
     "spin-us=0\n"
     "plugin-dir=/opt/vgpu/backends\n"
     "socket-group=root\n"
+    "metrics-listen=[::1]:9478\n"
+    "metrics-clients-max=4\n"
     "\n"
     "[pool A]\n"
     "backend=cuda\n"
@@ -54,6 +56,9 @@ static void test_good(void)
     g_assert_cmpuint(cfg.spin_us, ==, 0);
     g_assert_cmpstr(cfg.plugin_dir, ==, "/opt/vgpu/backends");
     g_assert_cmpstr(cfg.socket_group, ==, "root");
+    g_assert_cmpstr(cfg.metrics_address, ==, "::1");
+    g_assert_cmpuint(cfg.metrics_port, ==, 9478);
+    g_assert_cmpuint(cfg.limits.metrics_clients, ==, 4);
     g_assert_cmpuint(cfg.pool_count, ==, 2);
     a = config_pool(&cfg, 'A');
     b = config_pool(&cfg, 'B');
@@ -64,7 +69,7 @@ static void test_good(void)
     g_assert_cmpint(a->gpus[1], ==, 1);
     g_assert_cmpstr(a->fallback, ==, "cpu");
     g_assert_cmpuint(a->workers, ==, 3);
-    g_assert_cmpint(a->line, ==, 13);
+    g_assert_cmpint(a->line, ==, 15);
     g_assert_cmpstr(b->backend, ==, "cpu");
     g_assert_null(b->fallback);
     g_assert_cmpuint(b->workers, ==, 2);
@@ -90,6 +95,8 @@ static void test_defaults(void)
     g_assert_cmpuint(cfg.aging_ms, ==, 0);
     g_assert_cmpuint(cfg.spin_us, ==, CONFIG_SPIN_US_DEFAULT);
     g_assert_null(cfg.socket_group);
+    g_assert_null(cfg.metrics_address);     /* no HTTP endpoint unless asked for */
+    g_assert_cmpuint(cfg.limits.metrics_clients, ==, CONFIG_METRICS_CLIENTS_DEFAULT);
     g_assert_cmpuint(cfg.pools[0].workers, ==, CONFIG_WORKERS_DEFAULT);
     g_assert_cmpuint(cfg.pools[0].service_time_us, ==, 0);
     config_clear(&cfg);
@@ -150,7 +157,8 @@ static const struct {
       "queue-limit, vm-queue-limit, aging-ms, drain-timeout-ms, spin-us, plugin-dir, socket-group, "
       "device-connections-max, device-connections-per-uid, hello-timeout-ms, message-timeout-ms, "
       "device-output-max, device-output-total-max, control-clients-max, control-timeout-ms, "
-      "control-output-max, control-output-total-max, registry-file-max, window-max-mib)" },
+      "control-output-max, control-output-total-max, registry-file-max, window-max-mib, "
+      "metrics-listen, metrics-clients-max)" },
     { "[mediator]\nqueue-limit=5\nspin-us=1\nqueue-limit=6\n[pool A]\nbackend=cpu\n",
       CONFIG_ERROR_SYNTAX, PATH ":4: [mediator] queue-limit is already set at line 2" },
     { "[pool A]\nbackend=cpu\nbackend[de]=cuda\n", CONFIG_ERROR_SYNTAX,
@@ -177,6 +185,27 @@ static const struct {
       PATH ":2: [mediator] runtime-dir: \"run/vgpu\" is not an absolute path" },
     { "[mediator]\nsocket-group=no-such-group-vgpu\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
       PATH ":2: [mediator] socket-group: group \"no-such-group-vgpu\" does not exist" },
+    { "[mediator]\nmetrics-listen=9478\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-listen: \"9478\" is not ADDRESS:PORT, as in 127.0.0.1:9478 "
+      "(an IPv6 address in brackets: [::1]:9478)" },
+    { "[mediator]\nmetrics-listen=::1:9478\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-listen: \"::1:9478\" is not ADDRESS:PORT, as in "
+      "127.0.0.1:9478 (an IPv6 address in brackets: [::1]:9478)" },
+    { "[mediator]\nmetrics-listen=[::1]9478\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-listen: \"[::1]9478\" is not [IPV6-ADDRESS]:PORT, as in "
+      "[::1]:9478" },
+    { "[mediator]\nmetrics-listen=localhost:9478\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-listen: \"localhost\" is not an IP address (host names are "
+      "not looked up; 127.0.0.1 or ::1 listen on this host only)" },
+    { "[mediator]\nmetrics-listen=127.0.0.1:0\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-listen: port \"0\" is not a whole number in 1..65535" },
+    { "[mediator]\nmetrics-listen=127.0.0.1:9478 # local\n[pool A]\nbackend=cpu\n",
+      CONFIG_ERROR_VALUE, PATH ":2: [mediator] metrics-listen: port \"9478 # local\" is not a "
+      "whole number in 1..65535 (comments must be on a line of their own)" },
+    { "[mediator]\nmetrics-listen=\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-listen: empty (leave the key out for no HTTP endpoint)" },
+    { "[mediator]\nmetrics-clients-max=0\n[pool A]\nbackend=cpu\n", CONFIG_ERROR_VALUE,
+      PATH ":2: [mediator] metrics-clients-max: \"0\" is not a whole number in 1..1024" },
     { "[pool AB]\nbackend=cpu\n", CONFIG_ERROR_UNKNOWN,
       PATH ":1: [pool AB]: \"AB\" is not a pool name: one letter A..Z, as in [pool A]" },
     { "[pool A]\nworkers=2\n", CONFIG_ERROR_MISSING,

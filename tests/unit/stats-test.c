@@ -1,6 +1,6 @@
 /*
  * The accounting histograms: exact counts, sums and maxima; percentiles
- * within the documented 1/32 of the true value.
+ * within the documented 1/32 of the true value; exact Prometheus buckets.
  */
 #include <glib.h>
 #include <string.h>
@@ -60,6 +60,34 @@ static void test_clamped_huge_value(void)
     g_free(h);
 }
 
+/* The Prometheus buckets count exactly: a value on a bound is in that bucket, one above in the next. */
+static void test_prometheus_buckets(void)
+{
+    struct stats_hist *h = g_new0(struct stats_hist, 1);
+    uint64_t total = 0;
+
+    for (unsigned i = 0; i < STATS_LE_COUNT; i++) {
+        stats_hist_record(h, stats_le_us[i]);
+        stats_hist_record(h, stats_le_us[i] + 1);
+    }
+    stats_hist_record(h, 0);
+    g_assert_cmpuint(h->le[0], ==, 2);                  /* 0 and 1 us */
+    for (unsigned i = 1; i < STATS_LE_COUNT; i++) {
+        g_assert_cmpuint(h->le[i], ==, 2);              /* bound[i - 1] + 1 and bound[i] */
+    }
+    g_assert_cmpuint(h->le[STATS_LE_COUNT], ==, 1);     /* 10 s + 1 us */
+    for (unsigned i = 0; i <= STATS_LE_COUNT; i++) {
+        total += h->le[i];
+    }
+    g_assert_cmpuint(total, ==, h->count);
+    g_assert_cmpuint(stats_le_us[0], ==, 1);
+    g_assert_cmpuint(stats_le_us[STATS_LE_COUNT - 1], ==, 10000000);
+    for (unsigned i = 1; i < STATS_LE_COUNT; i++) {
+        g_assert_cmpuint(stats_le_us[i], >, stats_le_us[i - 1]);
+    }
+    g_free(h);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -67,5 +95,6 @@ int main(int argc, char **argv)
     g_test_add_func("/stats/relative-error-bound", test_relative_error_bound);
     g_test_add_func("/stats/empty", test_empty);
     g_test_add_func("/stats/clamped-huge-value", test_clamped_huge_value);
+    g_test_add_func("/stats/prometheus-buckets", test_prometheus_buckets);
     return g_test_run();
 }
