@@ -13,6 +13,7 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system
 busybox-static cpio xz-utils binutils kmod valgrind qemu-utils
 debhelper lintian rpm rpmlint
 groff-base
+prometheus
 clang libclang-rt-dev
 "
 
@@ -52,4 +53,10 @@ export DEBIAN_FRONTEND=noninteractive
 echo "install-deps: installing:${missing:- (none; refreshing package lists)}"
 apt-get update -q
 [ -n "$missing" ] && apt-get install -y -q --no-install-recommends $missing
+# prometheus is for tests/mediator/prometheus.t, which runs a server of its
+# own as an unprivileged user: the system service the package starts (port
+# 9090 on every interface) is stopped and disabled again.
+case " $missing " in
+*" prometheus "*) [ ! -d /run/systemd/system ] || systemctl disable --now prometheus.service ;;
+esac
 exit 0
