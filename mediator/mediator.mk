@@ -38,7 +38,8 @@ $(MEDIATOR_LIB): $(MEDIATOR_SRCS:%.c=$(B)/%.o) mediator/mediator.mk
 $(B)/vgpu-mediatord: $(B)/mediator/main.o $(MEDIATOR_LIB) $(CONTROL_LIB) $(COMMON_LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(MEDIATOR_LIBS)
 
-# Installation: the daemon, the default config, systemd files, man pages.
+# Installation: the daemon, the default config, systemd files, man pages,
+# the Grafana dashboard.
 INSTALL_TARGETS += install-mediator
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
@@ -47,7 +48,8 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 install-mediator: $(B)/vgpu-mediatord
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/vgpu \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vgpu/backends
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vgpu/backends \
+	    $(DESTDIR)$(DATADIR)/vgpu/grafana
 	$(INSTALL) -m 0755 $(B)/vgpu-mediatord $(DESTDIR)$(SBINDIR)/vgpu-mediatord
 	$(INSTALL) -m 0644 mediator/mediator.conf $(DESTDIR)$(SYSCONFDIR)/vgpu/mediator.conf
 	sed 's|@SBINDIR@|$(SBINDIR)|g' mediator/vgpu-mediator.service.in \
@@ -56,5 +58,6 @@ install-mediator: $(B)/vgpu-mediatord
 	$(INSTALL) -m 0644 mediator/vgpu-mediator.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vgpu-mediator.conf
 	$(INSTALL) -m 0644 mediator/mediator.conf.5 $(DESTDIR)$(MANDIR)/man5/mediator.conf.5
 	$(INSTALL) -m 0644 mediator/vgpu-mediatord.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 mediator/grafana/vgpu-dashboard.json $(DESTDIR)$(DATADIR)/vgpu/grafana/
 
 include $(wildcard tests/mediator/mediator-tests.mk)

@@ -5,11 +5,11 @@
 # rate() of completed requests matches the rate the test's requests ran
 # at, and histogram_quantile() of queue wait and execution time lies in
 # the bucket of what the test made them (and of vgpuctl stats' exact
-# percentiles).
+# percentiles).  Every expression of the Grafana dashboard evaluates there.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 10
+plan 11
 
 clients() { python3 "$top/tests/mediator/http-clients.py" "$@"; }
 port=$(clients free-port)
@@ -147,3 +147,26 @@ q=$(promql 'histogram_quantile(0.5, vgpu_vm_exec_seconds_bucket{vm_id="1"})')
 bucket=$(in_bucket "$q" "$exec_p50")
 ok "$([ $? = 0 ] && [ "$exec_p50" -ge $service_us ]; echo $?)" \
     "histogram_quantile(0.5) of VM 1's execution time, $q s, lies in $bucket, that of its 10 ms service time (p50 $exec_p50 us)"
+
+# The dashboard's expressions, its variables set to "All" and its
+# intervals to what this scrape interval allows: "error: ..." or how many
+# samples each gives.
+python3 - "$prom" "$top/mediator/grafana/vgpu-dashboard.json" > "$tmp/dashboard.out" <<'PY'
+import json, sys, urllib.parse, urllib.request
+prom, d = sys.argv[1], json.load(open(sys.argv[2]))
+for top in d["panels"]:
+    for p in [top] + top.get("panels", []):
+        for t in p.get("targets", []):
+            expr = t["expr"]
+            for var, value in (("$__rate_interval", "4s"), ("$__range", "1m"),
+                               ("$instance", ".*"), ("$pool", ".*"), ("$vm", ".*")):
+                expr = expr.replace(var, value)
+            url = prom + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+            try:
+                reply = json.load(urllib.request.urlopen(url, timeout=10))
+                print("%d samples: %s" % (len(reply["data"]["result"]), t["expr"]))
+            except urllib.error.HTTPError as e:
+                print("error: %s: %s" % (json.load(e).get("error"), t["expr"]))
+PY
+is "$(grep -E '^error|^0 samples: .*[^0]$' "$tmp/dashboard.out")" "" \
+    "each of the dashboard's $(wc -l < "$tmp/dashboard.out") expressions evaluates on Prometheus and gives samples (but error rates '> 0': none here)"

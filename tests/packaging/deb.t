@@ -1,11 +1,12 @@
 #!/bin/bash
 # make deb builds the four Debian packages lintian-clean; dpkg installs them
 # on this machine: the vgpu user and group and /run/vgpu appear, the
-# installed daemon, vgpuctl, QEMU (with the device) and vgpu-client run, a
-# program builds against libvgpu-dev; dpkg --purge removes every file.
+# installed daemon, vgpuctl, QEMU (with the device) and vgpu-client run, the
+# Grafana dashboard is in place, a program builds against libvgpu-dev;
+# dpkg --purge removes every file.
 . "$(dirname "$0")/../lib/tap.sh"
 
-plan 16
+plan 17
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=$top/build/packages
@@ -51,6 +52,8 @@ qemu=/usr/libexec/vgpu/qemu/bin/qemu-system-x86_64
 like "$("$qemu" -device vgpu-stub,help 2>&1)" "chardev=" "the installed QEMU has the vgpu-stub device"
 like "$(runuser -u libvirt-qemu -- "$qemu" -version 2>&1)" "QEMU emulator version" \
     "libvirt's qemu user can run it"
+python3 -m json.tool /usr/share/vgpu/grafana/vgpu-dashboard.json > /dev/null 2>&1
+ok $? "the Grafana dashboard is installed as /usr/share/vgpu/grafana/vgpu-dashboard.json"
 like "$(vgpu-client --version 2>&1)" "$version" "vgpu-client runs from vgpu-guest-tools"
 is "$(pkg-config --modversion vgpu)" "$version" "pkg-config knows libvgpu"
 cat > "$tmp/use.c" <<'C'
