@@ -9,11 +9,12 @@ build-essential pkg-config git ccache ninja-build meson python3 dpkg-dev
 libglib2.0-dev libpixman-1-dev libslirp-dev libseccomp-dev zlib1g-dev
 seabios qemu-system-data ipxe-qemu libfdt-dev
 libjson-glib-dev libsystemd-dev libxml2-dev libvirt-dev libopenblas-dev libsoup-3.0-dev
+libncurses-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system
 busybox-static cpio xz-utils binutils kmod valgrind qemu-utils
 debhelper lintian rpm rpmlint
 groff-base
-prometheus
+prometheus tmux
 clang libclang-rt-dev
 "
 

@@ -12,6 +12,7 @@
 static const struct vgpuctl_command *const command_tables[] = {
     vgpuctl_vm_commands,
     vgpuctl_stats_commands,
+    vgpuctl_top_commands,
     vgpuctl_admin_commands,
     vgpuctl_domain_commands,
 };

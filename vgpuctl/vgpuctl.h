@@ -36,6 +36,7 @@ struct vgpuctl_command {
 /* The command tables, each ended by an entry with a NULL name. */
 extern const struct vgpuctl_command vgpuctl_vm_commands[];
 extern const struct vgpuctl_command vgpuctl_stats_commands[];
+extern const struct vgpuctl_command vgpuctl_top_commands[];    /* vgpuctl-top.c */
 extern const struct vgpuctl_command vgpuctl_admin_commands[];
 extern const struct vgpuctl_command vgpuctl_domain_commands[];  /* vgpuctl-domain.c */
 
