@@ -1,7 +1,8 @@
 #!/bin/bash
 # GET /metrics over HTTP (metrics-listen): the same text as `vgpuctl
 # metrics` (one generator), in Prometheus's format as promtool checks it,
-# with histograms whose buckets count what the devices did; other paths
+# with histograms whose buckets count what the devices did and the bytes
+# of the data window that array operations moved; other paths
 # and methods are refused.  No HTTP client disturbs the devices' requests:
 # silent ones past metrics-clients-max are closed at once and the others
 # after 10 s, malformed ones get 400 or a close, scrapes in a storm and
@@ -9,7 +10,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 22
+plan 23
 
 clients() { python3 "$top/tests/mediator/http-clients.py" "$@"; }
 port=$(clients free-port)
@@ -30,6 +31,14 @@ vgpuctl register "$u1" --pool A --priority high --vm-id 1 --name 'web "one"' >/d
 vgpuctl register "$u2" --pool B --priority low --vm-id 2 --name two >/dev/null
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$u1" --submit 20 --bad 3 > "$tmp/one.out"
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$u2" --submit 7 > "$tmp/two.out"
+# VM 2's array operations on its data window: an add of 1000 floats reads
+# 8000 bytes and writes 4000, a sum of 500 reads 2000, an 8x8x8 SGEMM reads
+# A and B (512) and writes C (256); one refused for its range moves none.
+for op in "--op add-f32 --count 1000" "--op sum --count 500" "--op sgemm --m 8 --n 8 --k 8" \
+          "--op sum --count 5 --a 1048572 --expect BAD_RANGE"; do
+    "$build/tests/window-client" --socket "$dev_sock" --uuid "$u2" $op > /dev/null ||
+        echo "window-client $op failed"
+done
 
 curl -s -D "$tmp/headers" -o "$tmp/http.txt" "$url"
 vgpuctl metrics > "$tmp/ctl.txt"
@@ -58,10 +67,13 @@ PY
 # 2 ms or less (a few may take over 5 ms on a loaded host).
 like "$(series vgpu_vm_exec_seconds 1)" "^20 0 ([0-9]|1[0-9]|20) 20 True$" \
     "VM 1's execution histogram: 20 runs, none within 2 ms, all in +Inf, sum over 20 x 2 ms"
-is "$(series vgpu_vm_exec_seconds 2 | cut -d' ' -f1,4)" "7 7" "VM 2's: 7 runs"
+is "$(series vgpu_vm_exec_seconds 2 | cut -d' ' -f1,4)" "10 10" \
+    "VM 2's: 10 runs (7 requests, 3 array operations; the refused one did not run)"
 like "$(cat "$tmp/http.txt")" "vgpu_vm_request_errors_total\{uuid=\"$u1\",name=\"web \\\\\"one\\\\\"\",vm_id=\"1\",pool=\"A\",priority=\"high\",code=\"BAD_VERSION\"\} 3" \
     "errors by code, with the VM's labels (the name's quotes escaped)"
-like "$(cat "$tmp/http.txt")" 'vgpu_device_connections_total 2' "device connections counted"
+like "$(cat "$tmp/http.txt")" 'vgpu_device_connections_total 6' "device connections counted"
+is "$(grep -E '^vgpu_vm_window_(read|written)_bytes_total\{[^}]*vm_id="2"' "$tmp/http.txt" | awk '{ print $2 }' | tr '\n' ' ')" \
+    "10512 4256 " "VM 2's window bytes read and written: those of its operations' ranges"
 like "$(cat "$tmp/http.txt")" 'vgpu_registrations_total 2' "registrations counted"
 
 is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")" 404 "another path: 404"

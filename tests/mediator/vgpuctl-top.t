@@ -65,7 +65,10 @@ top_rate=$(awk '$1 == "1" && $2 == "steady" { print $5 }' "$tmp/busy.screen")
 ok "$(python3 -c "import sys; sys.exit(not abs(float('$top_rate') / $stats_rate - 1) <= 0.15)"; echo $?)" \
     "VM 1's REQ/S, $top_rate, is the rate vgpuctl stats counts ($stats_rate/s) within 15%"
 pool_rate=$(awk '$1 == "A" && $2 == "cpu" { print $3 }' "$tmp/busy.screen")
-is "$pool_rate" "$top_rate" "pool A's REQ/S is VM 1's"
+# stats copies each row's counters on its own: the pool's may hold a
+# request or two more than its one VM's.
+ok "$(python3 -c "import sys; sys.exit(not abs(float('$pool_rate') - float('$top_rate')) <= 1.0)"; echo $?)" \
+    "pool A's REQ/S, $pool_rate, is its one VM's within a request in the interval"
 busy=$(awk '$1 == "0" && $(NF - 4) == "A" { print $(NF - 2) }' "$tmp/busy.screen")
 ok "$([ "${busy:-0}" -ge 90 ] && [ "$busy" -le 101 ]; echo $?)" \
     "unit 0, pool A's lane, is busy ${busy}% of the time"
