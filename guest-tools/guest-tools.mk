@@ -114,6 +114,8 @@ JSON_GLIB_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-glib-1.0 2>/dev/null)
 JSON_GLIB_LIBS   := $(shell $(PKG_CONFIG) --libs json-glib-1.0 2>/dev/null)
 GUEST_TEST_CFLAGS := $(GUEST_CFLAGS) $(GLIB_CFLAGS) -Itests/unit
 GUEST_FAKE_OBJ   := $(B)/tests/fake-vgpu.o
+# The fake answers CUDA batches as a pool without a GPU does (cuda-batch.o).
+GUEST_FAKE_OBJS  := $(GUEST_FAKE_OBJ) $(B)/common/cuda-batch.o
 
 UNIT_TESTS += $(B)/tests/libvgpu-test $(B)/tests/vgpu-client-test
 
@@ -121,12 +123,12 @@ $(GUEST_FAKE_OBJ): tests/unit/fake-vgpu.c tests/unit/fake-vgpu.h $(COMMON_HEADER
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/tests/libvgpu-test: tests/unit/libvgpu-test.c $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(LIBVGPU_HEADERS)
+$(B)/tests/libvgpu-test: tests/unit/libvgpu-test.c $(GUEST_FAKE_OBJS) $(LIBVGPU_A) $(LIBVGPU_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(GLIB_LIBS) -lpthread -lm
+	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJS) $(LIBVGPU_A) $(GLIB_LIBS) -lpthread -lm
 
-$(B)/tests/vgpu-client-test: tests/unit/vgpu-client-test.c $(GUEST_FAKE_OBJ) $(LIBVGPU_A) \
+$(B)/tests/vgpu-client-test: tests/unit/vgpu-client-test.c $(GUEST_FAKE_OBJS) $(LIBVGPU_A) \
                              $(VGPU_CLIENT) $(VGPU_CLIENT_STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_TEST_CFLAGS) $(JSON_GLIB_CFLAGS) -DGUEST_TOOLS_BUILD='"$(abspath $(GT))"' \
-	    $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJ) $(LIBVGPU_A) $(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread -lm
+	    $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJS) $(LIBVGPU_A) $(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread -lm

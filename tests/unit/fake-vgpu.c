@@ -18,6 +18,7 @@
 
 #include "fake-vgpu.h"
 #include "vgpu/codec.h"
+#include "vgpu/cuda-batch.h"
 #include "vgpu/ops.h"
 
 #define FAKE_POLL_NS        20000       /* the mock looks at the BAR every 20 us */
@@ -53,6 +54,8 @@ struct FakeDevice {
     guint64 window_size;
     FakeCorrupt corrupt;
     guint64 corrupt_index;
+    FakeCudaHostFunc cuda_run;          /* NULL: a pool without a GPU */
+    gpointer cuda_host;
 };
 
 static void fake_write_file(const char *path, const void *data, gsize len)
@@ -281,6 +284,13 @@ void fake_device_set_window_size_reg(FakeDevice *dev, guint64 size)
     fake_reg_write(dev, VGPU_REG_WINDOW_SIZE_HI, (guint32)(size >> 32));
 }
 
+void fake_device_set_cuda_host(FakeDevice *dev, FakeCudaHostFunc run, gpointer host)
+{
+    g_assert_null(dev->thread);
+    dev->cuda_run = run;
+    dev->cuda_host = host;
+}
+
 void fake_device_set_corruption(FakeDevice *dev, FakeCorrupt corrupt, guint64 index)
 {
     g_mutex_lock(&dev->lock);
@@ -411,6 +421,16 @@ static guint32 fake_window_op(FakeDevice *dev, const struct vgpu_request_view *v
     }
     dev->stats.window_ops++;
     switch (op.opcode) {
+    case VGPU_OP_CUDA:
+        G_STATIC_ASSERT(VGPU_CUDA_RESULTS <= VGPU_SUM_RESULTS);     /* fake_answer's results */
+        if (dev->cuda_run) {
+            dev->cuda_run(dev->cuda_host, w, dev->window_size, op.a, op.count, results);
+            *result_count = VGPU_CUDA_RESULTS;
+        } else {
+            *result_count = vgpu_cuda_batch_answer_all(w + op.a, op.count,
+                                                       VGPU_CUDA_ERROR_NO_DEVICE, results);
+        }
+        return VGPU_OK;
     case VGPU_OP_ADD_U32:
         for (guint64 i = 0; i < op.count; i++) {
             fake_put_u32(w, op.out, i, fake_u32(w, op.a, i) + fake_u32(w, op.b, i));

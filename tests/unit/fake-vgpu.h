@@ -24,7 +24,10 @@
  * backend: it checks the request with the contract's decoder against the
  * window's size (NO_WINDOW without one, else BAD_PARAMS, BAD_RANGE,
  * OVERLAP) and computes the result in the window (SGEMM in double, rounded
- * once), optionally corrupted (fake_device_set_corruption).
+ * once), optionally corrupted (fake_device_set_corruption).  A CUDA batch
+ * (VGPU_OP_CUDA) it range-checks the same way and hands to the CUDA host
+ * set with fake_device_set_cuda_host (fake-cuda.h); without one it answers
+ * every call with cudaErrorNoDevice, as a pool without a GPU does.
  *
  * Libraries and programs under test find the tree through VGPU_TEST_ROOT.
  */
@@ -97,6 +100,14 @@ void fake_device_add_window(FakeDevice *dev, guint64 size);
 void *fake_device_window(FakeDevice *dev);
 /* Make WINDOW_SIZE_LO/HI read this, whatever resource2 is. */
 void fake_device_set_window_size_reg(FakeDevice *dev, guint64 size);
+/*
+ * Who answers CUDA batches: run gets the window, the batch's offset and
+ * length, and fills results with [status, index]; it runs under the mock's
+ * lock.  Call before fake_device_start().
+ */
+typedef void (*FakeCudaHostFunc)(gpointer host, guint8 *window, guint64 window_size,
+                                 guint64 offset, guint64 length, guint32 results[2]);
+void fake_device_set_cuda_host(FakeDevice *dev, FakeCudaHostFunc run, gpointer host);
 /* Spoil the results of array operations from now on. */
 void fake_device_set_corruption(FakeDevice *dev, FakeCorrupt corrupt, guint64 index);
 /* Bind to the driver of that name (a driver symlink). */
