@@ -74,9 +74,12 @@ struct vgpu_cuda_record {
     /* modules: the program's fat binaries */ \
     X(MODULE_LOAD,        16, 2)   /* [window offset, length] of the fat binary; out[0]: module */ \
     X(MODULE_UNLOAD,      17, 1)   /* [module] */ \
-    X(FUNCTION_GET,       18, 1)   /* [module], then the name; out[0]: function, out[1]: params */ \
-    X(FUNCTION_PARAMS,    19, 3)   /* [function, window offset, length]: (offset, size) u32 pairs */ \
-    X(VARIABLE_GET,       20, 1)   /* [module], then the name; out[0]: address, out[1]: size */ \
+    X(FUNCTION_GET,       18, 1)   /* [module], then the name and its NUL; out[0]: function, \
+                                       out[1]: its parameter count */ \
+    X(FUNCTION_PARAMS,    19, 3)   /* [function, window offset, length]: (offset, size) u32 pairs, \
+                                       one per parameter, written there */ \
+    X(VARIABLE_GET,       20, 1)   /* [module], then the name and its NUL; out[0]: address, \
+                                       out[1]: size */ \
     /* memory */ \
     X(MALLOC,             32, 1)   /* [bytes]; out[0]: device pointer */ \
     X(FREE,               33, 1)   /* [device pointer] */ \
