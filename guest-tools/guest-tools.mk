@@ -1,6 +1,7 @@
 # The guest tools: libvgpu (static and shared), vgpu-client (dynamic, and a
 # static build for busybox guests without a libc), man pages, udev rule and
-# sysusers entry.  See docs/guest-tools.md.
+# sysusers entry; the CUDA runtime libcudart.so.13 where nvcc is
+# (cudart/cudart.mk).  See docs/guest-tools.md.
 
 GUEST_SOVERSION  := 0
 GT               := $(B)/guest-tools
@@ -132,3 +133,5 @@ $(B)/tests/vgpu-client-test: tests/unit/vgpu-client-test.c $(GUEST_FAKE_OBJS) $(
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_TEST_CFLAGS) $(JSON_GLIB_CFLAGS) -DGUEST_TOOLS_BUILD='"$(abspath $(GT))"' \
 	    $(CFLAGS) -o $@ $< $(GUEST_FAKE_OBJS) $(LIBVGPU_A) $(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread -lm
+
+include guest-tools/cudart/cudart.mk
