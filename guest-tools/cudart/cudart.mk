@@ -26,7 +26,8 @@ UNIT_TESTS    += $(B)/tests/cudart-test
 CHECK_PREREQS += $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
 else
 # After the cuda backend's entry (backend-cuda.mk is included first).
-CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test
+CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test tests/e2e/cuda-no-device.t
+CHECK_SCRIPTS_LEFT_OUT += tests/e2e/cuda-no-device.t
 endif
 
 # A shorter stem than guest-tools.mk's rule: this one wins for these objects.
