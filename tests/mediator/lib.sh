@@ -50,6 +50,8 @@ vgpuctl() { "$build/vgpuctl" --runtime-dir "$run" --timeout 5000 "$@"; }
 start_daemon() {
     VGPU_MEDIATOR_START_LIMIT=${DAEMON_START_LIMIT:-10} \
         vgpu_mediator_start "$run" "$conf" "$tmp/daemon.log" "$@" || {
+        # one that runs but never answered goes at cleanup, not waited for forever
+        [ -z "$vgpu_mediator_pid" ] || bg_pids+=("$vgpu_mediator_pid")
         diag "daemon did not start:"; diag "$(cat "$tmp/daemon.log")"; return 1; }
     daemon_pid=$vgpu_mediator_pid
 }
