@@ -541,6 +541,7 @@ static void test_managed_refused(void)
 
     signal(SIGSEGV, on_crash);
     world_start(WITH_HOST);
+    atexit(world_end);          /* the library ends the process */
     so = dlopen(CUDART_TEST_MANAGED, RTLD_NOW | RTLD_LOCAL);
     g_assert_nonnull(so);
     g_assert_cmpint(cudaMalloc(&p, 64), ==, cudaErrorNotSupported);
