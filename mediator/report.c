@@ -85,6 +85,8 @@ void report_stats(struct mediator *m, JsonBuilder *b)
     unsigned pool_count;
     struct sched_pool *pools = scheduler_pools(m->scheduler, &pool_count);
 
+    /* when the counters below are read: rates over two replies divide by its change */
+    add_int(b, "uptime_us", g_get_monotonic_time() - m->started_us);
     json_builder_set_member_name(b, "vms");
     json_builder_begin_array(b);
     for (guint i = 0; i < vms->len; i++) {

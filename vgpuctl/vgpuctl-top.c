@@ -38,7 +38,7 @@ static const GOptionEntry top_options[] = {
 struct sample {
     JsonObject *ping;           /* NULL when it did not answer */
     JsonObject *stats;          /* NULL when it did not answer */
-    gint64 at_us;               /* monotonic, when stats was asked for */
+    gint64 at_us;               /* monotonic, when stats was asked for: the next is due after */
     char *error;                /* why not, when stats is NULL */
 };
 
@@ -295,12 +295,19 @@ static void draw_units(JsonObject *stats, JsonObject *prev, double seconds)
     }
 }
 
-/* One screen: now's figures, with rates against prev (when it is of the same mediator). */
+/*
+ * One screen: now's figures, with rates against prev when it is of the same
+ * mediator.  The interval is the mediator's own, between the moments it
+ * read the counters: on a loaded host this process may take its samples
+ * late by a good part of a second.
+ */
 static void draw(const struct sample *now, const struct sample *prev)
 {
     bool comparable = now->stats && prev->stats &&
-                      int_member(now->ping, "pid") == int_member(prev->ping, "pid");
-    double seconds = comparable ? (double)(now->at_us - prev->at_us) / 1e6 : 0;
+                      int_member(now->ping, "pid") == int_member(prev->ping, "pid") &&
+                      int_member(now->stats, "uptime_us") > int_member(prev->stats, "uptime_us");
+    double seconds = comparable ? (double)(int_member(now->stats, "uptime_us") -
+                                           int_member(prev->stats, "uptime_us")) / 1e6 : 0;
     JsonObject *before = comparable ? prev->stats : NULL;
 
     screen_row = 0;

@@ -53,14 +53,15 @@ pool_b() { pool_row B | awk '{ print $2, $NF - 0, $(NF - 1) }'; }
 is "$(pool_b)" "cpu 4 30" "pool B's row: its backend, errors and completed"
 
 # Steady traffic: VM 1's requests on one lane that takes 10 ms each.
-# Its rate in vgpuctl stats over the 2 s the screen shown at the end covers.
+# Its rate in vgpuctl stats over the 2 s the screen shown at the end
+# covers, timed by the mediator's clock (uptime_us), as top does.
 fake steady --uuid "$u1" --submit 600 --timeout 60000
 sleep 2.5
-t0=$(date +%s%N); c0=$(vm_stat 1 "['completed']")
+read -r t0 c0 < <(stats "j['uptime_us'], [v for v in j['vms'] if v['vm_id']==1][0]['completed']" | tr -d '(),')
 sleep 2
-t1=$(date +%s%N); c1=$(vm_stat 1 "['completed']")
+read -r t1 c1 < <(stats "j['uptime_us'], [v for v in j['vms'] if v['vm_id']==1][0]['completed']" | tr -d '(),')
 screen > "$tmp/busy.screen"
-stats_rate=$(python3 -c "print('%.1f' % (($c1 - $c0) / (($t1 - $t0) / 1e9)))")
+stats_rate=$(python3 -c "print('%.1f' % (($c1 - $c0) / (($t1 - $t0) / 1e6)))")
 top_rate=$(awk '$1 == "1" && $2 == "steady" { print $5 }' "$tmp/busy.screen")
 ok "$(python3 -c "import sys; sys.exit(not abs(float('$top_rate') / $stats_rate - 1) <= 0.15)"; echo $?)" \
     "VM 1's REQ/S, $top_rate, is the rate vgpuctl stats counts ($stats_rate/s) within 15%"

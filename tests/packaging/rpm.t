@@ -21,10 +21,11 @@ is "$(grep -E ': E: ' "$out/rpmlint.txt" | grep -v ': E: no-signature$')" "" \
     "rpmlint finds no error but the missing signature"
 host=$(rpm -qlp "$out"/vgpu-"$version"-1*.x86_64.rpm 2>/dev/null)
 for f in /usr/sbin/vgpu-mediatord /usr/bin/vgpuctl /usr/libexec/vgpu/qemu/bin/qemu-system-x86_64 \
-         /usr/lib/systemd/system/vgpu-mediator.service /etc/vgpu/mediator.conf; do
+         /usr/lib/systemd/system/vgpu-mediator.service /etc/vgpu/mediator.conf \
+         /usr/share/vgpu/grafana/vgpu-dashboard.json; do
     echo "$host" | grep -qx "$f" || echo "missing $f"
 done > "$tmp/host-missing"
-is "$(cat "$tmp/host-missing")" "" "vgpu holds the daemon, vgpuctl, QEMU, the unit and the config"
+is "$(cat "$tmp/host-missing")" "" "vgpu holds the daemon, vgpuctl, QEMU, the unit, the config and the Grafana dashboard"
 guest=$(rpm -qlp "$out"/vgpu-guest-tools-"$version"-1*.x86_64.rpm 2>/dev/null)
 like "$guest" "/usr/bin/vgpu-client" "vgpu-guest-tools holds vgpu-client"
 like "$guest" "/usr/lib64/libvgpu.so.0" "and libvgpu in /usr/lib64"
