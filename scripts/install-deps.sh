@@ -14,7 +14,7 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system
 busybox-static cpio xz-utils binutils kmod valgrind qemu-utils
 debhelper lintian rpm rpmlint
 groff-base
-prometheus tmux
+prometheus tmux curl
 clang libclang-rt-dev
 "
 
