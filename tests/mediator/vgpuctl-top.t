@@ -3,12 +3,12 @@
 # pool and unit with the same counts and p99s as vgpuctl stats; requests
 # per second and busy time that match the rate the mediator ran a device's
 # requests at; a mediator that goes away is said on the screen; q quits
-# and gives the terminal back, --iterations ends it by itself.  Without a terminal, or with a bad --delay,
+# (or Ctrl-C) and gives the terminal back, --iterations ends it by itself.  Without a terminal, or with a bad --delay,
 # it says why.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 15
+plan 16
 
 command -v tmux >/dev/null || bail "tmux is not installed (scripts/install-deps.sh installs it)"
 service_us=10000         # pool A's lane: at most 100 requests a second
@@ -89,12 +89,14 @@ tm send-keys "$build/vgpuctl --runtime-dir $run top --iterations 3 --delay 0.2; 
 vgpu_wait_until 5 sh -c "tmux -S '$tmp/tmux.sock' capture-pane -p | grep -q '^iterations-exit=0'"
 ok $? "--iterations 3 --delay 0.2 ends by itself"
 
-tm send-keys "$build/vgpuctl --runtime-dir $run top --delay 0.2" Enter
+tm send-keys "$build/vgpuctl --runtime-dir $run top --delay 0.2; echo interrupted-exit=\$?" Enter
 vgpu_wait_until 10 sh -c "tmux -S '$tmp/tmux.sock' capture-pane -p | grep -q '^ *1 steady '"
 stop_daemon
 vgpu_wait_until 5 sh -c "tmux -S '$tmp/tmux.sock' capture-pane -p | grep -q '^vgpu-mediatord is not reachable: '"
 ok $? "when the mediator stops, the screen says it is not reachable (and top goes on trying)"
-tm send-keys q
+tm send-keys C-c
+vgpu_wait_until 5 sh -c "tmux -S '$tmp/tmux.sock' capture-pane -p | grep -q '^interrupted-exit=0'"
+ok $? "Ctrl-C ends it as q does, giving the terminal back"
 
 out=$("$build/vgpuctl" --runtime-dir "$run" top < /dev/null 2>&1)
 is "$?:$out" "2:vgpuctl top: needs a terminal (vgpuctl stats is for scripts) (try vgpuctl top --help)" \
