@@ -14,7 +14,7 @@
 
 FUZZ_CC      ?= clang
 FUZZ_B       := $(B)/fuzz
-FUZZ_NAMES   := request response wire window-op control-proto config metadata
+FUZZ_NAMES   := request response wire window-op cuda-batch control-proto config metadata
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz-%)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
@@ -27,6 +27,7 @@ FUZZ_SRCS_request       := common/codec.c
 FUZZ_SRCS_response      := common/codec.c common/ops.c
 FUZZ_SRCS_wire          := common/codec.c
 FUZZ_SRCS_window-op     := common/codec.c common/ops.c
+FUZZ_SRCS_cuda-batch    := common/cuda-batch.c
 FUZZ_SRCS_control-proto := control/control-proto.c common/identity.c
 FUZZ_SRCS_config        := mediator/config.c common/identity.c
 FUZZ_SRCS_metadata      := libvirt-hooks/metadata.c libvirt-hooks/qemu-cmdline.c common/identity.c
