@@ -15,7 +15,9 @@
 # (vgpu-client-test runs clients as nobody).  A report fails the test, and
 # the files are kept under build/test-logs/asan/NAME/.
 #
-# VGPU_ASAN_BUILD names the sanitized build (default build-asan).
+# VGPU_ASAN_BUILD names the sanitized build (default build-asan);
+# VGPU_ASAN_OPTIONS adds to ASAN_OPTIONS, e.g. fast_unwind_on_malloc=0 for
+# leak reports whose stacks go on through GLib (slower).
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VGPU_BUILD=${VGPU_ASAN_BUILD:-$top/build-asan}
@@ -35,17 +37,19 @@ asan_result() {     # status description
 
 asan_run() {
     local name=$1; shift
-    local dir=$asan_reports/$name out status planned got=0 line desc reports
+    local dir=$asan_reports/$name out status planned got=0 line desc reports start
     mkdir -p "$dir" && chmod 1777 "$dir"
-    if [ ! -x "$1" ]; then
+    if ! command -v "$1" >/dev/null; then
         echo "# $name: $1 is not built (make asan-build)"
     fi
-    out=$(ASAN_OPTIONS="log_path=$dir/asan:detect_leaks=1:fast_unwind_on_malloc=0:abort_on_error=0:print_summary=1${ASAN_EXTRA:+:$ASAN_EXTRA}" \
+    start=$(date +%s)
+    out=$(ASAN_OPTIONS="log_path=$dir/asan:detect_leaks=1:abort_on_error=0:print_summary=1${VGPU_ASAN_OPTIONS:+:$VGPU_ASAN_OPTIONS}${ASAN_EXTRA:+:$ASAN_EXTRA}" \
           UBSAN_OPTIONS="log_path=$dir/ubsan:print_stacktrace=1:halt_on_error=1" \
-          LSAN_OPTIONS="suppressions=${LSAN_SUPPRESSIONS:-$top/tests/asan/lsan.supp}:print_suppressions=0" \
+          LSAN_OPTIONS="${LSAN_SUPPRESSIONS:+suppressions=$LSAN_SUPPRESSIONS:}print_suppressions=0" \
           G_SLICE=always-malloc G_DEBUG=gc-friendly \
           timeout --kill-after=10 "$asan_limit" "$@" 2>&1 </dev/null)
     status=$?
+    echo "# $name: $(( $(date +%s) - start )) s"
     planned=$(printf '%s\n' "$out" | sed -nE 's/^1\.\.([0-9]+).*/\1/p' | tail -n 1)
     while IFS= read -r line; do
         if [[ "$line" =~ ^(not )?ok\ [0-9]+(.*)$ ]]; then
