@@ -8,14 +8,15 @@ reporting what the mediator did with them.
       open N connections that send nothing (one sends half a request line);
       print "holding", then once all are closed or SECONDS passed:
       "<closed> of <N> closed, first after <s> s, last after <s> s"
-  http-clients.py refused PORT
-      connect and say what happened within 2 s: "closed at once" (EOF
-      without a byte of a response) or "open"
+  http-clients.py refused PORT N
+      N times: connect and see what happens within 2 s; print how many
+      were "closed at once" (EOF without a byte of a response)
   http-clients.py garbage PORT
       send malformed requests, one connection each; print one line per
       request: the response's status line, or "closed"
   http-clients.py vanish PORT N
-      N times: send a GET for /metrics and close before the answer
+      N times: send a GET for /metrics and close before the answer, then
+      give the mediator 50 ms to notice (so that the next finds a slot)
 """
 import socket
 import sys
@@ -56,17 +57,19 @@ def hold(port, n, seconds):
         print("0 of %d closed" % n)
 
 
-def refused(port):
-    s = connect(port)
-    s.settimeout(2)
-    try:
-        data = s.recv(1)
-    except socket.timeout:
-        print("open")
-        return
-    except ConnectionResetError:
-        data = b""
-    print("closed at once" if data == b"" else "answered")
+def refused(port, n):
+    closed = 0
+    for _ in range(n):
+        s = connect(port)
+        s.settimeout(2)
+        try:
+            closed += s.recv(1) == b""
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            closed += 1
+        s.close()
+    print("%d closed at once" % closed)
 
 
 GARBAGE = [
@@ -95,6 +98,7 @@ def vanish(port, n):
         s = connect(port)
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         s.close()
+        time.sleep(0.05)
 
 
 def main():
@@ -104,7 +108,7 @@ def main():
     elif mode == "hold":
         hold(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "refused":
-        refused(int(sys.argv[2]))
+        refused(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "garbage":
         garbage(int(sys.argv[2]))
     elif mode == "vanish":
