@@ -10,8 +10,11 @@
 # CFLAGS: every rule as in the normal build, only the outputs move.
 
 ASAN_B      := build-asan
+# -static-libubsan: with GCC's shared libubsan beside libasan, UBSan ignores
+# UBSAN_OPTIONS=log_path and writes its reports to stderr only; linked into
+# each program it writes them to the files tests/asan/lib.sh looks at.
 ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-               -fno-sanitize-recover=all
+               -fno-sanitize-recover=all -static-libubsan
 
 # The unit tests run sanitized (tests/asan/unit.t has the same list): all but
 # the QEMU device tests (the device runs in QEMU, which is not built with
@@ -22,10 +25,15 @@ ASAN_UNIT_TESTS := codec-test identity-test queue-test registry-test config-test
                    control-proto-test stats-test metadata-test qemu-pid-test \
                    domain-edit-test libvgpu-test
 
+ifneq ($(SANITIZED_CHECKS),no)        # as in tests/fuzz/fuzz.mk
 CHECK_PREREQS += asan-build
+endif
 .PHONY: asan-build asan-targets clean-asan
 
+# Other flags than the build was made with: a build from nothing.
 asan-build:
+	@echo '$(ASAN_CFLAGS)' | cmp -s - $(ASAN_B)/cflags 2>/dev/null || \
+	    { rm -rf $(ASAN_B) && mkdir -p $(ASAN_B) && echo '$(ASAN_CFLAGS)' > $(ASAN_B)/cflags; }
 	@$(MAKE) --no-print-directory B=$(ASAN_B) CFLAGS='$(ASAN_CFLAGS)' asan-targets
 
 # Only meaningful in that sub-make, where $(B) is $(ASAN_B).

@@ -12,8 +12,11 @@
 # Every process of the test inherits ASAN_OPTIONS and UBSAN_OPTIONS that
 # send reports to files (daemons' stderr goes to logs the tests delete):
 # one file per process that reported, in a directory anyone may write to
-# (vgpu-client-test runs clients as nobody).  A report fails the test, and
-# the files are kept under build/test-logs/asan/NAME/.
+# (vgpu-client-test runs clients as nobody).  UBSan in a shared object
+# (libvgpu.so, a backend plugin) still writes to stderr: the test's output
+# is searched too, and so is every file the test leaves in its own TMPDIR,
+# kept with KEEP_TMP (a daemon's log).  A report fails the test, and the
+# files are kept under build/test-logs/asan/NAME/.
 #
 # VGPU_ASAN_BUILD names the sanitized build (default build-asan);
 # VGPU_ASAN_OPTIONS adds to ASAN_OPTIONS, e.g. fast_unwind_on_malloc=0 for
@@ -37,8 +40,9 @@ asan_result() {     # status description
 
 asan_run() {
     local name=$1; shift
-    local dir=$asan_reports/$name out status planned got=0 line desc reports start
-    mkdir -p "$dir" && chmod 1777 "$dir"
+    local dir=$asan_reports/$name out status planned got=0 line desc reports start stray
+    local scratch=$asan_reports/$name.tmp
+    mkdir -p "$dir" "$scratch" && chmod 1777 "$dir" "$scratch"
     if ! command -v "$1" >/dev/null; then
         echo "# $name: $1 is not built (make asan-build)"
     fi
@@ -46,7 +50,7 @@ asan_run() {
     out=$(ASAN_OPTIONS="log_path=$dir/asan:detect_leaks=1:abort_on_error=0:print_summary=1${VGPU_ASAN_OPTIONS:+:$VGPU_ASAN_OPTIONS}${ASAN_EXTRA:+:$ASAN_EXTRA}" \
           UBSAN_OPTIONS="log_path=$dir/ubsan:print_stacktrace=1:halt_on_error=1" \
           LSAN_OPTIONS="${LSAN_SUPPRESSIONS:+suppressions=$LSAN_SUPPRESSIONS:}print_suppressions=0" \
-          G_SLICE=always-malloc G_DEBUG=gc-friendly \
+          G_SLICE=always-malloc G_DEBUG=gc-friendly TMPDIR=$scratch KEEP_TMP=1 \
           timeout --kill-after=10 "$asan_limit" "$@" 2>&1 </dev/null)
     status=$?
     echo "# $name: $(( $(date +%s) - start )) s"
@@ -73,18 +77,22 @@ asan_run() {
     fi
 
     reports=$(find "$dir" -type f | sort)
-    if [ -z "$reports" ] &&
+    stray=$(find "$scratch" -type f -size -64M -exec \
+            grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' {} + 2>/dev/null | sort)
+    if [ -z "$reports$stray" ] &&
        ! printf '%s\n' "$out" | grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then
+        rm -rf "$scratch"
         asan_result 0 "$name: no sanitizer report from any of its processes"
         return
     fi
     asan_result 1 "$name: sanitizer reports (ASan, LSan or UBSan)"
     mkdir -p "$asan_keep/$name"
-    for f in $reports; do
+    for f in $reports $stray; do
         cp "$f" "$asan_keep/$name/"
         echo "# $(basename "$f"):"
         grep -E 'ERROR:|runtime error:|SUMMARY:|^ +#[0-9] ' "$f" | head -n 12 | sed 's/^/#   /'
     done
+    rm -rf "$scratch"
     echo "# reports kept in ${asan_keep#$top/}/$name/"
 }
 
