@@ -37,10 +37,21 @@ FUZZ_LIBS_metadata       = $(GLIB_LIBS) $(LIBXML_LIBS)
 
 FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_NAMES),$(FUZZ_SRCS_$(t):%.c=$(FUZZ_B)/obj/%.o)))
 
+# make mutate builds check-build with SANITIZED_CHECKS=no: its mutants'
+# tests need neither the fuzzers nor build-asan/.
+ifneq ($(SANITIZED_CHECKS),no)
 CHECK_PREREQS += fuzz-build
-.PHONY: fuzz fuzz-build
+endif
+.PHONY: fuzz fuzz-build fuzz-bins
 
-fuzz-build: $(FUZZ_BINS)
+# Other flags or compiler than the targets were built with: built again
+# (checked before make looks at the objects, in a make of its own).
+fuzz-build:
+	@mkdir -p $(FUZZ_B)
+	@echo '$(FUZZ_CC) $(FUZZ_CFLAGS)' | cmp -s - $(FUZZ_B)/cflags || \
+	    { rm -rf $(FUZZ_B)/obj $(FUZZ_BINS); echo '$(FUZZ_CC) $(FUZZ_CFLAGS)' > $(FUZZ_B)/cflags; }
+	@$(MAKE) --no-print-directory fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
 
 # After deps, in a new make, as check does: clang may just have been installed.
 fuzz: deps
