@@ -6,12 +6,12 @@
 
 #include "vgpuctl.h"
 
-static gint64 hist_member(JsonObject *row, const char *hist, const char *field)
+gint64 vgpuctl_stats_hist(JsonObject *row, const char *hist, const char *field)
 {
     return json_object_get_int_member(json_object_get_object_member(row, hist), field);
 }
 
-static gint64 error_total(JsonObject *row)
+gint64 vgpuctl_stats_errors(JsonObject *row)
 {
     JsonObject *errors = json_object_get_object_member(row, "errors");
     g_autoptr(GList) names = json_object_get_members(errors);
@@ -30,10 +30,10 @@ static void print_counters(JsonObject *row)
            " %7" G_GINT64_FORMAT " %9" G_GINT64_FORMAT " %9" G_GINT64_FORMAT " %9" G_GINT64_FORMAT
            " %9" G_GINT64_FORMAT "\n",
            json_object_get_int_member(row, "submitted"), json_object_get_int_member(row, "completed"),
-           error_total(row), json_object_get_int_member(row, "queued"),
+           vgpuctl_stats_errors(row), json_object_get_int_member(row, "queued"),
            json_object_get_int_member(row, "running"),
-           hist_member(row, "queue_wait_us", "p50"), hist_member(row, "queue_wait_us", "p99"),
-           hist_member(row, "exec_time_us", "p50"), hist_member(row, "exec_time_us", "p99"));
+           vgpuctl_stats_hist(row, "queue_wait_us", "p50"), vgpuctl_stats_hist(row, "queue_wait_us", "p99"),
+           vgpuctl_stats_hist(row, "exec_time_us", "p50"), vgpuctl_stats_hist(row, "exec_time_us", "p99"));
 }
 
 static const char counters_header[] =

@@ -82,22 +82,6 @@ static gint64 int_member(JsonObject *o, const char *name)
     return json_object_get_int_member(o, name);
 }
 
-static gint64 hist_member(JsonObject *row, const char *hist, const char *field)
-{
-    return json_object_get_int_member(json_object_get_object_member(row, hist), field);
-}
-
-static gint64 error_total(JsonObject *row)
-{
-    JsonObject *errors = json_object_get_object_member(row, "errors");
-    g_autoptr(GList) names = json_object_get_members(errors);
-    gint64 total = 0;
-
-    for (GList *n = names; n; n = n->next) {
-        total += json_object_get_int_member(errors, n->data);
-    }
-    return total;
-}
 
 /* The row of prev's array that has the same key member as row, or NULL. */
 static JsonObject *row_before(JsonObject *prev_stats, const char *array, const char *key,
@@ -128,10 +112,10 @@ static void counters_cells(GString *line, JsonObject *row, JsonObject *before, d
     char rate[16] = "-", errors[16] = "-", wait[16] = "-", exec[16] = "-", window[16] = "-";
 
     if (before) {
-        gint64 waited = hist_member(row, "queue_wait_us", "count") -
-                        hist_member(before, "queue_wait_us", "count");
-        gint64 ran = hist_member(row, "exec_time_us", "count") -
-                     hist_member(before, "exec_time_us", "count");
+        gint64 waited = vgpuctl_stats_hist(row, "queue_wait_us", "count") -
+                        vgpuctl_stats_hist(before, "queue_wait_us", "count");
+        gint64 ran = vgpuctl_stats_hist(row, "exec_time_us", "count") -
+                     vgpuctl_stats_hist(before, "exec_time_us", "count");
         gint64 bytes = int_member(row, "window_read_bytes") + int_member(row, "window_written_bytes") -
                        int_member(before, "window_read_bytes") -
                        int_member(before, "window_written_bytes");
@@ -139,16 +123,16 @@ static void counters_cells(GString *line, JsonObject *row, JsonObject *before, d
         g_snprintf(rate, sizeof(rate), "%.1f",
                    (double)(int_member(row, "completed") - int_member(before, "completed")) / seconds);
         g_snprintf(errors, sizeof(errors), "%.1f",
-                   (double)(error_total(row) - error_total(before)) / seconds);
+                   (double)(vgpuctl_stats_errors(row) - vgpuctl_stats_errors(before)) / seconds);
         if (waited > 0) {
             g_snprintf(wait, sizeof(wait), "%" G_GINT64_FORMAT,
-                       (hist_member(row, "queue_wait_us", "sum") -
-                        hist_member(before, "queue_wait_us", "sum")) / waited);
+                       (vgpuctl_stats_hist(row, "queue_wait_us", "sum") -
+                        vgpuctl_stats_hist(before, "queue_wait_us", "sum")) / waited);
         }
         if (ran > 0) {
             g_snprintf(exec, sizeof(exec), "%" G_GINT64_FORMAT,
-                       (hist_member(row, "exec_time_us", "sum") -
-                        hist_member(before, "exec_time_us", "sum")) / ran);
+                       (vgpuctl_stats_hist(row, "exec_time_us", "sum") -
+                        vgpuctl_stats_hist(before, "exec_time_us", "sum")) / ran);
         }
         g_snprintf(window, sizeof(window), "%.1f", (double)bytes / seconds / 1e6);
     }
@@ -156,9 +140,9 @@ static void counters_cells(GString *line, JsonObject *row, JsonObject *before, d
                            " %8s %8s %8" G_GINT64_FORMAT " %8" G_GINT64_FORMAT " %8s %10"
                            G_GINT64_FORMAT " %7" G_GINT64_FORMAT,
                            rate, errors, int_member(row, "queued"), int_member(row, "running"),
-                           wait, exec, hist_member(row, "queue_wait_us", "p99"),
-                           hist_member(row, "exec_time_us", "p99"), window,
-                           int_member(row, "completed"), error_total(row));
+                           wait, exec, vgpuctl_stats_hist(row, "queue_wait_us", "p99"),
+                           vgpuctl_stats_hist(row, "exec_time_us", "p99"), window,
+                           int_member(row, "completed"), vgpuctl_stats_errors(row));
 }
 
 static const char counters_header[] =

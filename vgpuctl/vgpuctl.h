@@ -55,4 +55,9 @@ int vgpuctl_usage(const char *command, const char *fmt, ...) G_GNUC_PRINTF(2, 3)
 /* Print obj as pretty JSON on stdout. */
 void vgpuctl_print_json(JsonObject *obj);
 
+/* Of a stats row (VM, pool or total): a histogram's field ("p50", "count"),
+ * and its errors summed over every code.  vgpuctl stats and top share them. */
+gint64 vgpuctl_stats_hist(JsonObject *row, const char *hist, const char *field);
+gint64 vgpuctl_stats_errors(JsonObject *row);
+
 #endif /* VGPUCTL_H */
