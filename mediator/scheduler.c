@@ -293,6 +293,7 @@ static void unit_run(struct sched_unit *u, struct request *r)
     gint64 start = g_get_monotonic_time(), end;
     uint64_t wait_us = (uint64_t)(start - r->entry.enqueued_us);
     uint64_t exec_ns = 0;
+    struct vgpu_backend_cuda_usage usage = { 0 };
 
     stats_lock();
     FOR_EACH_COUNTERS(s, r, c, {
@@ -305,6 +306,9 @@ static void unit_run(struct sched_unit *u, struct request *r)
                              .request = &r->view,
                              .op = r->window ? &r->op : NULL,
                              .window = r->window ? &r->window->w : NULL,
+                             .vm = &(struct vgpu_backend_vm){ .vm_id = r->vm->vm_id,
+                                                              .name = r->vm->name },
+                             .usage = &usage,
                          }, results, &result_count, &exec_ns, err, sizeof(err));
     if (error != VGPU_OK) {
         char why[VGPU_BACKEND_ERROR_MAX] = "";

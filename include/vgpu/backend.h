@@ -21,7 +21,7 @@
 #include "vgpu/codec.h"
 #include "vgpu/ops.h"
 
-#define VGPU_BACKEND_ABI_VERSION    2u
+#define VGPU_BACKEND_ABI_VERSION    3u
 #define VGPU_BACKEND_ENTRY_SYMBOL   "vgpu_backend_entry"
 #define VGPU_BACKEND_ERROR_MAX      256     /* bytes of an error message, with NUL */
 
@@ -52,11 +52,32 @@ struct vgpu_backend_window {
     uint64_t size;              /* bytes: a power of two */
 };
 
+/* The VM a request comes from, as it was registered (libvirt hook, vgpuctl register). */
+struct vgpu_backend_vm {
+    uint32_t vm_id;             /* 1..VGPU_VM_ID_MAX */
+    const char *name;           /* the domain's name, for messages */
+    uint64_t gpu_memory_quota;  /* bytes of GPU memory the VM may hold; 0: no quota */
+};
+
+/*
+ * What a VGPU_OP_CUDA request leaves the VM holding and what it ran, for
+ * `vgpuctl stats` and the metrics.  The mediator zeroes it; a backend that
+ * ran the batch on a GPU sets `valid` and the rest.
+ */
+struct vgpu_backend_cuda_usage {
+    bool valid;
+    uint64_t memory_used;       /* bytes of GPU memory the VM holds after the batch */
+    uint64_t memory_total;      /* what it may hold: its quota, or the GPU's memory */
+    uint64_t kernels;           /* kernels this batch launched */
+};
+
 /* One request for execute(). */
 struct vgpu_backend_job {
     const struct vgpu_request_view *request;    /* decoded; params by vgpu_request_param() */
     const struct vgpu_window_op *op;            /* window opcodes: checked against window */
     const struct vgpu_backend_window *window;   /* window opcodes; NULL otherwise */
+    const struct vgpu_backend_vm *vm;           /* never NULL */
+    struct vgpu_backend_cuda_usage *usage;      /* out, VGPU_OP_CUDA only; never NULL */
 };
 
 struct vgpu_backend_ops {
