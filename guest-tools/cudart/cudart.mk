@@ -15,8 +15,9 @@ CUDART_COMMON   := $(B)/common/codec.o $(B)/common/ops.o $(B)/common/cuda-batch.
 CUDART_CFLAGS   := $(GUEST_CFLAGS) -I$(CUDA_HOME)/include -fvisibility=hidden
 CUDART_LIBDIR   ?= $(LIBDIR)/vgpu-cuda
 
-# The nvcc-built programs: each checks its own results (tests/cuda/).
-CUDA_TEST_PROGRAMS := $(B)/tests/cuda/vector-add
+# The nvcc-built programs: each checks its own results (tests/cuda/, run
+# by tests/cuda/run-programs.sh; natively by make gpu-test).
+CUDA_TEST_PROGRAMS := $(patsubst tests/cuda/%.cu,$(B)/tests/cuda/%,$(wildcard tests/cuda/*.cu))
 CUDART_TEST_APP    := $(B)/tests/cudart-test-app.so
 CUDART_TEST_MANAGED := $(B)/tests/cudart-test-managed.so
 
@@ -24,10 +25,12 @@ ifneq ($(NVCC),)
 ALL_TARGETS   += $(CUDART_SO)
 UNIT_TESTS    += $(B)/tests/cudart-test
 CHECK_PREREQS += $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
+gpu-test-build: $(CUDA_TEST_PROGRAMS)
 else
 # After the cuda backend's entry (backend-cuda.mk is included first).
-CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test tests/e2e/cuda-no-device.t
-CHECK_SCRIPTS_LEFT_OUT += tests/e2e/cuda-no-device.t
+CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test tests/e2e/cuda-no-device.t \
+                  tests/cuda/programs-without-device.t
+CHECK_SCRIPTS_LEFT_OUT += tests/e2e/cuda-no-device.t tests/cuda/programs-without-device.t
 endif
 
 # A shorter stem than guest-tools.mk's rule: this one wins for these objects.
@@ -41,7 +44,7 @@ $(CUDART_SO): $(CUDART_OBJS) $(CUDART_COMMON) guest-tools/cudart/libcudart.map $
 	    -Wl,--version-script=guest-tools/cudart/libcudart.map -Wl,-z,defs \
 	    -o $@ $(CUDART_OBJS) $(CUDART_COMMON) -L$(GT) -lvgpu -lpthread
 
-$(B)/tests/cuda/%: tests/cuda/%.cu
+$(B)/tests/cuda/%: tests/cuda/%.cu tests/cuda/cuda-check.h
 	$(need_nvcc)
 	@mkdir -p $(@D)
 	$(NVCC) -cudart shared -O2 -o $@ $<
