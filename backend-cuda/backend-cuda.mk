@@ -1,6 +1,7 @@
-# The cuda backend: the plugin libvgpu-backend-cuda.so (no CUDA in it) and
-# its GPU worker program vgpu-cuda-worker (CUDA, nvcc), side by side; see
-# backend-cuda/cuda-worker.h.  Built when the CUDA toolkit is here (NVCC= or
+# The cuda backend: the plugin libvgpu-backend-cuda.so (no CUDA in it), its
+# GPU worker program vgpu-cuda-worker (CUDA, nvcc) and the VMs' CUDA worker
+# vgpu-cuda-vm (the driver API: libcuda.so.1 at run time), side by side; see
+# backend-cuda/cuda-worker.h and vm-worker.h.  Built when the CUDA toolkit is here (NVCC= or
 # /usr/local/cuda).  The worker links the static CUDA runtime and cuBLAS
 # (for SGEMM): at run time it needs the driver's libcuda.so.1 and cuBLAS's
 # libcublas.so.13 and libcublasLt.so.13 (found through the toolkit's lib64,
@@ -14,23 +15,29 @@ CUDA_GENCODE ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,cod
 
 CUDA_PLUGIN       := $(B)/plugins/libvgpu-backend-cuda.so
 CUDA_WORKER       := $(B)/plugins/vgpu-cuda-worker
+CUDA_VM_WORKER    := $(B)/plugins/vgpu-cuda-vm
 CUDA_FAULT_PLUGIN := $(B)/test-plugins/libvgpu-backend-cuda.so
 CUDA_FAULT_WORKER := $(B)/test-plugins/vgpu-cuda-worker
 CUDA_FLOOR        := $(B)/bench/cuda-floor
 CUDA_WINDOW_BENCH := $(B)/bench/window-bench
-CUDA_HEADERS := backend-cuda/backend-cuda-kernels.h backend-cuda/cuda-worker.h include/vgpu/backend.h \
-                $(COMMON_HEADERS)
+CUDA_HEADERS := backend-cuda/backend-cuda-kernels.h backend-cuda/cuda-worker.h \
+                backend-cuda/cuda-child.h backend-cuda/vm-sessions.h backend-cuda/vm-worker.h \
+                backend-cuda/vm-objects.h include/vgpu/backend.h $(COMMON_HEADERS)
+CUDA_PLUGIN_SRCS := backend-cuda/backend-cuda.c backend-cuda/cuda-child.c backend-cuda/vm-sessions.c
+CUDA_VM_SRCS := backend-cuda/vm-worker.c backend-cuda/vm-calls.c backend-cuda/vm-objects.c
+# The driver API: linked against the toolkit's stub, the driver's libcuda.so.1 at run time.
+CUDA_DRIVER_LDLIBS := -L$(CUDA_HOME)/lib64/stubs -lcuda
 CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 CUBLAS_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas
 
 # Without nvcc the cuda backend is left out: not built, not installed, its
 # tests not run, and `make check` says so in one line above its count.
 ifneq ($(NVCC),)
-ALL_TARGETS += $(CUDA_PLUGIN) $(CUDA_WORKER)
+ALL_TARGETS += $(CUDA_PLUGIN) $(CUDA_WORKER) $(CUDA_VM_WORKER)
 INSTALL_TARGETS += install-cuda-plugin
 BENCH_PREREQS += $(CUDA_FLOOR) $(CUDA_WINDOW_BENCH)
 UNIT_TESTS += $(B)/tests/cuda-plugin-test
-CHECK_PREREQS += $(CUDA_WORKER)
+CHECK_PREREQS += $(CUDA_WORKER) $(CUDA_VM_WORKER)
 else
 CHECK_LEFT_OUT += cuda backend (no nvcc; install the CUDA toolkit or set NVCC=): \
                   build/tests/cuda-plugin-test tests/mediator/cuda-without-gpu.t
@@ -41,11 +48,11 @@ define need_nvcc
 	@test -n "$(NVCC)" || { echo "nvcc not found: install the CUDA toolkit (/usr/local/cuda) or set NVCC=" >&2; exit 1; }
 endef
 
-$(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN): %/libvgpu-backend-cuda.so: backend-cuda/backend-cuda.c \
+$(CUDA_PLUGIN) $(CUDA_FAULT_PLUGIN): %/libvgpu-backend-cuda.so: $(CUDA_PLUGIN_SRCS) \
                                      $(CUDA_HEADERS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -fvisibility=hidden -Ibackend-cuda -shared \
-	    -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $< $(COMMON_LIB) -ldl
+	    -Wl,-z,defs -Wl,--exclude-libs,ALL -o $@ $(CUDA_PLUGIN_SRCS) $(COMMON_LIB) -ldl -lpthread
 
 $(B)/plugins/obj/backend-cuda-kernels.o: backend-cuda/backend-cuda-kernels.cu $(CUDA_HEADERS)
 	$(need_nvcc)
@@ -65,11 +72,19 @@ $(CUDA_WORKER) $(CUDA_FAULT_WORKER): %/vgpu-cuda-worker: backend-cuda/cuda-worke
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CUDA_DEFS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ \
 	    $< $*/obj/backend-cuda-kernels.o $(COMMON_LIB) $(CUBLAS_LDLIBS) $(CUDA_LDLIBS)
 
+# The VMs' CUDA worker, in the test plugin directory too (the fault tests' plugin runs it).
+$(CUDA_VM_WORKER) $(B)/test-plugins/vgpu-cuda-vm: %/vgpu-cuda-vm: $(CUDA_VM_SRCS) $(CUDA_HEADERS) \
+                                                   $(COMMON_LIB)
+	$(need_nvcc)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ \
+	    $(CUDA_VM_SRCS) $(COMMON_LIB) $(CUDA_DRIVER_LDLIBS)
+
 .PHONY: install-cuda-plugin
-install-cuda-plugin: $(CUDA_PLUGIN) $(CUDA_WORKER)
+install-cuda-plugin: $(CUDA_PLUGIN) $(CUDA_WORKER) $(CUDA_VM_WORKER)
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/vgpu/backends
 	$(INSTALL) -m 0644 $(CUDA_PLUGIN) $(DESTDIR)$(LIBDIR)/vgpu/backends/
-	$(INSTALL) -m 0755 $(CUDA_WORKER) $(DESTDIR)$(LIBDIR)/vgpu/backends/
+	$(INSTALL) -m 0755 $(CUDA_WORKER) $(CUDA_VM_WORKER) $(DESTDIR)$(LIBDIR)/vgpu/backends/
 
 # The raw CUDA floor benchmark (bench/cuda-floor.c): the backend's own kernel.
 $(CUDA_FLOOR): bench/cuda-floor.c $(B)/plugins/obj/backend-cuda-kernels.o

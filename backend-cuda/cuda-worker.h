@@ -49,6 +49,7 @@
 #include "vgpu/cpu-relax.h"
 
 #define CUDA_WORKER_NAME        "vgpu-cuda-worker"
+#define CUDA_VM_WORKER_NAME     "vgpu-cuda-vm"          /* a VM's CUDA worker (vm-worker.c) */
 #define CUDA_SHARED_MAGIC       0x56435753u     /* "SWCV" */
 #define CUDA_SPIN_NS            200000u         /* each side spins this long before sleeping */
 #define CUDA_WORKER_SHM_FD      3               /* the worker's shared page */
@@ -91,6 +92,10 @@ struct cuda_shared {
     uint64_t window_id;
     uint64_t window_size;                   /* bytes, as the mediator maps it */
 
+    /* a VGPU_OP_CUDA batch for a VM's CUDA worker: plugin -> worker */
+    uint64_t batch_offset, batch_length;    /* in the VM's window */
+    uint64_t vm_quota;                      /* bytes of GPU memory the VM may hold; 0: no quota */
+
     /* released windows: plugin -> worker (see above) */
     _Atomic uint32_t release_head;          /* the plugin's: ids written before it moves */
     _Atomic uint32_t release_tail;          /* the worker's */
@@ -103,6 +108,8 @@ struct cuda_shared {
     uint32_t result_count;
     uint32_t results[VGPU_RESPONSE_MAX_RESULTS];
     uint64_t exec_ns;
+    uint64_t vm_memory_used, vm_memory_total;   /* a VM's CUDA worker: after the batch */
+    uint64_t vm_kernels;                        /* launched by the batch */
     uint32_t worker_exits;                  /* after this response the worker exits */
     char error[VGPU_BACKEND_ERROR_MAX];     /* why, when status or state says failure */
 };

@@ -31,11 +31,25 @@
 #define VGPU_CUDA_PARAMS            4u      /* [offset, length] */
 #define VGPU_CUDA_RESULTS           2u      /* [status, index] */
 
-/* The cudaError_t numbers the host itself gives (NVIDIA's, which never change). */
-#define VGPU_CUDA_SUCCESS               0u
-#define VGPU_CUDA_ERROR_INVALID_VALUE   1u      /* a malformed record, a bad argument */
-#define VGPU_CUDA_ERROR_NO_DEVICE       100u    /* the VM's pool has no GPU */
-#define VGPU_CUDA_ERROR_NOT_SUPPORTED   801u    /* a call this host does not run */
+/*
+ * The cudaError_t numbers the host itself gives (NVIDIA's, which never
+ * change).  Errors of the CUDA driver pass through as they are: its CUresult
+ * numbers are the runtime's for every error a call here can meet.
+ */
+#define VGPU_CUDA_SUCCESS                       0u
+#define VGPU_CUDA_ERROR_INVALID_VALUE           1u      /* a malformed record, a bad argument */
+#define VGPU_CUDA_ERROR_MEMORY_ALLOCATION       2u      /* past the VM's quota, or its tables */
+#define VGPU_CUDA_ERROR_INVALID_CONFIGURATION   9u      /* a zero grid or block dimension */
+#define VGPU_CUDA_ERROR_INVALID_SYMBOL          13u     /* no such variable in the module */
+#define VGPU_CUDA_ERROR_DEVICES_UNAVAILABLE     46u     /* the host cannot take another CUDA VM */
+#define VGPU_CUDA_ERROR_INVALID_DEVICE_FUNCTION 98u     /* no such kernel in the module */
+#define VGPU_CUDA_ERROR_NO_DEVICE               100u    /* the VM's pool has no GPU */
+#define VGPU_CUDA_ERROR_INVALID_KERNEL_IMAGE    200u    /* not a fat binary */
+#define VGPU_CUDA_ERROR_INVALID_RESOURCE_HANDLE 400u    /* a handle the VM was never given */
+#define VGPU_CUDA_ERROR_NOT_READY               600u    /* a query's answer, not a failure */
+#define VGPU_CUDA_ERROR_LAUNCH_TIMEOUT          702u    /* the batch ran past the host's limit */
+#define VGPU_CUDA_ERROR_NOT_SUPPORTED           801u    /* a call this host does not run */
+#define VGPU_CUDA_ERROR_UNKNOWN                 999u    /* the VM's CUDA worker ended */
 
 #define VGPU_CUDA_BATCH_MAGIC       0x42554356u     /* bytes "VCUB" */
 #define VGPU_CUDA_BATCH_MAX         (1u << 20)      /* bytes of one batch */
