@@ -1,6 +1,9 @@
 /*
  * The device handle: open, info, submit, the data window and its
- * operations, close.  See vgpu.h and libvgpu(3).
+ * operations, close.  See vgpu.h and libvgpu(3).  A handle reaches the
+ * host through the PCI device's registers (here, with bar.c, irq.c and
+ * window.c) or, for an address "unix:PATH", through a host link to the
+ * mediator (host-link.c); everything above the transaction is shared.
  *
  * One request is a short transaction under two locks (the handle's mutex
  * for threads, flock on resource0 for processes): wait until the device is
@@ -20,6 +23,7 @@
 #include "backoff.h"
 #include "bar.h"
 #include "clock.h"
+#include "host-link.h"
 #include "irq.h"
 #include "result.h"
 #include "sysfs.h"
@@ -28,7 +32,8 @@
 #include "window.h"
 
 struct vgpu_device {
-    char address[VGPU_ADDRESS_MAX]; /* canonical PCI address */
+    char address[VGPU_HOST_LINK_ADDRESS_MAX];  /* canonical PCI address, or "unix:PATH" */
+    struct vgpu_host_link *link;    /* the host link; NULL for a PCI device */
     uint8_t revision;               /* from sysfs */
     struct vgpu_bar bar;            /* BAR0 and the resource0 fd we flock */
     struct vgpu_irq irq;            /* uio node and config file, in IRQ mode */
@@ -38,7 +43,7 @@ struct vgpu_device {
     uint32_t next_request_id;       /* REQUEST_ID of the next request, never 0 */
     char root[PATH_MAX];            /* the sysfs root it was found under */
     pthread_mutex_t window_mutex;   /* guards window (mapped on first use) */
-    struct vgpu_window window;      /* BAR2 through resource2 */
+    struct vgpu_window window;      /* BAR2 through resource2, or the host link's memfd */
 };
 
 static const char *const wait_mode_names[] = {
@@ -67,6 +72,7 @@ int vgpu_wait_mode_parse(const char *text, enum vgpu_wait_mode *mode)
 
 static void device_free(struct vgpu_device *dev)
 {
+    vgpu_host_link_close(dev->link);
     vgpu_window_unmap(&dev->window);
     vgpu_irq_close(&dev->irq);
     vgpu_bar_unmap(&dev->bar);
@@ -101,15 +107,64 @@ static enum vgpu_result device_setup_wait(struct vgpu_device *dev, const char *r
     return wait == VGPU_WAIT_IRQ ? r : VGPU_RESULT_OK;
 }
 
+/* Find the PCI device at address (NULL: the lowest), map BAR0, choose how to wait. */
+static enum vgpu_result device_open_pci(struct vgpu_device *dev, const char *address,
+                                        enum vgpu_wait_mode wait)
+{
+    const char *root = vgpu_sysfs_root();
+    char path[PATH_MAX];
+    enum vgpu_result r;
+    uint32_t revision;
+
+    if (strlen(root) >= sizeof(dev->root)) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "the sysfs root %s is too long", root);
+    }
+    strcpy(dev->root, root);
+
+    r = vgpu_sysfs_find(root, address, dev->address);
+    if (r != VGPU_RESULT_OK) {
+        return r;
+    }
+    if (vgpu_sysfs_read_hex(root, dev->address, "revision", &revision) < 0) {
+        return vgpu_result_fail(VGPU_RESULT_IO, "cannot read the revision of %s: %m",
+                                dev->address);
+    }
+    dev->revision = (uint8_t)revision;
+    if (vgpu_sysfs_device_path(path, sizeof(path), root, dev->address, "resource0") < 0) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "resource0 path of %s is too long",
+                                dev->address);
+    }
+    r = vgpu_bar_map(&dev->bar, path);
+    if (r != VGPU_RESULT_OK) {
+        return r;
+    }
+    return device_setup_wait(dev, root, wait);
+}
+
+/* The host link at address "unix:PATH", standing in for a device of revision 1. */
+static enum vgpu_result device_open_host_link(struct vgpu_device *dev, const char *address,
+                                              enum vgpu_wait_mode wait, unsigned timeout_ms)
+{
+    enum vgpu_result r;
+
+    if (strlen(address) >= sizeof(dev->address)) {
+        return vgpu_result_fail(VGPU_RESULT_INVALID, "%s: the socket path is too long", address);
+    }
+    strcpy(dev->address, address);
+    dev->revision = VGPU_PCI_REVISION;
+    r = vgpu_host_link_open(address, wait, timeout_ms, &dev->window, &dev->link);
+    if (r == VGPU_RESULT_OK) {
+        dev->wait = vgpu_host_link_wait_mode(dev->link);
+    }
+    return r;
+}
+
 enum vgpu_result vgpu_device_open(const struct vgpu_open_options *opts, vgpu_device **out)
 {
     static const struct vgpu_open_options defaults = { .wait = VGPU_WAIT_AUTO };
-    const char *root = vgpu_sysfs_root();
-    char path[PATH_MAX];
     const char *address;
     struct vgpu_device *dev;
     enum vgpu_result r;
-    uint32_t revision;
 
     if (!out) {
         return vgpu_result_fail(VGPU_RESULT_INVALID, "vgpu_device_open: no place for the handle");
@@ -130,34 +185,15 @@ enum vgpu_result vgpu_device_open(const struct vgpu_open_options *opts, vgpu_dev
     dev->bar.fd = -1;
     vgpu_irq_init(&dev->irq);
     vgpu_window_init(&dev->window);
-    if (strlen(root) >= sizeof(dev->root)) {
-        r = vgpu_result_fail(VGPU_RESULT_INVALID, "the sysfs root %s is too long", root);
-        goto fail;
-    }
-    strcpy(dev->root, root);
-
-    r = vgpu_sysfs_find(root, address, dev->address);
-    if (r != VGPU_RESULT_OK) {
-        goto fail;
-    }
-    if (vgpu_sysfs_read_hex(root, dev->address, "revision", &revision) < 0) {
-        r = vgpu_result_fail(VGPU_RESULT_IO, "cannot read the revision of %s: %m", dev->address);
-        goto fail;
-    }
-    dev->revision = (uint8_t)revision;
-    if (vgpu_sysfs_device_path(path, sizeof(path), root, dev->address, "resource0") < 0) {
-        r = vgpu_result_fail(VGPU_RESULT_INVALID, "resource0 path of %s is too long", dev->address);
-        goto fail;
-    }
-    r = vgpu_bar_map(&dev->bar, path);
-    if (r != VGPU_RESULT_OK) {
-        goto fail;
-    }
-    r = device_setup_wait(dev, root, opts->wait);
-    if (r != VGPU_RESULT_OK) {
-        goto fail;
-    }
     dev->timeout_ms = opts->timeout_ms ? opts->timeout_ms : VGPU_DEFAULT_TIMEOUT_MS;
+    if (vgpu_host_link_selected(address)) {
+        r = device_open_host_link(dev, address, opts->wait, dev->timeout_ms);
+    } else {
+        r = device_open_pci(dev, address, opts->wait);
+    }
+    if (r != VGPU_RESULT_OK) {
+        goto fail;
+    }
     dev->next_request_id = 1;
     pthread_mutex_init(&dev->lock, NULL);
     pthread_mutex_init(&dev->window_mutex, NULL);
@@ -185,21 +221,31 @@ enum vgpu_result vgpu_device_info(vgpu_device *dev, struct vgpu_device_info *inf
         return vgpu_result_fail(VGPU_RESULT_INVALID, "vgpu_device_info: NULL handle or info");
     }
     memset(info, 0, sizeof(*info));
-    memcpy(info->address, dev->address, sizeof(info->address));
     info->vendor_id = VGPU_PCI_VENDOR_ID;       /* open checked both ids */
     info->device_id = VGPU_PCI_DEVICE_ID;
     info->revision = dev->revision;
+    info->wait = dev->wait;
+    if (dev->link) {
+        /* No PCI address; the identity the mediator gave; a window, no interrupt. */
+        vgpu_host_link_identity(dev->link, &info->pool_id, &info->priority, &info->vm_id);
+        info->protocol_version = VGPU_PROTOCOL_VERSION;
+        info->capabilities = VGPU_CAP_DATA_WINDOW;
+        return VGPU_RESULT_OK;
+    }
+    memcpy(info->address, dev->address, sizeof(info->address));
     info->pool_id = vgpu_bar_read(&dev->bar, VGPU_REG_POOL_ID);
     info->priority = vgpu_bar_read(&dev->bar, VGPU_REG_PRIORITY);
     info->vm_id = vgpu_bar_read(&dev->bar, VGPU_REG_VM_ID);
     info->protocol_version = vgpu_bar_read(&dev->bar, VGPU_REG_PROTOCOL_VER);
     info->capabilities = vgpu_bar_read(&dev->bar, VGPU_REG_CAPABILITIES);
-    info->wait = dev->wait;
     memcpy(info->uio, dev->irq.name, sizeof(info->uio));
     return VGPU_RESULT_OK;
 }
 
-/* Take the handle's mutex, then the flock on resource0, both by deadline_ns. */
+/*
+ * Take the handle's mutex, then the flock on resource0, both by deadline_ns.
+ * A host link is its process's own connection: the mutex is all it needs.
+ */
 static enum vgpu_result device_lock(struct vgpu_device *dev, uint64_t deadline_ns)
 {
     struct timespec abs = vgpu_clock_timespec(deadline_ns);
@@ -216,6 +262,9 @@ static enum vgpu_result device_lock(struct vgpu_device *dev, uint64_t deadline_n
     if (rc != 0) {
         errno = rc;
         return vgpu_result_fail(VGPU_RESULT_IO, "cannot lock the handle of %s: %m", dev->address);
+    }
+    if (dev->link) {
+        return VGPU_RESULT_OK;
     }
     vgpu_backoff_init(&backoff);
     while (flock(dev->bar.fd, LOCK_EX | LOCK_NB) < 0) {
@@ -243,7 +292,9 @@ unlock:
 
 static void device_unlock(struct vgpu_device *dev)
 {
-    flock(dev->bar.fd, LOCK_UN);
+    if (!dev->link) {
+        flock(dev->bar.fd, LOCK_UN);
+    }
     pthread_mutex_unlock(&dev->lock);
 }
 
@@ -312,6 +363,21 @@ static enum vgpu_result device_failed(const struct vgpu_device *dev, uint32_t co
                             vgpu_error_message(code));
 }
 
+/* Judge a completed request *c whose response went to a response_cap-byte buffer. */
+static enum vgpu_result device_outcome(const struct vgpu_device *dev,
+                                       const struct vgpu_completion *c, size_t response_cap)
+{
+    if (c->status == VGPU_STATUS_ERROR) {
+        return device_failed(dev, c->error_code, c->request_id);
+    }
+    if (c->response_len > response_cap) {
+        return vgpu_result_fail(VGPU_RESULT_TRUNCATED,
+                                "%s: the %zu-byte response does not fit the %zu-byte buffer",
+                                dev->address, c->response_len, response_cap);
+    }
+    return VGPU_RESULT_OK;
+}
+
 /* Read the outcome of the request that ended with status into *c and response. */
 static enum vgpu_result device_collect(struct vgpu_device *dev, uint32_t status,
                                        void *response, size_t response_cap,
@@ -338,15 +404,15 @@ static enum vgpu_result device_collect(struct vgpu_device *dev, uint32_t status,
     c->response_len = len;
     vgpu_bar_read_bytes(&dev->bar, VGPU_REG_RESPONSE_BUFFER, response,
                         len < response_cap ? len : response_cap);
-    if (status == VGPU_STATUS_ERROR) {
-        return device_failed(dev, c->error_code, c->request_id);
-    }
-    if (len > response_cap) {
-        return vgpu_result_fail(VGPU_RESULT_TRUNCATED,
-                                "%s: the %u-byte response does not fit the %zu-byte buffer",
-                                dev->address, len, response_cap);
-    }
-    return VGPU_RESULT_OK;
+    return device_outcome(dev, c, response_cap);
+}
+
+static uint32_t device_take_request_id(struct vgpu_device *dev)
+{
+    uint32_t id = dev->next_request_id;
+
+    dev->next_request_id = id == UINT32_MAX ? 1 : id + 1;
+    return id;
 }
 
 /* One request, under the locks. */
@@ -358,6 +424,12 @@ static enum vgpu_result device_transact(struct vgpu_device *dev, uint64_t deadli
     enum vgpu_result r;
     uint32_t status;
 
+    if (dev->link) {
+        c->request_id = device_take_request_id(dev);
+        r = vgpu_host_link_transact(dev->link, deadline_ns, request, request_len, response,
+                                    response_cap, c);
+        return r == VGPU_RESULT_OK ? device_outcome(dev, c, response_cap) : r;
+    }
     if (dev->wait == VGPU_WAIT_IRQ) {
         r = vgpu_irq_arm(&dev->irq, &dev->bar);
         if (r != VGPU_RESULT_OK) {
@@ -373,8 +445,7 @@ static enum vgpu_result device_transact(struct vgpu_device *dev, uint64_t deadli
     if (r != VGPU_RESULT_OK) {
         return r;
     }
-    c->request_id = dev->next_request_id;
-    dev->next_request_id = dev->next_request_id == UINT32_MAX ? 1 : dev->next_request_id + 1;
+    c->request_id = device_take_request_id(dev);
     vgpu_bar_write_bytes(&dev->bar, VGPU_REG_REQUEST_BUFFER, request, request_len);
     vgpu_bar_write(&dev->bar, VGPU_REG_REQUEST_LEN, (uint32_t)request_len);
     vgpu_bar_write(&dev->bar, VGPU_REG_REQUEST_ID, c->request_id);

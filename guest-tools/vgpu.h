@@ -10,9 +10,16 @@
  * It needs only libc; callers are C11 (the contract headers it includes are
  * C, not C++).  libvgpu(3) documents every function.
  *
+ * On the host, the address "unix:PATH" (in the options or $VGPU_DEVICE)
+ * makes the library speak the device's wire protocol straight to
+ * vgpu-mediatord's socket at PATH, for the VM $VGPU_VM_UUID, with a window
+ * of $VGPU_WINDOW_SIZE bytes (default 64 MiB): a host link, so that the
+ * same programs run on the host for benchmarks and tests.
+ *
  * One request at a time reaches the device: a mutex serializes the threads
  * that share a handle, and an flock(2) on resource0 serializes handles and
- * processes.  All functions are safe to call from several threads.
+ * processes (a host link is its own connection: the mutex alone).  All
+ * functions are safe to call from several threads.
  */
 #ifndef VGPU_H
 #define VGPU_H
@@ -65,23 +72,27 @@ enum vgpu_wait_mode {
 #define VGPU_UIO_NAME_MAX           16
 
 struct vgpu_open_options {
-    const char *address;            /* PCI address, "0000:00:1e.0" or "00:1e.0";
+    const char *address;            /* PCI address, "0000:00:1e.0" or "00:1e.0", or
+                                       "unix:PATH" for a host link to the mediator;
                                        NULL: $VGPU_DEVICE, else the lowest found */
     enum vgpu_wait_mode wait;       /* VGPU_WAIT_AUTO by default */
     unsigned timeout_ms;            /* per request; 0: VGPU_DEFAULT_TIMEOUT_MS */
 };
 
 struct vgpu_device_info {
-    char address[VGPU_ADDRESS_MAX]; /* the device's PCI address */
+    char address[VGPU_ADDRESS_MAX]; /* the device's PCI address; "" for a host link */
     uint16_t vendor_id;             /* from sysfs: 0x1234 */
     uint16_t device_id;             /* from sysfs: 0x5647 */
-    uint8_t revision;               /* from sysfs */
-    uint32_t pool_id;               /* POOL_ID: 'A'..'Z', 0 until the device has its identity */
+    uint8_t revision;               /* from sysfs (a host link: VGPU_PCI_REVISION) */
+    uint32_t pool_id;               /* POOL_ID: 'A'..'Z', 0 until the device has its identity
+                                       (a host link: the mediator's last IDENTITY) */
     uint32_t priority;              /* PRIORITY: enum vgpu_priority (0 without identity) */
     uint32_t vm_id;                 /* VM_ID: 0 until the device has its identity */
     uint32_t protocol_version;      /* PROTOCOL_VER: major << 16 | minor */
-    uint32_t capabilities;          /* CAPABILITIES: VGPU_CAP_* bits */
-    enum vgpu_wait_mode wait;       /* how this handle waits (never AUTO) */
+    uint32_t capabilities;          /* CAPABILITIES: VGPU_CAP_* bits (a host link:
+                                       VGPU_CAP_DATA_WINDOW alone) */
+    enum vgpu_wait_mode wait;       /* how this handle waits (never AUTO; a host link:
+                                       POLL spins on its socket, then blocks; IRQ blocks) */
     char uio[VGPU_UIO_NAME_MAX];    /* "uio0" when waiting on interrupts, else "" */
 };
 
@@ -100,7 +111,10 @@ typedef struct vgpu_device vgpu_device;
  * Open a device.  opts may be NULL for the defaults.  On success *dev is a
  * handle to close with vgpu_device_close().  Returns NO_DEVICE, PERMISSION,
  * INVALID (malformed address or option), NO_IRQ (wait IRQ without usable
- * uio) or IO; vgpu_last_error() says more.
+ * uio) or IO; vgpu_last_error() says more.  A host link ("unix:PATH")
+ * connects and waits up to the timeout for the mediator's IDENTITY: also
+ * INVALID (no or bad $VGPU_VM_UUID, a bad $VGPU_WINDOW_SIZE), NO_DEVICE (no
+ * mediator at PATH, or the VM not registered there), TIMEOUT or PROTOCOL.
  */
 enum vgpu_result vgpu_device_open(const struct vgpu_open_options *opts, vgpu_device **dev);
 
@@ -140,7 +154,8 @@ enum vgpu_result vgpu_device_vector_add(vgpu_device *dev, uint32_t a, uint32_t b
  * write.  The first call on a handle maps it through the device's
  * resource2; *base gets its address and *size its bytes (either pointer may
  * be NULL).  The size is WINDOW_SIZE, a power of two, and must equal
- * resource2's.  The mapping lasts until vgpu_device_close().  Returns
+ * resource2's (a host link's window is its own memfd, mapped at open).
+ * The mapping lasts until vgpu_device_close().  Returns
  * NO_WINDOW when the device has none (no VGPU_CAP_DATA_WINDOW, WINDOW_SIZE
  * 0, no resource2), PERMISSION, PROTOCOL (sizes that break the contract)
  * or IO.
@@ -149,7 +164,8 @@ enum vgpu_result vgpu_device_window(vgpu_device *dev, void **base, uint64_t *siz
 
 /*
  * Exclusive use of the window among handles and processes: an flock(2) on
- * resource2, waited for up to the handle's timeout (TIMEOUT), held until
+ * resource2 (a host link: on its memfd, a window no other handle shares),
+ * waited for up to the handle's timeout (TIMEOUT), held until
  * vgpu_device_window_unlock() or vgpu_device_close().  Requests do not take
  * it; a program that fills the window, runs operations and reads the
  * results takes it around all three so that another program's data does

@@ -1,5 +1,5 @@
 /*
- * Mapping the data window through resource2: see window.h.
+ * The data window through resource2, or a memfd of our own: see window.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +101,44 @@ enum vgpu_result vgpu_window_map(struct vgpu_window *window, const char *root,
     map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         r = vgpu_result_fail(window_errno_result(), "cannot map %s: %m", path);
+        goto fail;
+    }
+    window->base = map;
+    window->size = size;
+    window->fd = fd;
+    return VGPU_RESULT_OK;
+
+fail:
+    close(fd);
+    return r;
+}
+
+/* The seals the mediator needs (SHRINK), and the rest of the QEMU device's. */
+#define WINDOW_MEMFD_SEALS (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
+
+enum vgpu_result vgpu_window_create(struct vgpu_window *window, uint64_t size)
+{
+    enum vgpu_result r;
+    void *map;
+    int fd;
+
+    if (size > SIZE_MAX) {
+        return vgpu_result_fail(VGPU_RESULT_IO, "a %llu-byte window does not fit this "
+                                "process's address space", (unsigned long long)size);
+    }
+    fd = memfd_create("vgpu-host-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        return vgpu_result_fail(VGPU_RESULT_IO, "cannot create a memfd for the window: %m");
+    }
+    if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, WINDOW_MEMFD_SEALS) < 0) {
+        r = vgpu_result_fail(VGPU_RESULT_IO, "cannot size and seal a %llu-byte window memfd: %m",
+                             (unsigned long long)size);
+        goto fail;
+    }
+    map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        r = vgpu_result_fail(VGPU_RESULT_IO, "cannot map a %llu-byte window memfd: %m",
+                             (unsigned long long)size);
         goto fail;
     }
     window->base = map;
