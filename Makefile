@@ -44,6 +44,7 @@ include qemu-device/qemu-device.mk control/control.mk mediator/mediator.mk \
         backend-cuda/backend-cuda.mk guest-tools/guest-tools.mk libvirt-hooks/libvirt-hooks.mk \
         vgpuctl/vgpuctl.mk packaging/packaging.mk tests/e2e/e2e.mk
 include tests/fuzz/fuzz.mk tests/asan/asan.mk
+include bench/bench.mk
 
 all: $(ALL_TARGETS)
 
