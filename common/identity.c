@@ -58,6 +58,62 @@ bool vgpu_vm_id_parse(const char *text, uint32_t *vm_id)
     return true;
 }
 
+/* The IEC units, largest first; the one-letter forms are the same units. */
+static const struct {
+    const char *name, *letter;
+    unsigned shift;
+} memory_units[] = {
+    { "TiB", "T", 40 }, { "GiB", "G", 30 }, { "MiB", "M", 20 }, { "KiB", "K", 10 },
+};
+
+bool vgpu_gpu_memory_parse(const char *text, uint64_t *bytes)
+{
+    uint64_t value = 0;
+    unsigned shift = 0;
+    const char *c = text;
+
+    if (*c < '1' || *c > '9') {
+        return false;                       /* empty, zero, a sign or a leading zero */
+    }
+    for (; *c >= '0' && *c <= '9'; c++) {
+        value = value * 10 + (uint64_t)(*c - '0');
+        if (value > VGPU_GPU_MEMORY_MAX) {
+            return false;                   /* checked per digit: no overflow */
+        }
+    }
+    if (*c) {
+        size_t u = 0;
+
+        while (u < sizeof(memory_units) / sizeof(memory_units[0]) &&
+               strcmp(c, memory_units[u].name) != 0 && strcmp(c, memory_units[u].letter) != 0) {
+            u++;
+        }
+        if (u == sizeof(memory_units) / sizeof(memory_units[0])) {
+            return false;
+        }
+        shift = memory_units[u].shift;
+    }
+    if (value > VGPU_GPU_MEMORY_MAX >> shift) {
+        return false;
+    }
+    *bytes = value << shift;
+    return true;
+}
+
+void vgpu_gpu_memory_format(uint64_t bytes, char out[VGPU_GPU_MEMORY_TEXT_MAX])
+{
+    for (size_t u = 0; u < sizeof(memory_units) / sizeof(memory_units[0]); u++) {
+        uint64_t unit = 1ull << memory_units[u].shift;
+
+        if (bytes && bytes % unit == 0) {
+            snprintf(out, VGPU_GPU_MEMORY_TEXT_MAX, "%llu%s",
+                     (unsigned long long)(bytes / unit), memory_units[u].name);
+            return;
+        }
+    }
+    snprintf(out, VGPU_GPU_MEMORY_TEXT_MAX, "%llu", (unsigned long long)bytes);
+}
+
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9') {

@@ -48,13 +48,15 @@ enum {
     ARG_PRIORITY = 1 << 3,
     ARG_VM_ID = 1 << 4,
     ARG_PID = 1 << 5,
+    ARG_GPU_MEMORY = 1 << 6,
 };
 
 static const struct {
     unsigned required;
     unsigned optional;
 } command_args[CONTROL_CMD_COUNT] = {
-    [CONTROL_CMD_REGISTER] = { ARG_UUID | ARG_NAME | ARG_POOL | ARG_PRIORITY | ARG_VM_ID, ARG_PID },
+    [CONTROL_CMD_REGISTER] = { ARG_UUID | ARG_NAME | ARG_POOL | ARG_PRIORITY | ARG_VM_ID,
+                               ARG_PID | ARG_GPU_MEMORY },
     [CONTROL_CMD_SET_PID] = { ARG_UUID | ARG_PID, 0 },
     [CONTROL_CMD_UNREGISTER] = { ARG_UUID, 0 },
 };
@@ -65,6 +67,7 @@ static const struct {
 } arg_members[] = {
     { "uuid", ARG_UUID }, { "name", ARG_NAME }, { "pool", ARG_POOL },
     { "priority", ARG_PRIORITY }, { "vm_id", ARG_VM_ID }, { "pid", ARG_PID },
+    { "gpu_memory_quota", ARG_GPU_MEMORY },
 };
 
 static gboolean fail(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -207,6 +210,12 @@ static gboolean parse_args(JsonObject *obj, struct control_request *req, GError 
             return FALSE;
         }
         req->pid = (pid_t)n;
+    }
+    if ((allowed & ARG_GPU_MEMORY) && json_object_has_member(obj, "gpu_memory_quota")) {
+        if (!int_member(obj, "gpu_memory_quota", 1, (gint64)VGPU_GPU_MEMORY_MAX, &n, error)) {
+            return FALSE;
+        }
+        req->gpu_memory_quota = (uint64_t)n;
     }
     return TRUE;
 }
@@ -419,6 +428,9 @@ JsonObject *control_request_to_json(const struct control_request *req)
     }
     if ((allowed & ARG_PID) && req->pid > 0) {
         json_object_set_int_member(obj, "pid", req->pid);
+    }
+    if ((allowed & ARG_GPU_MEMORY) && req->gpu_memory_quota > 0) {
+        json_object_set_int_member(obj, "gpu_memory_quota", (gint64)req->gpu_memory_quota);
     }
     return obj;
 }

@@ -72,6 +72,7 @@ struct control_request {
     uint32_t pool_id;           /* register */
     uint32_t priority;          /* register */
     uint32_t vm_id;             /* register */
+    uint64_t gpu_memory_quota;  /* register: bytes, 1..VGPU_GPU_MEMORY_MAX; 0: none given */
     pid_t pid;                  /* register (0: not given), set-pid */
 };
 

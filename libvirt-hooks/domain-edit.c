@@ -280,6 +280,12 @@ static void add_metadata(xmlNode *domain, const struct domain_edit_options *opts
     xmlNewProp(device, BAD_CAST METADATA_ATTR_PRIORITY,
                BAD_CAST vgpu_priority_name(opts->priority));
     xmlNewProp(device, BAD_CAST METADATA_ATTR_VM_ID, BAD_CAST vm_id);
+    if (opts->gpu_memory_quota) {
+        char quota[VGPU_GPU_MEMORY_TEXT_MAX];
+
+        vgpu_gpu_memory_format(opts->gpu_memory_quota, quota);
+        xmlNewProp(device, BAD_CAST METADATA_ATTR_GPU_MEMORY, BAD_CAST quota);
+    }
     if (previous_emulator) {
         xmlNewProp(device, BAD_CAST METADATA_ATTR_PREVIOUS_EMULATOR, BAD_CAST previous_emulator);
     }

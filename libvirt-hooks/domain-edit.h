@@ -4,7 +4,8 @@
  * (the libvirt calls live in vgpuctl-domain.c).
  *
  * Attaching writes, and replaces when they are already there:
- *   - <metadata><vgpu:device pool= priority= vm-id=/></metadata> (docs/libvirt.md),
+ *   - <metadata><vgpu:device pool= priority= vm-id= [gpu-memory=]/></metadata>
+ *     (docs/libvirt.md),
  *   - <devices><emulator> = the project's QEMU build; the emulator it
  *     replaces is kept in previous-emulator= so that detach restores it,
  *   - in <qemu:commandline>: -chardev socket,id=vgpu0,path=<socket>,reconnect=1
@@ -35,6 +36,7 @@ struct domain_edit_options {
     uint32_t pool_id;           /* 'A'..'Z' */
     uint32_t priority;          /* enum vgpu_priority */
     uint32_t vm_id;             /* 1..VGPU_VM_ID_MAX */
+    uint64_t gpu_memory_quota;  /* bytes; 0: no gpu-memory= (no quota) */
     const char *emulator;       /* the <emulator> to set */
     const char *device_socket;  /* the mediator's device socket the chardev connects to */
     unsigned slot;              /* PCI slot on the root bus */

@@ -157,6 +157,7 @@ static struct control_request hook_request(enum control_command command,
         .pool_id = ident->pool_id,
         .priority = ident->priority,
         .vm_id = ident->vm_id,
+        .gpu_memory_quota = ident->gpu_memory_quota,
         .pid = pid,
     };
     bool parsed = vgpu_uuid_parse(ident->uuid, req.uuid);

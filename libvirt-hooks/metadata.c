@@ -187,6 +187,25 @@ static char *required_attr(xmlNode *element, const char *attr, const char *want,
 
 #define WANT_POOL       "one upper-case letter A-Z"
 #define WANT_PRIORITY   "low, medium or high"
+#define WANT_GPU_MEMORY "a size of 1 byte..1TiB: a byte count, or a number with KiB, MiB, GiB " \
+                        "or TiB"
+
+/* The optional gpu-memory= attribute: 0 when absent. */
+static gboolean read_gpu_memory(xmlNode *element, uint64_t *quota, GError **error)
+{
+    xmlChar *value = xmlGetNoNsProp(element, BAD_CAST METADATA_ATTR_GPU_MEMORY);
+    gboolean ok = TRUE;
+
+    *quota = 0;
+    if (value && !vgpu_gpu_memory_parse((const char *)value, quota)) {
+        metadata_fail(error, METADATA_ERROR_INVALID,
+                      "gpu-memory '%s' in <%s:%s> is not %s", (const char *)value,
+                      METADATA_NS_PREFIX, METADATA_ELEMENT, WANT_GPU_MEMORY);
+        ok = FALSE;
+    }
+    xmlFree(value);
+    return ok;
+}
 
 static gboolean read_identity_attrs(xmlNode *element, struct metadata_identity *ident,
                                     GError **error)
@@ -213,7 +232,7 @@ static gboolean read_identity_attrs(xmlNode *element, struct metadata_identity *
                       "vm-id '%s' in <%s:%s> is not %s", vm_id, METADATA_NS_PREFIX,
                       METADATA_ELEMENT, want_vm_id);
     } else {
-        ok = TRUE;
+        ok = read_gpu_memory(element, &ident->gpu_memory_quota, error);
     }
 out:
     g_free(pool);

@@ -2,7 +2,8 @@
  * The vgpu identity a libvirt domain XML carries (docs/libvirt.md):
  *
  *   <metadata>
- *     <vgpu:device xmlns:vgpu="urn:vgpu-stub:libvirt:1" pool="A" priority="high" vm-id="7"/>
+ *     <vgpu:device xmlns:vgpu="urn:vgpu-stub:libvirt:1" pool="A" priority="high" vm-id="7"
+ *                  gpu-memory="8GiB"/>
  *   </metadata>
  *
  * and the other facts about a domain that the hook and `vgpuctl attach`
@@ -25,6 +26,7 @@
 #define METADATA_ATTR_POOL      "pool"
 #define METADATA_ATTR_PRIORITY  "priority"
 #define METADATA_ATTR_VM_ID     "vm-id"
+#define METADATA_ATTR_GPU_MEMORY "gpu-memory"  /* optional: the VM's GPU memory quota */
 /* Written by `vgpuctl attach`, read by `vgpuctl detach`: the <emulator> to restore. */
 #define METADATA_ATTR_PREVIOUS_EMULATOR "previous-emulator"
 
@@ -42,6 +44,7 @@ struct metadata_identity {
     uint32_t pool_id;           /* 'A'..'Z' */
     uint32_t priority;          /* enum vgpu_priority */
     uint32_t vm_id;             /* 1..VGPU_VM_ID_MAX */
+    uint64_t gpu_memory_quota;  /* bytes, 1..VGPU_GPU_MEMORY_MAX; 0 when gpu-memory= is absent */
     char *device_socket;        /* path= of the vgpu-stub device's chardev; NULL if none */
 };
 

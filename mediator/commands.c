@@ -53,11 +53,22 @@ static void cmd_ping(Reply *r, const struct control_request *req)
     json_builder_add_boolean_value(r->b, scheduler_paused(m->scheduler));
 }
 
+/* A quota as people write it ("8GiB"), or "unlimited" for none. */
+static const char *quota_text(uint64_t quota, char out[VGPU_GPU_MEMORY_TEXT_MAX])
+{
+    if (!quota) {
+        return "unlimited";
+    }
+    vgpu_gpu_memory_format(quota, out);
+    return out;
+}
+
 static void cmd_register(Reply *r, const struct control_request *req)
 {
     struct mediator *m = r->m;
     struct registry_vm *vm, *other = NULL;
     g_autoptr(GString) who = g_string_new(NULL);
+    char quota[VGPU_GPU_MEMORY_TEXT_MAX];
 
     if (!config_pool(&m->cfg, req->pool_id)) {
         g_autofree char *pools = config_pool_names(&m->cfg);
@@ -67,14 +78,16 @@ static void cmd_register(Reply *r, const struct control_request *req)
         return;
     }
     vm = registry_vm_new(req->uuid, req->name, req->pool_id, req->priority, req->vm_id, req->pid);
+    vm->gpu_memory_quota = req->gpu_memory_quota;
     switch (registry_add(m->registry, vm, &other)) {
     case REGISTRY_ADDED:
         if (!m->restoring) {
             m->registrations++;     /* restored ones count in vgpu_vms_restored */
         }
-        g_info("registered domain '%s' (uuid %s): pool %c, priority %s, vm-id %u, pid %d",
-               req->name, vm->uuid_str, (char)req->pool_id, vgpu_priority_name(req->priority),
-               req->vm_id, (int)req->pid);
+        g_info("registered domain '%s' (uuid %s): pool %c, priority %s, vm-id %u, pid %d, "
+               "gpu-memory %s", req->name, vm->uuid_str, (char)req->pool_id,
+               vgpu_priority_name(req->priority), req->vm_id, (int)req->pid,
+               quota_text(req->gpu_memory_quota, quota));
         json_builder_set_member_name(r->b, "registered");
         json_builder_add_string_value(r->b, "new");
         break;
@@ -90,9 +103,10 @@ static void cmd_register(Reply *r, const struct control_request *req)
     case REGISTRY_CONFLICT:
         describe_vm(other, who);
         refuse(r, CONTROL_ERROR_ALREADY_REGISTERED,
-               "%s is already registered with pool %c, priority %s, vm-id %u, pid %d: "
-               "unregister it first", who->str, (char)other->pool_id,
-               vgpu_priority_name(other->priority), other->vm_id, (int)other->pid);
+               "%s is already registered with pool %c, priority %s, vm-id %u, pid %d, "
+               "gpu-memory %s: unregister it first", who->str, (char)other->pool_id,
+               vgpu_priority_name(other->priority), other->vm_id, (int)other->pid,
+               quota_text(other->gpu_memory_quota, quota));
         return;
     }
     member_int(r->b, "disconnected", device_links_registration_changed(m->links, req->uuid));

@@ -37,6 +37,8 @@ struct row {
     uint64_t window_read, window_written;
     uint64_t errors[VGPU_ERROR_COUNT];
     struct row_hist wait, exec;
+    uint64_t gpu_memory_quota;      /* a VM's: as registered; 0 for a pool */
+    struct stats_cuda cuda;         /* a VM's; zero for a pool */
 };
 
 struct metrics_snapshot *metrics_snapshot_take(struct mediator *m)
@@ -72,7 +74,9 @@ static void hist_copy(struct row_hist *dst, const struct stats_hist *src)
     dst->sum_us = src->sum;
 }
 
-static void row_fill(struct row *row, char *labels, const struct stats_counters *c)
+/* cuda: a VM's CUDA work, NULL for a pool. */
+static void row_fill(struct row *row, char *labels, const struct stats_counters *c,
+                     const struct stats_cuda *cuda)
 {
     row->labels = labels;
     stats_lock();
@@ -85,6 +89,9 @@ static void row_fill(struct row *row, char *labels, const struct stats_counters 
     memcpy(row->errors, c->errors, sizeof(row->errors));
     hist_copy(&row->wait, &c->wait);
     hist_copy(&row->exec, &c->exec);
+    if (cuda) {
+        row->cuda = *cuda;
+    }
     stats_unlock();
 }
 
@@ -208,9 +215,49 @@ static void pools_write(GString *out, struct scheduler *sched, GArray *rows)
     for (unsigned p = 0; p < count; p++) {
         row_fill(rows_add(rows), g_strdup_printf("pool=\"%c\",backend=\"%s\"",
                                                  (char)pools[p].pool_id, pools[p].backend->name),
-                 &pools[p].stats);
+                 &pools[p].stats, NULL);
     }
     rows_write(out, "pool", rows);
+}
+
+/* The VMs' GPU memory and CUDA work (a VM's own: pools have no such rows). */
+static void vms_cuda_write(GString *out, GArray *rows)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;                  /* of a uint64_t in struct row */
+    } scalars[] = {
+        { "vgpu_vm_gpu_memory_quota_bytes", "gauge",
+          "GPU memory the VM may hold, as registered (gpu-memory=); 0: no quota.",
+          offsetof(struct row, gpu_memory_quota) },
+        { "vgpu_vm_gpu_memory_used_bytes", "gauge",
+          "GPU memory the VM held after its last CUDA batch.",
+          offsetof(struct row, cuda.memory_used) },
+        { "vgpu_vm_gpu_memory_total_bytes", "gauge",
+          "GPU memory the VM could hold then: its quota, or the GPU's memory; 0 before any.",
+          offsetof(struct row, cuda.memory_total) },
+        { "vgpu_vm_cuda_kernels_total", "counter", "Kernels the VM's CUDA batches launched.",
+          offsetof(struct row, cuda.kernels) },
+    };
+
+    for (size_t k = 0; k < G_N_ELEMENTS(scalars); k++) {
+        family(out, scalars[k].name, scalars[k].type, scalars[k].help);
+        for (guint i = 0; i < rows->len; i++) {
+            const struct row *row = &g_array_index(rows, struct row, i);
+            const uint64_t *value = G_STRUCT_MEMBER_P(row, scalars[k].offset);
+
+            g_string_append_printf(out, "%s{%s} %" G_GUINT64_FORMAT "\n", scalars[k].name,
+                                   row->labels, *value);
+        }
+    }
+    family(out, "vgpu_vm_cuda_gpu_seconds_total", "counter",
+           "The backend's execution time of the VM's CUDA batches that ran on a GPU.");
+    for (guint i = 0; i < rows->len; i++) {
+        const struct row *row = &g_array_index(rows, struct row, i);
+
+        g_string_append_printf(out, "vgpu_vm_cuda_gpu_seconds_total{%s} %.9f\n", row->labels,
+                               (double)row->cuda.gpu_time_ns / 1e9);
+    }
 }
 
 static void vms_write(GString *out, GPtrArray *vms, GArray *rows)
@@ -224,9 +271,13 @@ static void vms_write(GString *out, GPtrArray *vms, GArray *rows)
         escape_label(labels, vm->name);
         g_string_append_printf(labels, "\",vm_id=\"%u\",pool=\"%c\",priority=\"%s\"", vm->vm_id,
                                (char)vm->pool_id, vgpu_priority_name(vm->priority));
-        row_fill(rows_add(rows), g_string_free(labels, FALSE), &vm->stats);
+        struct row *row = rows_add(rows);
+
+        row_fill(row, g_string_free(labels, FALSE), &vm->stats, &vm->cuda);
+        row->gpu_memory_quota = vm->gpu_memory_quota;
     }
     rows_write(out, "vm", rows);
+    vms_cuda_write(out, rows);
 }
 
 static void units_write(GString *out, struct scheduler *sched)

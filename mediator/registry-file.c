@@ -21,6 +21,7 @@ static char *register_line(const struct registry_vm *vm)
         .pool_id = vm->pool_id,
         .priority = vm->priority,
         .vm_id = vm->vm_id,
+        .gpu_memory_quota = vm->gpu_memory_quota,
         .pid = vm->pid,
     };
 

@@ -67,7 +67,7 @@ void registry_vm_unref(struct registry_vm *vm)
 static bool same_identity(const struct registry_vm *a, const struct registry_vm *b)
 {
     return a->pool_id == b->pool_id && a->priority == b->priority && a->vm_id == b->vm_id &&
-           g_strcmp0(a->name, b->name) == 0 &&
+           a->gpu_memory_quota == b->gpu_memory_quota && g_strcmp0(a->name, b->name) == 0 &&
            (a->pid == 0 || b->pid == 0 || a->pid == b->pid);
 }
 

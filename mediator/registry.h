@@ -1,5 +1,6 @@
 /*
- * The registry of VMs: UUID -> name, pool, priority, vm_id and QEMU pid, as
+ * The registry of VMs: UUID -> name, pool, priority, vm_id, GPU memory quota
+ * and QEMU pid, as
  * the libvirt hook or `vgpuctl register` gave them (docs/architecture.md, "Who decides pool, priority and vm_id").  The
  * mediator schedules by this registry, never by what a device claims.
  *
@@ -27,10 +28,12 @@ struct registry_vm {
     uint32_t pool_id;           /* 'A'..'Z' */
     uint32_t priority;          /* enum vgpu_priority */
     uint32_t vm_id;             /* 1..VGPU_VM_ID_MAX, unique among registered VMs */
+    uint64_t gpu_memory_quota;  /* bytes the VM may hold on a GPU; 0: no quota */
     pid_t pid;                  /* QEMU's pid, 0 while unknown */
     bool registered;            /* false once unregistered */
     unsigned queued;            /* requests in the queue (the scheduler's lock guards it) */
     struct stats_counters stats;/* stats_lock() guards it */
+    struct stats_cuda cuda;     /* its CUDA work; stats_lock() guards it */
 };
 
 enum registry_result {
@@ -45,7 +48,10 @@ struct registry;
 struct registry *registry_new(void);
 void registry_free(struct registry *reg);
 
-/* A VM record with a reference, not in any registry (registry_add takes it). */
+/*
+ * A VM record with a reference, not in any registry (registry_add takes it).
+ * Its gpu_memory_quota is 0: set it before registry_add.
+ */
 struct registry_vm *registry_vm_new(const uint8_t uuid[16], const char *name, uint32_t pool_id,
                                     uint32_t priority, uint32_t vm_id, pid_t pid);
 struct registry_vm *registry_vm_ref(struct registry_vm *vm);

@@ -29,6 +29,7 @@ static void add_identity(JsonBuilder *b, const struct registry_vm *vm)
     add_string(b, "priority", vgpu_priority_name(vm->priority));
     add_int(b, "vm_id", vm->vm_id);
     add_int(b, "pid", vm->pid);
+    add_int(b, "gpu_memory_quota", (gint64)vm->gpu_memory_quota);
 }
 
 void report_list(struct mediator *m, JsonBuilder *b)
@@ -91,11 +92,16 @@ void report_stats(struct mediator *m, JsonBuilder *b)
     json_builder_begin_array(b);
     for (guint i = 0; i < vms->len; i++) {
         struct registry_vm *vm = g_ptr_array_index(vms, i);
+        struct stats_cuda cuda;
 
-        copy_counters(c, &vm->stats);
+        stats_lock();
+        memcpy(c, &vm->stats, sizeof(*c));
+        cuda = vm->cuda;
+        stats_unlock();
         json_builder_begin_object(b);
         add_identity(b, vm);
         stats_counters_to_json(c, b);
+        stats_cuda_to_json(&cuda, b);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vgpu/cpu-relax.h"
+#include "vgpu/cuda.h"
 #include "scheduler.h"
 
 struct scheduler {
@@ -306,8 +307,11 @@ static void unit_run(struct sched_unit *u, struct request *r)
                              .request = &r->view,
                              .op = r->window ? &r->op : NULL,
                              .window = r->window ? &r->window->w : NULL,
-                             .vm = &(struct vgpu_backend_vm){ .vm_id = r->vm->vm_id,
-                                                              .name = r->vm->name },
+                             .vm = &(struct vgpu_backend_vm){
+                                 .vm_id = r->vm->vm_id,
+                                 .name = r->vm->name,
+                                 .gpu_memory_quota = r->vm->gpu_memory_quota,
+                             },
                              .usage = &usage,
                          }, results, &result_count, &exec_ns, err, sizeof(err));
     if (error != VGPU_OK) {
@@ -333,6 +337,10 @@ static void unit_run(struct sched_unit *u, struct request *r)
     stats_lock();
     u->stats.requests++;
     u->stats.busy_us += (uint64_t)(end - start);
+    /* usage is VGPU_OP_CUDA's alone: a plugin that sets it for another opcode is ignored */
+    if (usage.valid && r->view.opcode == VGPU_OP_CUDA) {
+        stats_cuda_record(&r->vm->cuda, &usage, exec_ns);
+    }
     stats_unlock();
     /* One lane's lines are in the order it ran its requests (tests rely on it). */
     if (s->log_each_request) {

@@ -134,3 +134,24 @@ void stats_counters_to_json(const struct stats_counters *c, JsonBuilder *b)
     json_builder_set_member_name(b, "window_written_bytes");
     json_builder_add_int_value(b, (gint64)c->window_written_bytes);
 }
+
+void stats_cuda_record(struct stats_cuda *c, const struct vgpu_backend_cuda_usage *usage,
+                       uint64_t exec_ns)
+{
+    c->memory_used = usage->memory_used;
+    c->memory_total = usage->memory_total;
+    c->kernels += usage->kernels;
+    c->gpu_time_ns += exec_ns;
+}
+
+void stats_cuda_to_json(const struct stats_cuda *c, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "gpu_memory_used_bytes");
+    json_builder_add_int_value(b, (gint64)c->memory_used);
+    json_builder_set_member_name(b, "gpu_memory_total_bytes");
+    json_builder_add_int_value(b, (gint64)c->memory_total);
+    json_builder_set_member_name(b, "cuda_kernels");
+    json_builder_add_int_value(b, (gint64)c->kernels);
+    json_builder_set_member_name(b, "cuda_gpu_time_us");
+    json_builder_add_int_value(b, (gint64)(c->gpu_time_ns / 1000));
+}

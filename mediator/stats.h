@@ -22,6 +22,7 @@
 #include <json-glib/json-glib.h>
 #include <stdint.h>
 
+#include "vgpu/backend.h"
 #include "vgpu/errors.h"
 
 #define STATS_HIST_EXACT    64u         /* values below this get a bucket each */
@@ -55,7 +56,18 @@ struct stats_counters {
     uint64_t window_written_bytes;      /* and wrote */
 };
 
-/* Guards every struct stats_counters. */
+/*
+ * A VM's CUDA work, from the usage the backend reports after each of its
+ * VGPU_OP_CUDA batches that ran on a GPU (struct vgpu_backend_cuda_usage).
+ */
+struct stats_cuda {
+    uint64_t memory_used;               /* bytes of GPU memory the VM holds (last batch) */
+    uint64_t memory_total;              /* what it may hold: its quota or the GPU's; 0 before */
+    uint64_t kernels;                   /* kernels its batches launched */
+    uint64_t gpu_time_ns;               /* the backend's execution time of those batches */
+};
+
+/* Guards every struct stats_counters and stats_cuda. */
 void stats_lock(void);
 void stats_unlock(void);
 
@@ -71,5 +83,15 @@ uint64_t stats_hist_quantile(const struct stats_hist *h, double q);
  * window_read_bytes, window_written_bytes.
  */
 void stats_counters_to_json(const struct stats_counters *c, JsonBuilder *b);
+
+/* Account one batch that ran on a GPU (usage->valid) in exec_ns. */
+void stats_cuda_record(struct stats_cuda *c, const struct vgpu_backend_cuda_usage *usage,
+                       uint64_t exec_ns);
+
+/*
+ * Write c's fields as members of the builder's current object:
+ * gpu_memory_used_bytes, gpu_memory_total_bytes, cuda_kernels, cuda_gpu_time_us.
+ */
+void stats_cuda_to_json(const struct stats_cuda *c, JsonBuilder *b);
 
 #endif /* MEDIATOR_STATS_H */

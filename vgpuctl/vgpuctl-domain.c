@@ -32,6 +32,7 @@
 #define DOMAIN_XML_FLAGS    (VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE)
 
 static char *opt_connect, *opt_pool, *opt_priority, *opt_vm_id, *opt_emulator, *opt_slot;
+static char *opt_gpu_memory;
 
 static const GOptionEntry attach_options[] = {
     { "pool", 'p', 0, G_OPTION_ARG_STRING, &opt_pool, "Pool letter A..Z (required)", "POOL" },
@@ -39,6 +40,8 @@ static const GOptionEntry attach_options[] = {
       "low, medium or high (required)", "PRIORITY" },
     { "vm-id", 'i', 0, G_OPTION_ARG_STRING, &opt_vm_id,
       "The VM's id, 1..2147483647, unique on this host (required)", "ID" },
+    { "gpu-memory", 'm', 0, G_OPTION_ARG_STRING, &opt_gpu_memory,
+      "GPU memory the VM may hold, e.g. 8GiB (default: no quota)", "SIZE" },
     { "emulator", 'e', 0, G_OPTION_ARG_FILENAME, &opt_emulator,
       "The QEMU with vgpu-stub (default " VGPU_QEMU_EMULATOR ")", "PATH" },
     { "slot", 0, 0, G_OPTION_ARG_STRING, &opt_slot,
@@ -223,6 +226,7 @@ static void domain_print_result(struct vgpuctl *ctl, virDomainPtr dom, const cha
             json_object_set_string_member(obj, "pool", pool);
             json_object_set_string_member(obj, "priority", vgpu_priority_name(opts->priority));
             json_object_set_int_member(obj, "vm_id", opts->vm_id);
+            json_object_set_int_member(obj, "gpu_memory_quota", (gint64)opts->gpu_memory_quota);
             json_object_set_string_member(obj, "emulator", opts->emulator);
             json_object_set_string_member(obj, "socket", opts->device_socket);
             json_object_set_int_member(obj, "slot", opts->slot);
@@ -230,10 +234,11 @@ static void domain_print_result(struct vgpuctl *ctl, virDomainPtr dom, const cha
         vgpuctl_print_json(obj);
         json_object_unref(obj);
     } else if (opts) {
-        printf("domain '%s': vgpu-stub %s (pool %c, priority %s, vm-id %u, slot 0x%x, "
+        printf("domain '%s': vgpu-stub %s (pool %c, priority %s, vm-id %u%s%s, slot 0x%x, "
                "mediator %s, emulator %s)\n", name, changed ? "attached" : "already attached",
-               (char)opts->pool_id, vgpu_priority_name(opts->priority), opts->vm_id, opts->slot,
-               opts->device_socket, opts->emulator);
+               (char)opts->pool_id, vgpu_priority_name(opts->priority), opts->vm_id,
+               opt_gpu_memory ? ", gpu-memory " : "", opt_gpu_memory ? opt_gpu_memory : "",
+               opts->slot, opts->device_socket, opts->emulator);
     } else {
         printf("domain '%s': %s\n", name,
                changed ? "vgpu-stub detached" : "has no vgpu-stub device; nothing to detach");
@@ -275,6 +280,10 @@ static int domain_attach_options(struct domain_edit_options *opts)
     if (!vgpu_vm_id_parse(opt_vm_id, &opts->vm_id)) {
         return vgpuctl_usage("attach", "--vm-id \"%s\" is not a number in 1..%u", opt_vm_id,
                              VGPU_VM_ID_MAX);
+    }
+    if (opt_gpu_memory && !vgpu_gpu_memory_parse(opt_gpu_memory, &opts->gpu_memory_quota)) {
+        return vgpuctl_usage("attach", "--gpu-memory \"%s\" is not %s", opt_gpu_memory,
+                             VGPUCTL_GPU_MEMORY_WANT);
     }
     opts->slot = DOMAIN_EDIT_SLOT_DEFAULT;
     if (opt_slot && !domain_parse_slot(opt_slot, &opts->slot)) {
@@ -366,7 +375,7 @@ static int run_detach(struct vgpuctl *ctl, char **args)
 }
 
 const struct vgpuctl_command vgpuctl_domain_commands[] = {
-    { "attach", "DOMAIN --pool P --priority PR --vm-id ID",
+    { "attach", "DOMAIN --pool P --priority PR --vm-id ID [--gpu-memory SIZE]",
       "Add vgpu-stub and its identity to a libvirt domain's definition",
       attach_options, 1, run_attach },
     { "detach", "DOMAIN", "Remove vgpu-stub from a libvirt domain's definition",

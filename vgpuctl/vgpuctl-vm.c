@@ -7,7 +7,7 @@
 #include "vgpu/identity.h"
 #include "vgpuctl.h"
 
-static char *opt_name, *opt_pool, *opt_priority, *opt_vm_id;
+static char *opt_name, *opt_pool, *opt_priority, *opt_vm_id, *opt_gpu_memory;
 static int opt_pid;
 
 static const GOptionEntry register_options[] = {
@@ -20,6 +20,8 @@ static const GOptionEntry register_options[] = {
       "ID" },
     { "pid", 0, 0, G_OPTION_ARG_INT, &opt_pid,
       "QEMU's pid: only this process may connect as the VM", "PID" },
+    { "gpu-memory", 'm', 0, G_OPTION_ARG_STRING, &opt_gpu_memory,
+      "GPU memory the VM may hold, e.g. 8GiB (default: no quota)", "SIZE" },
     { NULL },
 };
 
@@ -59,6 +61,10 @@ static int run_register(struct vgpuctl *ctl, char **args)
     if (opt_pid < 0) {
         return vgpuctl_usage("register", "--pid must be positive");
     }
+    if (opt_gpu_memory && !vgpu_gpu_memory_parse(opt_gpu_memory, &req.gpu_memory_quota)) {
+        return vgpuctl_usage("register", "--gpu-memory \"%s\" is not %s", opt_gpu_memory,
+                             VGPUCTL_GPU_MEMORY_WANT);
+    }
     name = opt_name ? g_strdup(opt_name) : g_strdup_printf("vm-%u", req.vm_id);
     req.name = name;
     req.pid = opt_pid;
@@ -67,10 +73,11 @@ static int run_register(struct vgpuctl *ctl, char **args)
         if (ctl->json) {
             vgpuctl_print_json(reply);
         } else {
-            printf("%s %s: pool %s, priority %s, vm-id %u\n",
+            printf("%s %s: pool %s, priority %s, vm-id %u%s%s\n",
                    strcmp(json_object_get_string_member_with_default(reply, "registered", ""),
                           "new") == 0 ? "registered" : "already registered",
-                   name, opt_pool, opt_priority, req.vm_id);
+                   name, opt_pool, opt_priority, req.vm_id,
+                   opt_gpu_memory ? ", gpu-memory " : "", opt_gpu_memory ? opt_gpu_memory : "");
         }
         json_object_unref(reply);
     }
@@ -143,20 +150,23 @@ static int run_list(struct vgpuctl *ctl, char **args)
         return status;
     }
     vms = json_object_get_array_member(reply, "vms");
-    printf("%-6s %-20s %-4s %-8s %-36s %-8s %-9s %-6s %s\n", "VM-ID", "NAME", "POOL",
-           "PRIORITY", "UUID", "PID", "CONNECTED", "QUEUED", "RUNNING");
+    printf("%-6s %-20s %-4s %-8s %-36s %-8s %-10s %-9s %-6s %s\n", "VM-ID", "NAME", "POOL",
+           "PRIORITY", "UUID", "PID", "GPU-MEMORY", "CONNECTED", "QUEUED", "RUNNING");
     for (guint i = 0; i < json_array_get_length(vms); i++) {
         JsonObject *vm = json_array_get_object_element(vms, i);
         gint64 pid = json_object_get_int_member(vm, "pid");
         g_autofree char *pid_text = pid ? g_strdup_printf("%" G_GINT64_FORMAT, pid)
                                         : g_strdup("-");
+        char quota[VGPU_GPU_MEMORY_TEXT_MAX];
 
-        printf("%-6" G_GINT64_FORMAT " %-20s %-4s %-8s %-36s %-8s %-9" G_GINT64_FORMAT
+        printf("%-6" G_GINT64_FORMAT " %-20s %-4s %-8s %-36s %-8s %-10s %-9" G_GINT64_FORMAT
                " %-6" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n",
                json_object_get_int_member(vm, "vm_id"), json_object_get_string_member(vm, "name"),
                json_object_get_string_member(vm, "pool"),
                json_object_get_string_member(vm, "priority"),
                json_object_get_string_member(vm, "uuid"), pid_text,
+               vgpuctl_gpu_memory_text((uint64_t)json_object_get_int_member_with_default(
+                                           vm, "gpu_memory_quota", 0), quota),
                json_object_get_int_member(vm, "connected"),
                json_object_get_int_member(vm, "queued"),
                json_object_get_int_member(vm, "running"));
@@ -166,7 +176,7 @@ static int run_list(struct vgpuctl *ctl, char **args)
 }
 
 const struct vgpuctl_command vgpuctl_vm_commands[] = {
-    { "register", "UUID --pool P --priority PR --vm-id ID", "Register a VM (what the libvirt "
+    { "register", "UUID --pool P --priority PR --vm-id ID [--gpu-memory SIZE]", "Register a VM (what the libvirt "
       "hook does at prepare)", register_options, 1, run_register },
     { "set-pid", "UUID PID", "Set the QEMU pid of a registered VM (the hook's started)",
       NULL, 2, run_set_pid },

@@ -55,6 +55,15 @@ void vgpuctl_print_json(JsonObject *obj)
     printf("%s\n", text);
 }
 
+const char *vgpuctl_gpu_memory_text(uint64_t bytes, char out[VGPU_GPU_MEMORY_TEXT_MAX])
+{
+    if (!bytes) {
+        return "-";
+    }
+    vgpu_gpu_memory_format(bytes, out);
+    return out;
+}
+
 int vgpuctl_call(struct vgpuctl *c, const struct control_request *request, JsonObject **reply)
 {
     g_autoptr(ControlClient) client = NULL;

@@ -10,6 +10,7 @@
 #include <json-glib/json-glib.h>
 
 #include "control-proto.h"
+#include "vgpu/identity.h"
 
 /* Exit codes (vgpuctl(8)). */
 #define VGPUCTL_EXIT_OK             0
@@ -54,6 +55,13 @@ int vgpuctl_usage(const char *command, const char *fmt, ...) G_GNUC_PRINTF(2, 3)
 
 /* Print obj as pretty JSON on stdout. */
 void vgpuctl_print_json(JsonObject *obj);
+
+/* What --gpu-memory takes, for usage errors. */
+#define VGPUCTL_GPU_MEMORY_WANT "a size of 1 byte..1TiB (a byte count, or a number with KiB, " \
+                                "MiB, GiB or TiB)"
+
+/* A GPU memory size as --gpu-memory takes it ("8GiB"), or "-" for 0 (no quota). */
+const char *vgpuctl_gpu_memory_text(uint64_t bytes, char out[VGPU_GPU_MEMORY_TEXT_MAX]);
 
 /* Of a stats row (VM, pool or total): a histogram's field ("p50", "count"),
  * and its errors summed over every code.  vgpuctl stats and top share them. */

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 39
+plan 44
 lv_init
 HOOK=$LV_BUILD/vgpu-libvirt-hook
 UUID1=6f1c2b3a-4d5e-4f60-8172-93a4b5c6d7e8
@@ -118,6 +118,23 @@ run_hook web2 prepare <<<"$web2"
 is "$rc/$err" "0/" "prepare replaces a registration of the UUID with another identity"
 is "$(lv_list_field "$UUID2" pool)/$(lv_list_field "$UUID2" priority)/$(lv_list_field "$UUID2" vm_id)/$(lv_list_field "$UUID2" name)" \
     "B/medium/8/web2" "with the identity from the XML"
+
+# The GPU memory quota: validated, registered, and a new one replaces the old registration.
+web2=$(domain_xml web2 "$UUID2" "pool='B' priority='medium' vm-id='8' gpu-memory='0'")
+run_hook web2 prepare <<<"$web2"
+is "$rc/$err" "1/vgpu: domain 'web2': gpu-memory '0' in <vgpu:device> is not a size of 1 byte..1TiB: a byte count, or a number with KiB, MiB, GiB or TiB" \
+    "a GPU memory quota of 0 cannot start, with its message"
+web2=$(domain_xml web2 "$UUID2" "pool='B' priority='medium' vm-id='8' gpu-memory='2TiB'")
+run_hook web2 prepare <<<"$web2"
+like "$rc/$err" "^1/vgpu: domain 'web2': gpu-memory '2TiB' in <vgpu:device> is not a size of 1 byte..1TiB" \
+    "nor one over 1 TiB"
+web2=$(domain_xml web2 "$UUID2" "pool='B' priority='medium' vm-id='8' gpu-memory='8GiB'")
+run_hook web2 prepare <<<"$web2"
+is "$rc/$err" "0/" "prepare with gpu-memory='8GiB' replaces the registration without a quota"
+is "$(lv_list_field "$UUID2" gpu_memory_quota)" 8589934592 "the quota is registered, in bytes"
+web2=$(domain_xml web2 "$UUID2" "pool='B' priority='medium' vm-id='8'")
+run_hook web2 prepare <<<"$web2"
+is "$rc/$(lv_list_field "$UUID2" gpu_memory_quota)" "0/0" "and dropping the attribute drops the quota"
 
 run_hook web1 release <<<"$web1"
 is "$rc/$err" "0/" "release unregisters quietly"

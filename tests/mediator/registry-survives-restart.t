@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 16
+plan 17
 
 write_config
 start_daemon || bail "daemon did not start"
@@ -16,7 +16,7 @@ sleep 300 & doomed=$!; bg_pids+=($doomed)
 sleep 300 & started=$!; bg_pids+=($started)
 vgpuctl register "$(uuid_n 1)" --pool A --priority high --vm-id 1 --name running --pid "$alive" >/dev/null
 vgpuctl register "$(uuid_n 2)" --pool B --priority low --vm-id 2 --name exited --pid "$doomed" >/dev/null
-vgpuctl register "$(uuid_n 3)" --pool A --priority medium --vm-id 3 --name nopid >/dev/null
+vgpuctl register "$(uuid_n 3)" --pool A --priority medium --vm-id 3 --name nopid --gpu-memory 6GiB >/dev/null
 vgpuctl register "$(uuid_n 4)" --pool B --priority low --vm-id 4 --name gone >/dev/null
 vgpuctl unregister "$(uuid_n 4)" >/dev/null
 # libvirt's path: registered at prepare, its pid given at started.
@@ -33,6 +33,8 @@ start_daemon || bail "daemon did not restart"
 listed=$(vgpuctl list --json | json "' '.join('%s:%s:%s:%d:%d' % (v['name'], v['pool'], v['priority'], v['vm_id'], v.get('pid') or 0) for v in j['vms'])")
 is "$listed" "running:A:high:1:$alive nopid:A:medium:3:0 started:B:high:5:$started" \
     "after the restart the running VMs (with their pids) and the one without a pid are registered"
+is "$(vgpuctl list --json | json "[v['gpu_memory_quota'] for v in j['vms']]")" "[0, 6442450944, 0]" \
+    "each VM keeps its GPU memory quota (6 GiB, or none) across the restart"
 like "$(cat "$tmp/daemon.log")" "not restoring domain 'exited': its QEMU \(pid $doomed\) has exited" \
     "the VM whose QEMU exited is left out, and the log says why"
 like "$(cat "$tmp/daemon.log")" "3 VM\(s\) registered again from $run/registry.jsonl" "the log counts the restored VMs"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 24
+plan 29
 
 u1=$(uuid_n 1)
 u2=$(uuid_n 2)
@@ -27,6 +27,12 @@ out=$(ctl register not-a-uuid --pool A --priority high --vm-id 1); is "$?" 2 "a 
 out=$(ctl register "$u1" --pool A --priority urgent --vm-id 1); like "$?:$out" \
     "^2:.*--priority \"urgent\" is not low, medium or high" "a bad priority: exit 2, named"
 out=$(ctl list extra); is "$?" 2 "an extra argument: exit 2"
+for size in 0 2TiB 8GB -1 lots; do
+    out=$(ctl register "$u1" --pool A --priority high --vm-id 1 --gpu-memory "$size")
+    echo "$?:$out"
+done > "$tmp/sizes.out"
+is "$(grep -c '^2:vgpuctl register: --gpu-memory ".*" is not a size of 1 byte..1TiB' "$tmp/sizes.out")" 5 \
+    "a --gpu-memory of 0, 2TiB, 8GB, -1 or lots: exit 2, named"
 like "$("$build/vgpuctl" --help)" "register UUID --pool P --priority PR --vm-id ID" \
     "--help lists the commands"
 
@@ -47,11 +53,20 @@ out=$(ctl register "$u1" --pool B --priority high --vm-id 7 --name web); like "$
 out=$(ctl unregister "$u2"); is "$?:$out" "1:vgpuctl: no domain with uuid $u2 is registered" \
     "unregistering an unknown VM: exit 1"
 
-ctl register "$u2" --pool B --priority low --vm-id 8 --name db --pid $$ >/dev/null
-like "$(ctl list | sed -n 2p)" "^7 +web +A +high +$u1 +- +0 +0 +0$" "list shows a VM without pid"
-like "$(ctl list | sed -n 3p)" "^8 +db +B +low +$u2 +$$ +0 +0 +0$" "list shows a VM with its pid"
-is "$(ctl list --json | json "[(v['vm_id'], v['pool'], v['priority'], v['pid'], v['connected']) for v in j['vms']]")" \
-   "[(7, 'A', 'high', 0, 0), (8, 'B', 'low', $$, 0)]" "list --json"
+is "$(ctl register "$u2" --pool B --priority low --vm-id 8 --name db --pid $$ --gpu-memory 8GiB)" \
+    "registered db: pool B, priority low, vm-id 8, gpu-memory 8GiB" "register with a GPU memory quota"
+out=$(ctl register "$u2" --pool B --priority low --vm-id 8 --name db --pid $$ --gpu-memory 8G)
+is "$?:$out" "0:already registered db: pool B, priority low, vm-id 8, gpu-memory 8G" \
+    "8G is the same quota as 8GiB"
+out=$(ctl register "$u2" --pool B --priority low --vm-id 8 --name db --pid $$ --gpu-memory 4GiB)
+like "$?:$out" "^1:vgpuctl: domain 'db' \(uuid $u2\) is already registered with .*, gpu-memory 8GiB: unregister it first$" \
+    "another quota for a registered UUID: exit 1, naming the quota it has"
+like "$(ctl list | sed -n 1p)" "^VM-ID +NAME +POOL +PRIORITY +UUID +PID +GPU-MEMORY +CONNECTED +QUEUED +RUNNING$" \
+    "list has a GPU-MEMORY column"
+like "$(ctl list | sed -n 2p)" "^7 +web +A +high +$u1 +- +- +0 +0 +0$" "list shows a VM without pid or quota"
+like "$(ctl list | sed -n 3p)" "^8 +db +B +low +$u2 +$$ +8GiB +0 +0 +0$" "list shows a VM with its pid and quota"
+is "$(ctl list --json | json "[(v['vm_id'], v['pool'], v['priority'], v['pid'], v['connected'], v['gpu_memory_quota']) for v in j['vms']]")" \
+   "[(7, 'A', 'high', 0, 0, 0), (8, 'B', 'low', $$, 0, 8589934592)]" "list --json"
 like "$(ctl ping)" "^vgpu-mediatord [0-9.]+ \(pid $daemon_pid\) up [0-9]+ s: 2 VM\(s\), 0 device connection\(s\), 0 queued$" \
     "ping tells version, pid and counts"
 out=$(ctl unregister "$u1"); is "$?:$out" "0:unregistered $u1; 0 queued request(s) cancelled" "unregister: exit 0"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "control-proto.h"
+#include "vgpu/identity.h"
 #include "vgpu/regs.h"
 
 #define UUID "6f1c2a3b-0000-4d5e-8f90-0123456789ab"
@@ -33,6 +34,14 @@ static void test_register(void)
     g_assert_cmpuint(req.priority, ==, VGPU_PRIORITY_MEDIUM);
     g_assert_cmpuint(req.vm_id, ==, 7);
     g_assert_cmpint(req.pid, ==, 4242);
+    g_assert_cmpuint(req.gpu_memory_quota, ==, 0);     /* absent: no quota */
+    control_request_clear(&req);
+
+    g_assert_true(parse("{\"command\":\"register\",\"uuid\":\"" UUID "\",\"name\":\"web\","
+                        "\"pool\":\"B\",\"priority\":\"medium\",\"vm_id\":7,"
+                        "\"gpu_memory_quota\":1099511627776}", &req, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(req.gpu_memory_quota, ==, VGPU_GPU_MEMORY_MAX);
     control_request_clear(&req);
 }
 
@@ -103,6 +112,20 @@ static const struct {
       "without control characters" },
     { "{\"command\":\"register\",\"uuid\":\"" UUID "\",\"name\":\"a\\u0000b\",\"pool\":\"A\","
       "\"priority\":\"high\",\"vm_id\":1}", CONTROL_ERROR_MALFORMED, "escaped NUL" },
+#define REGISTER_WITH(member) "{\"command\":\"register\",\"uuid\":\"" UUID "\",\"name\":\"w\"," \
+    "\"pool\":\"A\",\"priority\":\"high\",\"vm_id\":1," member "}"
+#define QUOTA_RANGE "gpu_memory_quota must be a whole number in 1..1099511627776"
+    { REGISTER_WITH("\"gpu_memory_quota\":0"), CONTROL_ERROR_BAD_ARGUMENT, QUOTA_RANGE },
+    { REGISTER_WITH("\"gpu_memory_quota\":-1"), CONTROL_ERROR_BAD_ARGUMENT, QUOTA_RANGE },
+    { REGISTER_WITH("\"gpu_memory_quota\":1099511627777"), CONTROL_ERROR_BAD_ARGUMENT, QUOTA_RANGE },
+    { REGISTER_WITH("\"gpu_memory_quota\":99999999999999999999"), CONTROL_ERROR_BAD_ARGUMENT,
+      QUOTA_RANGE },
+    { REGISTER_WITH("\"gpu_memory_quota\":\"8GiB\""), CONTROL_ERROR_BAD_ARGUMENT, QUOTA_RANGE },
+    { REGISTER_WITH("\"gpu_memory_quota\":1.5"), CONTROL_ERROR_BAD_ARGUMENT, QUOTA_RANGE },
+    { "{\"command\":\"set-pid\",\"uuid\":\"" UUID "\",\"pid\":1,\"gpu_memory_quota\":8}",
+      CONTROL_ERROR_BAD_ARGUMENT, "set-pid takes no gpu_memory_quota" },
+#undef QUOTA_RANGE
+#undef REGISTER_WITH
 };
 
 static void test_bad(gconstpointer data)
@@ -163,6 +186,10 @@ static void test_encode_round_trip(void)
           .priority = VGPU_PRIORITY_HIGH, .vm_id = VGPU_VM_ID_MAX, .pid = 4242 },
         { .command = CONTROL_CMD_REGISTER, .name = "no-pid", .pool_id = 'A',
           .priority = VGPU_PRIORITY_LOW, .vm_id = 1 },
+        { .command = CONTROL_CMD_REGISTER, .name = "quota", .pool_id = 'B',
+          .priority = VGPU_PRIORITY_MEDIUM, .vm_id = 2, .gpu_memory_quota = 8ull << 30 },
+        { .command = CONTROL_CMD_REGISTER, .name = "largest-quota", .pool_id = 'B',
+          .priority = VGPU_PRIORITY_MEDIUM, .vm_id = 3, .gpu_memory_quota = VGPU_GPU_MEMORY_MAX },
         { .command = CONTROL_CMD_SET_PID, .pid = 7 },
         { .command = CONTROL_CMD_UNREGISTER },
         { .command = CONTROL_CMD_PING }, { .command = CONTROL_CMD_LIST },
@@ -190,6 +217,7 @@ static void test_encode_round_trip(void)
         g_assert_cmpuint(out.priority, ==, in[i].priority);
         g_assert_cmpuint(out.vm_id, ==, in[i].vm_id);
         g_assert_cmpint(out.pid, ==, in[i].pid);
+        g_assert_cmpuint(out.gpu_memory_quota, ==, in[i].gpu_memory_quota);
         control_request_clear(&out);
     }
 }

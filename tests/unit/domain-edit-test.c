@@ -177,6 +177,34 @@ static void test_attach_again_updates_identity(void)
     g_free(xml);
 }
 
+/* --gpu-memory writes gpu-memory= that the hook reads back; attaching without it drops it. */
+static void test_attach_gpu_memory(void)
+{
+    char *xml = data_file("virt-install-q35.xml");
+    struct domain_edit_options opts = options('A', VGPU_PRIORITY_HIGH, 7);
+    gboolean changed = FALSE;
+    char *with, *without;
+    xmlDoc *doc;
+    struct metadata_identity ident;
+
+    opts.gpu_memory_quota = 8ull << 30;
+    with = attach(xml, &opts, NULL);
+    assert_contains(with, "vm-id=\"7\" gpu-memory=\"8GiB\"");
+    doc = metadata_parse_xml(with, strlen(with), NULL);
+    g_assert_cmpint(metadata_read(doc, &ident, NULL), ==, METADATA_OURS);
+    g_assert_cmpuint(ident.gpu_memory_quota, ==, 8ull << 30);
+    metadata_identity_clear(&ident);
+    xmlFreeDoc(doc);
+
+    opts.gpu_memory_quota = 0;
+    without = attach(with, &opts, &changed);
+    g_assert_true(changed);
+    g_assert_cmpuint(occurrences(without, "gpu-memory="), ==, 0);
+    g_free(without);
+    g_free(with);
+    g_free(xml);
+}
+
 static void assert_round_trip(const char *file, uint32_t slot)
 {
     char *xml = data_file(file);
@@ -324,6 +352,7 @@ int main(int argc, char **argv)
     g_test_add_func("/domain-edit/attach-pc-domain", test_attach_pc);
     g_test_add_func("/domain-edit/attach-twice-is-one-device", test_attach_twice_is_one_device);
     g_test_add_func("/domain-edit/attach-again-updates-identity", test_attach_again_updates_identity);
+    g_test_add_func("/domain-edit/attach-gpu-memory", test_attach_gpu_memory);
     g_test_add_func("/domain-edit/detach-restores-original", test_detach_restores_original);
     g_test_add_func("/domain-edit/admin-commandline-kept", test_admin_commandline_kept);
     g_test_add_func("/domain-edit/detach-without-device-changes-nothing",

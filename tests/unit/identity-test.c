@@ -72,6 +72,63 @@ static void test_uuids(void)
     g_assert_false(vgpu_uuid_parse("", uuid));
 }
 
+static void test_gpu_memory(void)
+{
+    uint64_t bytes = 0;
+    char text[VGPU_GPU_MEMORY_TEXT_MAX];
+
+    g_assert_true(vgpu_gpu_memory_parse("8GiB", &bytes));
+    g_assert_cmpuint(bytes, ==, 8ull << 30);
+    g_assert_true(vgpu_gpu_memory_parse("8G", &bytes));
+    g_assert_cmpuint(bytes, ==, 8ull << 30);
+    g_assert_true(vgpu_gpu_memory_parse("512MiB", &bytes));
+    g_assert_cmpuint(bytes, ==, 512ull << 20);
+    g_assert_true(vgpu_gpu_memory_parse("4K", &bytes));
+    g_assert_cmpuint(bytes, ==, 4096);
+    g_assert_true(vgpu_gpu_memory_parse("1", &bytes));
+    g_assert_cmpuint(bytes, ==, 1);
+    g_assert_true(vgpu_gpu_memory_parse("1TiB", &bytes));
+    g_assert_cmpuint(bytes, ==, VGPU_GPU_MEMORY_MAX);
+    g_assert_true(vgpu_gpu_memory_parse("1099511627776", &bytes));
+    g_assert_cmpuint(bytes, ==, VGPU_GPU_MEMORY_MAX);
+    g_assert_true(vgpu_gpu_memory_parse("1024G", &bytes));
+    g_assert_cmpuint(bytes, ==, VGPU_GPU_MEMORY_MAX);
+
+    bytes = 7;
+    g_assert_false(vgpu_gpu_memory_parse("0", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("0GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("08GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("-1", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("+8GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("8 GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse(" 8GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("8GB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("8gib", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("8GiBx", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("1.5GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("1099511627777", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("2TiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("1025GiB", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("18446744073709551617", &bytes));
+    g_assert_false(vgpu_gpu_memory_parse("17179869184TiB", &bytes));
+    g_assert_cmpuint(bytes, ==, 7);
+
+    vgpu_gpu_memory_format(8ull << 30, text);
+    g_assert_cmpstr(text, ==, "8GiB");
+    vgpu_gpu_memory_format(1536ull << 20, text);
+    g_assert_cmpstr(text, ==, "1536MiB");
+    vgpu_gpu_memory_format(VGPU_GPU_MEMORY_MAX, text);
+    g_assert_cmpstr(text, ==, "1TiB");
+    vgpu_gpu_memory_format(1000, text);
+    g_assert_cmpstr(text, ==, "1000");
+    vgpu_gpu_memory_format(VGPU_GPU_MEMORY_MAX - 1, text);
+    g_assert_cmpstr(text, ==, "1099511627775");
+    g_assert_true(vgpu_gpu_memory_parse(text, &bytes));
+    g_assert_cmpuint(bytes, ==, VGPU_GPU_MEMORY_MAX - 1);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -79,5 +136,6 @@ int main(int argc, char **argv)
     g_test_add_func("/identity/pools", test_pools);
     g_test_add_func("/identity/vm-ids", test_vm_ids);
     g_test_add_func("/identity/uuids", test_uuids);
+    g_test_add_func("/identity/gpu-memory", test_gpu_memory);
     return g_test_run();
 }

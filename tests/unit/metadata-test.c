@@ -91,10 +91,58 @@ static void test_valid_identity(void)
     g_assert_cmpuint(ident.pool_id, ==, 'A');
     g_assert_cmpuint(ident.priority, ==, VGPU_PRIORITY_HIGH);
     g_assert_cmpuint(ident.vm_id, ==, 7);
+    g_assert_cmpuint(ident.gpu_memory_quota, ==, 0);       /* absent: no quota */
     g_assert_null(ident.device_socket);
     metadata_identity_clear(&ident);
     g_free(xml);
     g_free(device);
+}
+
+static void test_gpu_memory(void)
+{
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } good[] = {
+        { "8GiB", 8ull << 30 }, { "8G", 8ull << 30 }, { "512MiB", 512ull << 20 },
+        { "1TiB", 1ull << 40 }, { "4096", 4096 }, { "64K", 64ull << 10 },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+        g_autofree char *attrs = g_strdup_printf("pool='A' priority='high' vm-id='7' "
+                                                 "gpu-memory='%s'", good[i].text);
+        g_autofree char *device = device_xml(attrs);
+        g_autofree char *xml = domain_xml(device, NULL);
+        struct metadata_identity ident;
+        GError *error = NULL;
+
+        g_assert_cmpint(read_xml(xml, &ident, &error), ==, METADATA_OURS);
+        g_assert_no_error(error);
+        g_assert_cmpuint(ident.gpu_memory_quota, ==, good[i].bytes);
+        metadata_identity_clear(&ident);
+    }
+}
+
+static void test_bad_gpu_memory(void)
+{
+    static const char *const sizes[] = {
+        "0", "0GiB", "-1", "-8GiB", "", "GiB", "8 GiB", "8GB", "8gib", "1.5GiB", "2TiB",
+        "1025GiB", "1099511627777", "99999999999999999999999", "8GiB!", "lots",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        char *attrs = g_strdup_printf("pool='A' priority='low' vm-id='7' gpu-memory='%s'",
+                                      sizes[i]);
+        char *expected = g_strdup_printf("gpu-memory '%s' in <vgpu:device> is not a size of "
+                                         "1 byte..1TiB", sizes[i]);
+
+        assert_problem(attrs, expected);
+        g_free(expected);
+        g_free(attrs);
+    }
+    /* a newline in the value stays one line in the message */
+    assert_problem("pool='A' priority='low' vm-id='7' gpu-memory='8&#10;GiB'",
+                   "gpu-memory '8\\nGiB' in <vgpu:device>");
 }
 
 /* A domain XML in UTF-16 (with its declaration) carries the identity too. */
@@ -428,6 +476,8 @@ int main(int argc, char **argv)
     g_test_add_func("/metadata/bad-pool", test_bad_pool);
     g_test_add_func("/metadata/bad-priority", test_bad_priority);
     g_test_add_func("/metadata/bad-vm-id", test_bad_vm_id);
+    g_test_add_func("/metadata/gpu-memory", test_gpu_memory);
+    g_test_add_func("/metadata/bad-gpu-memory", test_bad_gpu_memory);
     g_test_add_func("/metadata/two-devices", test_two_devices);
     g_test_add_func("/metadata/our-namespace-without-device", test_our_namespace_without_device);
     g_test_add_func("/metadata/bad-uuid", test_bad_uuid);

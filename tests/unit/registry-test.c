@@ -78,6 +78,28 @@ static void test_conflicts(void)
     registry_free(reg);
 }
 
+/* The GPU memory quota is part of the identity: another quota is a conflict. */
+static void test_quota_is_identity(void)
+{
+    struct registry *reg = registry_new();
+    struct registry_vm *other = NULL, *web = registry_vm_new(uuid1, "web", 'A', 2, 7, 0);
+    struct registry_vm *again;
+
+    web->gpu_memory_quota = 8ull << 30;
+    g_assert_cmpint(registry_add(reg, web, &other), ==, REGISTRY_ADDED);
+    again = registry_vm_new(uuid1, "web", 'A', 2, 7, 0);
+    again->gpu_memory_quota = 8ull << 30;
+    g_assert_cmpint(registry_add(reg, again, &other), ==, REGISTRY_UNCHANGED);
+    again = registry_vm_new(uuid1, "web", 'A', 2, 7, 0);
+    again->gpu_memory_quota = 4ull << 30;
+    g_assert_cmpint(registry_add(reg, again, &other), ==, REGISTRY_CONFLICT);
+    g_assert_true(other == web);
+    g_assert_cmpint(registry_add(reg, registry_vm_new(uuid1, "web", 'A', 2, 7, 0), &other), ==,
+                    REGISTRY_CONFLICT);
+    g_assert_cmpuint(web->gpu_memory_quota, ==, 8ull << 30);
+    registry_free(reg);
+}
+
 static void test_list_by_vm_id(void)
 {
     struct registry *reg = registry_new();
@@ -116,6 +138,7 @@ int main(int argc, char **argv)
     g_test_add_func("/registry/add-lookup-remove", test_add_lookup_remove);
     g_test_add_func("/registry/idempotent-and-pid", test_idempotent_and_pid);
     g_test_add_func("/registry/conflicts", test_conflicts);
+    g_test_add_func("/registry/quota-is-identity", test_quota_is_identity);
     g_test_add_func("/registry/list-by-vm-id", test_list_by_vm_id);
     g_test_add_func("/registry/reference-outlives-registry", test_reference_outlives_registry);
     return g_test_run();
