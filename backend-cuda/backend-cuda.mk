@@ -30,6 +30,14 @@ CUDA_DRIVER_LDLIBS := -L$(CUDA_HOME)/lib64/stubs -lcuda
 CUDA_LDLIBS  := -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lpthread -lrt -lstdc++
 CUBLAS_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas
 
+# The checks of what a VM may name: plain C, tested on any host.
+UNIT_TESTS += $(B)/tests/vm-objects-test
+$(B)/tests/vm-objects-test: tests/unit/vm-objects-test.c backend-cuda/vm-objects.c \
+                            backend-cuda/vm-objects.h
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -Ibackend-cuda -o $@ $< backend-cuda/vm-objects.c \
+	    $(GLIB_LIBS)
+
 # Without nvcc the cuda backend is left out: not built, not installed, its
 # tests not run, and `make check` says so in one line above its count.
 ifneq ($(NVCC),)

@@ -12,7 +12,7 @@ $(B)/tests/cuda-plugin-test: tests/unit/cuda-plugin-test.c include/vgpu/backend.
 # The GPU checks (`make gpu-test`, on a host with an NVIDIA GPU; see
 # docs/gpu.md): the plugin against the CPU backend and with a GPU fault, and
 # the mediator's integration tests with pools on the GPU.
-GPU_TESTS := $(B)/tests/cuda-backend-test $(sort $(wildcard tests/gpu/*.t))
+GPU_TESTS := $(B)/tests/cuda-backend-test $(B)/tests/cuda-vm-test $(sort $(wildcard tests/gpu/*.t))
 # The mediator's integration tests that hold for any backend, rerun with
 # their pools on GPU 0 (VGPU_TEST_BACKEND=cuda; see tests/mediator/lib.sh).
 GPU_MEDIATOR_TESTS := $(addprefix tests/mediator/, priority-order.t aging.t stats-exact.t \
@@ -27,6 +27,19 @@ $(B)/tests/cuda-backend-test: tests/gpu/cuda-backend-test.c $(CUDA_PLUGIN) $(CUD
 	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' \
 	    -DVGPU_CUDA_FAULT_PLUGIN_PATH='"$(abspath $(CUDA_FAULT_PLUGIN))"' \
 	    -o $@ $< $(MEDIATOR_LIB) $(COMMON_LIB) $(MEDIATOR_LIBS)
+
+# The VMs' CUDA workers through the plugin, with kernels nvcc built into a fat binary.
+$(B)/tests/vm-test-kernels.fatbin: tests/gpu/vm-test-kernels.cu
+	$(need_nvcc)
+	@mkdir -p $(@D)
+	$(NVCC) $(CUDA_GENCODE) -fatbin -o $@ $<
+$(B)/tests/cuda-vm-test: tests/gpu/cuda-vm-test.c $(B)/tests/vm-test-kernels.fatbin $(CUDA_PLUGIN) \
+                         $(CUDA_VM_WORKER) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(MEDIATOR_CFLAGS) \
+	    -DVGPU_CUDA_PLUGIN_PATH='"$(abspath $(CUDA_PLUGIN))"' \
+	    -DVGPU_VM_TEST_FATBIN='"$(abspath $(B)/tests/vm-test-kernels.fatbin)"' \
+	    -o $@ $< $(COMMON_LIB) $(MEDIATOR_LIBS)
 
 .PHONY: gpu-test gpu-test-build
 # No QEMU and no guest image: a GPU host needs neither (docs/gpu.md).
