@@ -1,6 +1,7 @@
 // bandwidth: copies host to device and device to host, from and to
-// pageable memory (malloc), pinned memory (cudaMallocHost) and malloc'ed
-// memory pinned with cudaHostRegister, each round trip checked.
+// pageable memory (malloc), pinned memory (cudaMallocHost) and ordinary
+// heap memory (posix_memalign: page-aligned, as NVIDIA's samples give
+// cudaHostRegister) pinned with cudaHostRegister, each round trip checked.
 //
 // A test program of issue 14 (tests/cuda/cuda-check.h says what its output
 // and exit status mean).  For each kind of host memory: fill one buffer
@@ -16,6 +17,7 @@
 #include "cuda-check.h"
 
 #define REPEATS     5
+#define PAGE        4096
 #define USAGE       "[--time] [SIZE > 0, a multiple of 4]"
 
 enum kind { PAGEABLE, PINNED, REGISTERED };
@@ -69,11 +71,11 @@ int main(int argc, char **argv)
 
         if (k == PINNED) {
             CHECK_CUDA(cudaMallocHost(&host, size));
+        } else if (k == REGISTERED) {
+            host = (unsigned int *)check_malloc_aligned(PAGE, size);
+            CHECK_CUDA(cudaHostRegister(host, size, cudaHostRegisterDefault));
         } else {
             host = (unsigned int *)check_malloc(size);
-        }
-        if (k == REGISTERED) {
-            CHECK_CUDA(cudaHostRegister(host, size, cudaHostRegisterDefault));
         }
         for (size_t i = 0; i < words; i++) {
             host[i] = pattern(i, k);

@@ -83,7 +83,7 @@ static inline void check_usage(const char *usage)
 static inline long long check_count_arg(const char *arg, const char *usage)
 {
     char *end;
-    long long v = strtoll(arg, &end, 0);
+    long long v = strtoll(arg, &end, 10);
 
     if (end == arg || *end || v <= 0) {
         check_usage(usage);
@@ -91,17 +91,22 @@ static inline long long check_count_arg(const char *arg, const char *usage)
     return v;
 }
 
-// Host memory the program cannot run without.
-static inline void *check_malloc(size_t bytes)
+// Host memory the program cannot run without (free() it).
+static inline void *check_malloc_aligned(size_t alignment, size_t bytes)
 {
-    void *p = malloc(bytes);
+    void *p = NULL;
 
-    if (!p) {
+    if (posix_memalign(&p, alignment, bytes)) {
         fprintf(stderr, "%s: out of host memory for %zu bytes\n", check_program, bytes);
         printf("FAIL %s: out of host memory\n", check_program);
         exit(CHECK_EXIT_CUDA);
     }
     return p;
+}
+
+static inline void *check_malloc(size_t bytes)
+{
+    return check_malloc_aligned(sizeof(void *) * 2, bytes);
 }
 
 // Wall-clock time in microseconds, for --time.
