@@ -57,6 +57,47 @@ static void print_errors(const char *what, JsonObject *row, GString *out)
     g_string_append_c(out, '\n');
 }
 
+static double mib(gint64 bytes)
+{
+    return (double)bytes / (1 << 20);
+}
+
+/*
+ * The VMs' GPU memory and CUDA work, when any VM has a quota or ran a CUDA
+ * batch on a GPU: hosts without CUDA guests are spared an empty table.
+ */
+static void print_cuda(JsonArray *vms)
+{
+    gboolean any = FALSE;
+
+    for (guint i = 0; i < json_array_get_length(vms) && !any; i++) {
+        JsonObject *vm = json_array_get_object_element(vms, i);
+
+        any = json_object_get_int_member(vm, "gpu_memory_quota") ||
+              json_object_get_int_member(vm, "gpu_memory_total_bytes") ||
+              json_object_get_int_member(vm, "cuda_gpu_time_us");
+    }
+    if (!any) {
+        return;
+    }
+    printf("\n%-6s %-16s %-10s %12s %13s %10s %12s\n", "VM-ID", "NAME", "GPU-QUOTA",
+           "MEM-USED-MIB", "MEM-TOTAL-MIB", "KERNELS", "GPU-TIME-US");
+    for (guint i = 0; i < json_array_get_length(vms); i++) {
+        JsonObject *vm = json_array_get_object_element(vms, i);
+        char quota[VGPU_GPU_MEMORY_TEXT_MAX];
+
+        printf("%-6" G_GINT64_FORMAT " %-16s %-10s %12.1f %13.1f %10" G_GINT64_FORMAT " %12"
+               G_GINT64_FORMAT "\n", json_object_get_int_member(vm, "vm_id"),
+               json_object_get_string_member(vm, "name"),
+               vgpuctl_gpu_memory_text((uint64_t)json_object_get_int_member(vm, "gpu_memory_quota"),
+                                       quota),
+               mib(json_object_get_int_member(vm, "gpu_memory_used_bytes")),
+               mib(json_object_get_int_member(vm, "gpu_memory_total_bytes")),
+               json_object_get_int_member(vm, "cuda_kernels"),
+               json_object_get_int_member(vm, "cuda_gpu_time_us"));
+    }
+}
+
 static void print_stats(JsonObject *reply)
 {
     JsonArray *vms = json_object_get_array_member(reply, "vms");
@@ -77,6 +118,7 @@ static void print_stats(JsonObject *reply)
         print_counters(vm);
         print_errors(what, vm, errors);
     }
+    print_cuda(vms);
     printf("\n%-4s %-8s %-8s%s", "POOL", "BACKEND", "FALLBACK", counters_header);
     for (guint i = 0; i < json_array_get_length(pools); i++) {
         JsonObject *pool = json_array_get_object_element(pools, i);
@@ -136,7 +178,8 @@ static int run_metrics(struct vgpuctl *ctl, char **args)
 }
 
 const struct vgpuctl_command vgpuctl_stats_commands[] = {
-    { "stats", "", "Requests, errors, queue wait and execution time per VM, pool and unit",
+    { "stats", "", "Requests, errors, queue wait and execution time per VM, pool and unit; "
+      "each VM's GPU memory and CUDA work",
       NULL, 0, run_stats },
     { "metrics", "", "The same in Prometheus text exposition format", NULL, 0, run_metrics },
     { NULL },

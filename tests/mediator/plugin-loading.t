@@ -57,7 +57,7 @@ like "$(start_fails)" "$conf:[0-9]+: \[pool A\] backend: backend \"cuda\" is not
 pools="[pool A]
 backend=badabi"
 write_config "plugin-dir=$plugins"
-like "$(start_fails)" "libvgpu-backend-badabi.so: backend ABI version 99, this mediator needs 2 .*exit=1" \
+like "$(start_fails)" "libvgpu-backend-badabi.so: backend ABI version 99, this mediator needs [0-9]+ \(rebuild the plugin\).*exit=1" \
     "a plugin of another ABI version is refused"
 
 pools="[pool A]

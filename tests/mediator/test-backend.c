@@ -5,6 +5,12 @@
  * It has TEST_BACKEND_UNITS units named "test unit N" and computes
  * VECTOR_ADD like the cpu backend, except that a == TEST_BACKEND_FAIL_A
  * makes execute() fail (so the BACKEND error path can be tested).
+ *
+ * A CUDA batch (VGPU_OP_CUDA) is answered like the cpu backend does (every
+ * call: no device), but reported as if a GPU had run it, with usage a test
+ * can predict: the VM holds half its quota (half of TEST_BACKEND_MEMORY
+ * without one) out of its quota (or TEST_BACKEND_MEMORY), and each call of
+ * the batch counts as a kernel.  Every request takes TEST_BACKEND_EXEC_NS.
  * Built three ways: as "test"; with TEST_BACKEND_ABI set to a wrong ABI
  * version; and with TEST_BACKEND_NO_ENTRY (no entry symbol).
  */
@@ -12,9 +18,13 @@
 #include <stdlib.h>
 
 #include "vgpu/backend.h"
+#include "vgpu/cuda-batch.h"
+#include "vgpu/cuda.h"
 
 #define TEST_BACKEND_UNITS  2
 #define TEST_BACKEND_FAIL_A 0xdeadbeefu
+#define TEST_BACKEND_MEMORY (1u << 20)      /* a unit's "GPU memory", bytes */
+#define TEST_BACKEND_EXEC_NS 1000u
 
 #ifndef TEST_BACKEND_ABI
 #define TEST_BACKEND_ABI VGPU_BACKEND_ABI_VERSION
@@ -45,7 +55,7 @@ static void *test_open(const struct vgpu_backend_unit_config *config,
     }
     *unit = config->index;
     snprintf(info->name, sizeof(info->name), "test unit %d", config->index);
-    info->memory_bytes = 1u << 20;
+    info->memory_bytes = TEST_BACKEND_MEMORY;
     info->compute_major = 9;
     info->compute_minor = 0;
     return unit;
@@ -58,7 +68,23 @@ static uint32_t test_execute(void *unit, const struct vgpu_backend_job *job,
     const struct vgpu_request_view *request = job->request;
     uint32_t a = vgpu_request_param(request, 0);
 
-    *exec_ns = 1000;
+    *exec_ns = TEST_BACKEND_EXEC_NS;
+    if (request->opcode == VGPU_OP_CUDA) {
+        unsigned char *batch = job->window->base + job->op->a;
+        long calls = vgpu_cuda_batch_open(batch, job->op->count);
+        uint64_t total = job->vm->gpu_memory_quota ? job->vm->gpu_memory_quota
+                                                   : TEST_BACKEND_MEMORY;
+
+        *result_count = vgpu_cuda_batch_answer_all(batch, job->op->count,
+                                                   VGPU_CUDA_ERROR_NO_DEVICE, results);
+        *job->usage = (struct vgpu_backend_cuda_usage){
+            .valid = true,
+            .memory_used = total / 2,
+            .memory_total = total,
+            .kernels = calls > 0 ? (uint64_t)calls : 0,
+        };
+        return VGPU_OK;
+    }
     if (a == TEST_BACKEND_FAIL_A) {
         snprintf(err, err_size, "test unit %d refuses a = 0x%x", *(int *)unit, a);
         return VGPU_ERR_BACKEND;
