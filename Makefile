@@ -72,7 +72,8 @@ mutate: deps
 bench: deps
 	@$(MAKE) --no-print-directory bench-build
 	@status=0; scripts/bench.sh || status=1; \
-	 $(if $(NVCC),bench/window-bench.sh || status=1;) exit $$status
+	 $(if $(NVCC),bench/window-bench.sh || status=1; bench/cuda-remoting.sh || status=1;) \
+	 exit $$status
 
 # What each of the three needs built (run after deps, in a new make, so
 # that the packages deps installed are seen by pkg-config).

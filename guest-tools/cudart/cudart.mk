@@ -25,7 +25,8 @@ ifneq ($(NVCC),)
 ALL_TARGETS   += $(CUDART_SO)
 UNIT_TESTS    += $(B)/tests/cudart-test
 CHECK_PREREQS += $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
-gpu-test-build: $(CUDA_TEST_PROGRAMS)
+BENCH_PREREQS += $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
+gpu-test-build: $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
 else
 # After the cuda backend's entry (backend-cuda.mk is included first).
 CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test tests/e2e/cuda-no-device.t \
