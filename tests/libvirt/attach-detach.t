@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 35
+plan 38
 lv_init
 lv_libvirt_start
 lv_qemu_install
@@ -53,6 +53,16 @@ is "$(lv_virsh metadata "$WEB" --uri "$NS")" '<device pool="B" priority="low" vm
 xml=$(inactive_xml "$WEB")
 is "$(grep -c 'vgpu-stub,' <<<"$xml")/$(grep -c 'id=vgpu0,' <<<"$xml")" 1/1 "and keeps one device and one chardev"
 like "$xml" "bus=pcie.0,addr=0x1b'" "at the new slot"
+
+out=$(attach "$WEB" --pool B --priority low --vm-id 8 --slot 0x1b --gpu-memory 8G 2>&1)
+like "$?:$out" "^0:domain '$WEB': vgpu-stub attached \(pool B, priority low, vm-id 8, gpu-memory 8G, slot 0x1b," \
+    "attach with a GPU memory quota says so"
+is "$(lv_virsh metadata "$WEB" --uri "$NS")" '<device pool="B" priority="low" vm-id="8" gpu-memory="8GiB"/>' \
+    "libvirt holds it as gpu-memory=, in IEC units"
+out=$(attach "$WEB" --pool B --priority low --vm-id 8 --slot 0x1b --gpu-memory 1.5GiB 2>&1)
+is "$?:$out" "2:vgpuctl attach: --gpu-memory \"1.5GiB\" is not a size of 1 byte..1TiB (a byte count, or a number with KiB, MiB, GiB or TiB) (try vgpuctl attach --help)" \
+    "a --gpu-memory that is not a size: exit 2, named"
+attach "$WEB" --pool B --priority low --vm-id 8 --slot 0x1b >/dev/null
 
 attach "$PC" --pool A --priority medium --vm-id 9 >/dev/null
 is "$?" 0 "attach to a pc (i440fx) domain"
