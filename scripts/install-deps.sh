@@ -15,6 +15,7 @@ busybox-static cpio xz-utils binutils kmod valgrind qemu-utils
 debhelper lintian rpm rpmlint
 groff-base
 prometheus tmux curl
+gnuplot-nox
 clang libclang-rt-dev
 "
 
