@@ -33,8 +33,10 @@ struct isolation_options {
     double rate;                /* the high VM's requests per second */
     unsigned blocks;            /* alone and loaded alternate, this many blocks of each */
     double block_seconds;
-    double low_op_us;           /* a low request's ADD_F32 is sized to take at least this long */
-    uint64_t window_size;       /* each low VM's window, bytes */
+    uint32_t low_op;            /* ADD_F32 on a window, or VECTOR_ADD (the pool's service
+                                   time makes it long) */
+    double low_op_us;           /* ADD_F32 is sized to take at least this long */
+    uint64_t window_size;       /* each low VM's window, bytes (ADD_F32) */
     const char *json;
 };
 

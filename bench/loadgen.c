@@ -9,8 +9,8 @@
  *                [--seconds S --warmup S | --requests R] [--op vector_add|add_f32
  *                --count E] [--mediator-pid P [--rss-base-kib K]] [--json FILE]
  *   vgpu-loadgen isolation --socket PATH --high I --low-first I --low N
- *                [--rate R] [--blocks B] [--block-seconds S] [--low-op-us U]
- *                [--window-mib M] [--json FILE]
+ *                [--rate R] [--blocks B] [--block-seconds S] [--low-op add_f32
+ *                [--low-op-us U] [--window-mib M] | --low-op vector_add] [--json FILE]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -27,7 +27,8 @@ static void usage(void)
           "           [--seconds S --warmup S | --requests R] [--op vector_add|add_f32 --count E]\n"
           "           [--mediator-pid P [--rss-base-kib K]] [--json FILE]\n"
           "       vgpu-loadgen isolation --socket PATH --high I --low-first I --low N [--rate R]\n"
-          "           [--blocks B] [--block-seconds S] [--low-op-us U] [--window-mib M] [--json FILE]\n",
+          "           [--blocks B] [--block-seconds S] [--low-op add_f32 [--low-op-us U]\n"
+          "           [--window-mib M] | --low-op vector_add] [--json FILE]\n",
           stderr);
 }
 
@@ -42,6 +43,19 @@ static double number(const char *name, const char *text, double min, double max)
         exit(2);
     }
     return v;
+}
+
+/* --op and --low-op: the opcode, or exit 2. */
+static uint32_t op_option(const char *name, const char *text)
+{
+    if (!strcmp(text, "vector_add")) {
+        return VGPU_OP_VECTOR_ADD;
+    }
+    if (!strcmp(text, "add_f32")) {
+        return VGPU_OP_ADD_F32;
+    }
+    fprintf(stderr, "vgpu-loadgen: --%s: vector_add or add_f32, not \"%s\"\n", name, text);
+    exit(2);
 }
 
 static const struct option scale_long[] = {
@@ -74,16 +88,7 @@ static int scale_main(int argc, char **argv)
         case 'p': o.mediator = (pid_t)number("mediator-pid", optarg, 1, 1 << 30); break;
         case 'b': o.rss_base_kib = (int64_t)number("rss-base-kib", optarg, 0, 1e12); break;
         case 'j': o.json = optarg; break;
-        case 'o':
-            if (!strcmp(optarg, "vector_add")) {
-                o.op = VGPU_OP_VECTOR_ADD;
-            } else if (!strcmp(optarg, "add_f32")) {
-                o.op = VGPU_OP_ADD_F32;
-            } else {
-                fprintf(stderr, "vgpu-loadgen: --op: vector_add or add_f32, not \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
+        case 'o': o.op = op_option("op", optarg); break;
         default: usage(); return 2;
         }
     }
@@ -107,13 +112,15 @@ static const struct option isolation_long[] = {
     { "rate", required_argument, NULL, 'r' }, { "blocks", required_argument, NULL, 'b' },
     { "block-seconds", required_argument, NULL, 'S' }, { "low-op-us", required_argument, NULL, 'u' },
     { "window-mib", required_argument, NULL, 'm' }, { "json", required_argument, NULL, 'j' },
+    { "low-op", required_argument, NULL, 'o' },
     { NULL, 0, NULL, 0 },
 };
 
 static int isolation_main(int argc, char **argv)
 {
     struct isolation_options o = { .low_count = 4, .rate = 200, .blocks = 4, .block_seconds = 5,
-                                   .low_op_us = 2000, .window_size = 64ull << 20 };
+                                   .low_op = VGPU_OP_ADD_F32, .low_op_us = 2000,
+                                   .window_size = 64ull << 20 };
     int c;
 
     while ((c = getopt_long(argc, argv, "", isolation_long, NULL)) != -1) {
@@ -128,6 +135,7 @@ static int isolation_main(int argc, char **argv)
         case 'u': o.low_op_us = number("low-op-us", optarg, 1, 1e7); break;
         case 'm': o.window_size = (uint64_t)number("window-mib", optarg, 1, 16384) << 20; break;
         case 'j': o.json = optarg; break;
+        case 'o': o.low_op = op_option("low-op", optarg); break;
         default: usage(); return 2;
         }
     }

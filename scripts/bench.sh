@@ -4,10 +4,15 @@
 #   BENCH_ITERATIONS=N   round trips per measurement (default 20000)
 #   BENCH_GUEST=0        leave out the booted guest (it needs make qemu and
 #                        make guest-image-client, which make bench builds)
+#   BENCH_SCALE=0        leave out bench/scale.sh (many devices, priority
+#                        isolation, the old design; its own variables are
+#                        listed there)
+#   VGPU_BUILD=DIR       the build tree to run (default build/), e.g. one
+#                        carried to a GPU host
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-build="$top/build"
+build=${VGPU_BUILD:-$top/build}
 . "$top/scripts/lib.sh"
 iterations=${BENCH_ITERATIONS:-20000}
 status=0
@@ -138,5 +143,8 @@ if [ -e /dev/nvidiactl ]; then
     bench_cuda || status=1
 else
     echo "== GPU round trip: not run, this machine has no NVIDIA driver (/dev/nvidiactl)"
+fi
+if [ "${BENCH_SCALE:-1}" != 0 ]; then
+    VGPU_BUILD=$build "$top/bench/scale.sh" || status=1
 fi
 exit $status
