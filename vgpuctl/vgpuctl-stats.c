@@ -57,27 +57,29 @@ static void print_errors(const char *what, JsonObject *row, GString *out)
     g_string_append_c(out, '\n');
 }
 
+gboolean vgpuctl_stats_has_cuda(JsonArray *vms)
+{
+    for (guint i = 0; i < json_array_get_length(vms); i++) {
+        JsonObject *vm = json_array_get_object_element(vms, i);
+
+        if (json_object_get_int_member(vm, "gpu_memory_quota") ||
+            json_object_get_int_member(vm, "gpu_memory_total_bytes") ||
+            json_object_get_int_member(vm, "cuda_gpu_time_us")) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 static double mib(gint64 bytes)
 {
     return (double)bytes / (1 << 20);
 }
 
-/*
- * The VMs' GPU memory and CUDA work, when any VM has a quota or ran a CUDA
- * batch on a GPU: hosts without CUDA guests are spared an empty table.
- */
+/* The VMs' GPU memory and CUDA work: hosts without CUDA guests are spared an empty table. */
 static void print_cuda(JsonArray *vms)
 {
-    gboolean any = FALSE;
-
-    for (guint i = 0; i < json_array_get_length(vms) && !any; i++) {
-        JsonObject *vm = json_array_get_object_element(vms, i);
-
-        any = json_object_get_int_member(vm, "gpu_memory_quota") ||
-              json_object_get_int_member(vm, "gpu_memory_total_bytes") ||
-              json_object_get_int_member(vm, "cuda_gpu_time_us");
-    }
-    if (!any) {
+    if (!vgpuctl_stats_has_cuda(vms)) {
         return;
     }
     printf("\n%-6s %-16s %-10s %12s %13s %10s %12s\n", "VM-ID", "NAME", "GPU-QUOTA",

@@ -5,7 +5,8 @@
  * pool and unit: requests completed and failed per second, the queue, the
  * mean queue wait and execution time of the requests of the last
  * interval, the p99 of both since the mediator started, the data window's
- * throughput; for a unit, requests per second and how busy it was.
+ * throughput; for a unit, requests per second and how busy it was; and,
+ * when VMs run CUDA work, each VM's GPU memory, GPU share and kernels.
  * q quits.
  */
 #include <curses.h>
@@ -226,6 +227,48 @@ static void draw_vms(JsonObject *stats, JsonObject *prev, double seconds)
     }
 }
 
+/* Each VM's GPU memory and CUDA work, when any VM has a quota or ran CUDA batches. */
+static void draw_cuda(JsonObject *stats, JsonObject *prev, double seconds)
+{
+    JsonArray *vms = json_object_get_array_member(stats, "vms");
+    g_autofree char *header = g_strdup_printf("%6s %-*s %-10s %12s %13s %6s %10s %10s %12s",
+                                              "VM-ID", TOP_NAME_WIDTH, "NAME", "GPU-QUOTA",
+                                              "MEM-USED-MIB", "MEM-TOTAL-MIB", "GPU%",
+                                              "KERNELS/S", "KERNELS", "GPU-TIME-US");
+
+    if (!vgpuctl_stats_has_cuda(vms)) {
+        return;
+    }
+    screen_line(A_NORMAL, "");
+    screen_line(A_REVERSE, header);
+    for (guint i = 0; i < json_array_get_length(vms); i++) {
+        JsonObject *vm = json_array_get_object_element(vms, i);
+        JsonObject *before = row_before(prev, "vms", "uuid", vm);
+        g_autoptr(GString) line = g_string_new(NULL);
+        char quota[VGPU_GPU_MEMORY_TEXT_MAX], share[16] = "-", kernels[16] = "-";
+
+        if (before) {
+            g_snprintf(share, sizeof(share), "%.0f",
+                       (double)(int_member(vm, "cuda_gpu_time_us") -
+                                int_member(before, "cuda_gpu_time_us")) / (seconds * 1e4));
+            g_snprintf(kernels, sizeof(kernels), "%.1f",
+                       (double)(int_member(vm, "cuda_kernels") -
+                                int_member(before, "cuda_kernels")) / seconds);
+        }
+        g_string_append_printf(line, "%6" G_GINT64_FORMAT " ", int_member(vm, "vm_id"));
+        append_padded(line, json_object_get_string_member(vm, "name"), TOP_NAME_WIDTH);
+        g_string_append_printf(line, " %-10s %12.1f %13.1f %6s %10s %10" G_GINT64_FORMAT " %12"
+                               G_GINT64_FORMAT,
+                               vgpuctl_gpu_memory_text((uint64_t)int_member(vm, "gpu_memory_quota"),
+                                                       quota),
+                               (double)int_member(vm, "gpu_memory_used_bytes") / (1 << 20),
+                               (double)int_member(vm, "gpu_memory_total_bytes") / (1 << 20),
+                               share, kernels, int_member(vm, "cuda_kernels"),
+                               int_member(vm, "cuda_gpu_time_us"));
+        screen_line(A_NORMAL, line->str);
+    }
+}
+
 static void draw_pools(JsonObject *stats, JsonObject *prev, double seconds)
 {
     JsonArray *pools = json_object_get_array_member(stats, "pools");
@@ -299,6 +342,7 @@ static void draw(const struct sample *now, const struct sample *prev)
     if (now->stats) {
         screen_line(A_NORMAL, "");
         draw_vms(now->stats, before, seconds);
+        draw_cuda(now->stats, before, seconds);
         screen_line(A_NORMAL, "");
         draw_pools(now->stats, before, seconds);
         screen_line(A_NORMAL, "");

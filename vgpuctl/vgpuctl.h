@@ -68,4 +68,8 @@ const char *vgpuctl_gpu_memory_text(uint64_t bytes, char out[VGPU_GPU_MEMORY_TEX
 gint64 vgpuctl_stats_hist(JsonObject *row, const char *hist, const char *field);
 gint64 vgpuctl_stats_errors(JsonObject *row);
 
+/* Whether any VM of a stats reply has a GPU memory quota or ran CUDA work:
+ * only then do stats and top show the VMs' GPU memory and CUDA columns. */
+gboolean vgpuctl_stats_has_cuda(JsonArray *vms);
+
 #endif /* VGPUCTL_H */

@@ -5,12 +5,14 @@
 # metrics, per VM.  The test plugin plays the GPU (tests/mediator/test-backend.c):
 # each batch leaves its VM holding half its quota (half of the unit's 1 MiB
 # without one), counts each call as a kernel and takes 1 us.  A batch on a
-# CPU pool (no GPU) and the other opcodes change none of it.
+# CPU pool (no GPU) and the other opcodes change none of it.  vgpuctl top
+# shows the same, read off a terminal (tmux).
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 13
+plan 15
 
+command -v tmux >/dev/null || bail "tmux is not installed (scripts/install-deps.sh installs it)"
 pools="[pool A]
 backend=test
 gpus=0
@@ -68,3 +70,15 @@ is "$(grep -cE '^# TYPE vgpu_vm_(gpu_memory_(quota|used|total)_bytes gauge|cuda_
     "the five families with their types"
 is "$(grep -E '^vgpu_vm_(gpu_memory|cuda)_[a-z_]+\{[^}]*vm_id="4"' <<<"$metrics" | awk '{ print $2 }' | tr '\n' ' ')" \
     "1073741824 0 0 0 0.000000000 " "metrics: VM 4 has its quota and nothing else"
+
+tm() { tmux -S "$tmp/tmux.sock" "$@"; }
+trap 'tm kill-server 2>/dev/null; cleanup' EXIT
+tm new-session -d -x 160 -y 40 "env -i PATH=$PATH HOME=$tmp TERM=xterm LANG=C.UTF-8 bash --norc --noprofile"
+tm send-keys "$build/vgpuctl --runtime-dir $run top --delay 1" Enter
+vgpu_wait_until 10 sh -c "tmux -S '$tmp/tmux.sock' capture-pane -p | grep -q '^ *1 quota8g  *8GiB '"
+screen=$(tm capture-pane -p)
+like "$screen" "VM-ID NAME +GPU-QUOTA +MEM-USED-MIB +MEM-TOTAL-MIB +GPU% +KERNELS/S +KERNELS +GPU-TIME-US" \
+    "top has a table of the VMs' GPU memory and CUDA work"
+is "$(awk '$1 == 1 && $2 == "quota8g" && $3 == "8GiB" { print $4, $5, $8, $9 }' <<<"$screen")" "4096.0 8192.0 6 3" \
+    "with VM 1's memory used and total (MiB), kernels and GPU time as vgpuctl stats has them"
+tm send-keys q
