@@ -408,7 +408,7 @@ static void hook_usage(FILE *out)
             "\n"
             "libvirtd's QEMU hook for vgpu-stub domains; libvirtd runs it as\n"
             "/etc/libvirt/hooks/qemu.d/vgpu.  For a domain whose XML has\n"
-            "<vgpu:device xmlns:vgpu=\"%s\" pool= priority= vm-id=/>\n"
+            "<vgpu:device xmlns:vgpu=\"%s\" pool= priority= vm-id= [gpu-memory=]/>\n"
             "it registers the domain with vgpu-mediatord at prepare, adds QEMU's pid\n"
             "at started, unregisters at release and registers again at reconnect.\n"
             "Other domains and operations are left alone.  See docs/libvirt.md.\n"
