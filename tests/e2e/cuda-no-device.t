@@ -13,30 +13,9 @@
 plan 7
 
 PROGRAM=$top/build/tests/cuda/vector-add
-CUDART=$top/build/guest-tools/cudart/libcudart.so.13
-LIBVGPU=$top/build/guest-tools/libvgpu.so.0
 GUEST_DIR=/opt/vgpu-cuda               # where the guest gets the program and the libraries
 
-for f in "$PROGRAM" "$CUDART" "$LIBVGPU"; do
-    [ -e "$f" ] || bail "no $f (make $f)"
-done
-
-# The guest is busybox without a libc: give it the program, our library,
-# libvgpu and the system libraries the loader resolves for them here.
-layer=$tmp/cuda-layer
-mkdir -p "$layer$GUEST_DIR/bin" "$layer$GUEST_DIR/lib" "$layer/lib64" "$layer/lib/x86_64-linux-gnu"
-cp "$PROGRAM" "$layer$GUEST_DIR/bin/"
-cp "$CUDART" "$layer$GUEST_DIR/lib/"
-cp -L "$LIBVGPU" "$layer$GUEST_DIR/lib/"
-LD_LIBRARY_PATH=$layer$GUEST_DIR/lib ldd "$PROGRAM" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' |
-    while read -r lib; do
-        case $lib in
-        "$layer"/*) ;;
-        *) cp -L "$lib" "$layer/lib/x86_64-linux-gnu/" ;;
-        esac
-    done
-cp -L /lib64/ld-linux-x86-64.so.2 "$layer/lib64/"
-"$top/scripts/guest-image.sh" pack "$layer" "$tmp/cuda-layer.cpio.gz" || bail "cannot pack the layer"
+e2e_cuda_layer "$tmp/cuda-layer" "$GUEST_DIR" "$PROGRAM" || bail "cannot build the layer"
 cat "$tmp/cuda-layer.cpio.gz" >>"$tmp/initramfs.cpio.gz"
 
 gv_mediator_config "[pool A]

@@ -65,3 +65,30 @@ show_logs() {
     done
     return 0
 }
+
+# e2e_cuda_layer DIR GUEST_DIR FILE...: an initramfs layer, DIR.cpio.gz,
+# that gives the guest (busybox, no libc) the files in GUEST_DIR/bin, the
+# guest's libcudart.so.13 and libvgpu in GUEST_DIR/lib, and the system
+# libraries the loader resolves for the programs here (libc, libstdc++...).
+e2e_cuda_layer() {
+    local layer=$1 guest=$2 cudart=$top/build/guest-tools/cudart/libcudart.so.13
+    local libvgpu=$top/build/guest-tools/libvgpu.so.0 f lib
+    shift 2
+    for f in "$cudart" "$libvgpu" "$@"; do
+        [ -e "$f" ] || { echo "no $f" >&2; return 1; }
+    done
+    mkdir -p "$layer$guest/bin" "$layer$guest/lib" "$layer/lib64" "$layer/lib/x86_64-linux-gnu"
+    cp "$@" "$layer$guest/bin/" && cp "$cudart" "$layer$guest/lib/" &&
+        cp -L "$libvgpu" "$layer$guest/lib/" || return 1
+    for f in "$@"; do
+        LD_LIBRARY_PATH=$layer$guest/lib ldd "$f" 2>/dev/null |
+            awk '$2 == "=>" && $3 ~ /^\// {print $3}'
+    done | sort -u | while read -r lib; do
+        case $lib in
+        "$layer"/*) ;;
+        *) cp -L "$lib" "$layer/lib/x86_64-linux-gnu/" ;;
+        esac
+    done
+    cp -L /lib64/ld-linux-x86-64.so.2 "$layer/lib64/" &&
+        "$top/scripts/guest-image.sh" pack "$layer" "$layer.cpio.gz"
+}
