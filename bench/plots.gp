@@ -30,7 +30,8 @@ set yrange [0:*]
 set y2range [0:*]
 stats dir."/scale.dat" using 2 nooutput
 peak = STATS_max
-plot dir."/scale.dat" using 1:2 axes x1y1 with linespoints lw 2 pt 7 title "requests/s", \
+plot dir."/scale.dat" using 1:2:8:9 axes x1y1 with yerrorlines lw 2 pt 7 \
+         title "requests/s (the median round; bars: all rounds)", \
      0.9 * peak axes x1y1 with lines dt 2 lc rgb "gray40" title "90% of the peak (the goal's floor)", \
      "" using 1:6 axes x1y2 with linespoints lw 2 pt 5 title "mediator CPU us/request"
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,16 @@ static void sleep_seconds(double s)
 
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
+}
+
+/* This process's CPU time so far (all threads), in microseconds. */
+static int64_t self_cpu_us(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static int submit_next(const struct scale_options *o, struct load_device *d)
@@ -147,6 +158,7 @@ struct scale_result {
     double measured_s, load_s;
     uint64_t measured;
     int64_t cpu_us;                             /* the mediator's, measured interval; -1 unknown */
+    int64_t client_cpu_us;                      /* this process's, the same interval */
     struct proc_memory connected, end;          /* the mediator's */
     uint64_t fair_min, fair_max;                /* per device, measured interval */
     uint64_t failed;
@@ -173,6 +185,10 @@ static void scale_json(const struct scale_options *o, const struct scale_result 
             latency_hist_quantile_us(h, 0.999), latency_hist_mean_us(h), (double)h->max_ns / 1e3);
     if (r->cpu_us >= 0 && r->measured) {
         fprintf(f, "\"mediator_cpu_us_per_request\":%.3f,", (double)r->cpu_us / (double)r->measured);
+    }
+    if (r->measured) {
+        fprintf(f, "\"client_cpu_us_per_request\":%.3f,",
+                (double)r->client_cpu_us / (double)r->measured);
     }
     if (o->mediator) {
         fprintf(f, "\"mediator_memory\":{\"base_rss_kib\":%lld,", (long long)o->rss_base_kib);
@@ -224,7 +240,7 @@ int scale_run(const struct scale_options *o)
     struct scale_result *r = calloc(1, sizeof(*r));
     atomic_int phase = o->requests ? PHASE_MEASURE : PHASE_WARMUP;
     uint64_t t0, t1, t2 = 0;
-    int64_t cpu1 = -1, cpu2 = -1;
+    int64_t cpu1 = -1, cpu2 = -1, self1, self2 = 0;
     int failed = 0;
 
     if (!devices || !threads || !r || scale_open(o, devices, threads, &phase) < 0) {
@@ -235,18 +251,21 @@ int scale_run(const struct scale_options *o)
     }
     t0 = t1 = load_now_ns();
     cpu1 = o->mediator ? proc_cpu_us(o->mediator) : -1;
+    self1 = self_cpu_us();
     for (unsigned t = 0; t < o->threads; t++) {
         pthread_create(&threads[t].tid, NULL, scale_thread_main, &threads[t]);
     }
     if (!o->requests) {
         sleep_seconds(o->warmup_seconds);
         cpu1 = o->mediator ? proc_cpu_us(o->mediator) : -1;
+        self1 = self_cpu_us();
         t1 = load_now_ns();
         atomic_store(&phase, PHASE_MEASURE);
         sleep_seconds(o->seconds);
         atomic_store(&phase, PHASE_STOP);
         t2 = load_now_ns();
         cpu2 = o->mediator ? proc_cpu_us(o->mediator) : -1;
+        self2 = self_cpu_us();
     }
     for (unsigned t = 0; t < o->threads; t++) {
         pthread_join(threads[t].tid, NULL);
@@ -256,7 +275,9 @@ int scale_run(const struct scale_options *o)
     if (o->requests) {
         t2 = load_now_ns();
         cpu2 = o->mediator ? proc_cpu_us(o->mediator) : -1;
+        self2 = self_cpu_us();
     }
+    r->client_cpu_us = self2 - self1;
     r->load_s = (double)(load_now_ns() - t0) / 1e9;
     r->measured_s = (double)(t2 - t1) / 1e9;
     r->cpu_us = cpu1 >= 0 && cpu2 >= 0 ? cpu2 - cpu1 : -1;
@@ -276,6 +297,9 @@ int scale_run(const struct scale_options *o)
            latency_hist_quantile_us(&r->hist, 0.999));
     if (r->cpu_us >= 0 && r->measured) {
         printf("  mediator CPU %.2f us/request", (double)r->cpu_us / (double)r->measured);
+    }
+    if (r->measured) {
+        printf("  client CPU %.2f", (double)r->client_cpu_us / (double)r->measured);
     }
     printf("\n");
     if (o->json) {

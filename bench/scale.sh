@@ -4,7 +4,8 @@
 #   1. for each device count, a fresh vgpu-mediatord with pool A on one unit
 #      (a cpu lane, or GPU 0 where there is an NVIDIA driver), that many VMs
 #      registered, and vgpu-loadgen as their devices, one VECTOR_ADD in
-#      flight each; then the devices' counts against `vgpuctl stats`;
+#      flight each; then the devices' counts against `vgpuctl stats`.  The
+#      counts take turns, in rounds, so that other load hits them alike;
 #   2. the same with 64 VMs that each have a 1 MiB data window (what the
 #      window adds to the mediator's memory);
 #   3. one high-priority VM at a fixed rate, alone and beside low VMs whose
@@ -18,13 +19,14 @@
 #   VGPU_MEDIATORD=PATH        another vgpu-mediatord than VGPU_BUILD's
 #   BENCH_OUT=DIR              where results go (default VGPU_BUILD/bench)
 #   BENCH_BACKEND=cpu|cuda     default: cuda where /dev/nvidiactl is, else cpu
-#   BENCH_SCALE_DEVICES="1 8 64 256"   BENCH_SCALE_SECONDS=30 (measured, per
-#   count)   BENCH_SCALE_WARMUP=3   BENCH_CLIENT_THREADS (default: a quarter
-#   of the CPUs, at least 1)
+#   BENCH_SCALE_DEVICES="1 8 64 256"   BENCH_SCALE_ROUNDS=3
+#   BENCH_SCALE_SECONDS=10 (measured, per count and round)   BENCH_SCALE_WARMUP=2
+#   BENCH_CLIENT_THREADS (default: a quarter of the CPUs, at least 1)
 #   BENCH_ISOLATION_LOW=4  BENCH_ISOLATION_RATE=200  BENCH_ISOLATION_BLOCKS=4
 #   BENCH_ISOLATION_BLOCK_SECONDS=5  BENCH_LOW_OP_US=2000
 #   BENCH_ISOLATION_WORK=service|window (default: window on cuda, service on cpu)
 #   BENCH_OLD_REQUESTS=20
+#   BENCH_PARTS="scale window isolation old"   which of the four to run
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,9 +36,11 @@ out=${BENCH_OUT:-$build/bench}
 loadgen=$build/bench/vgpu-loadgen
 if [ -e /dev/nvidiactl ]; then backend=${BENCH_BACKEND:-cuda}; else backend=${BENCH_BACKEND:-cpu}; fi
 devices_list=${BENCH_SCALE_DEVICES:-1 8 64 256}
-seconds=${BENCH_SCALE_SECONDS:-30}
-warmup=${BENCH_SCALE_WARMUP:-3}
+rounds=${BENCH_SCALE_ROUNDS:-3}
+seconds=${BENCH_SCALE_SECONDS:-10}
+warmup=${BENCH_SCALE_WARMUP:-2}
 threads=${BENCH_CLIENT_THREADS:+--threads $BENCH_CLIENT_THREADS}
+parts=" ${BENCH_PARTS:-scale window isolation old} "
 status=0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-scale.XXXXXX")
@@ -93,42 +97,55 @@ scale_point() {
     return $rc
 }
 
-echo "== many devices (docs/benchmarks.md: Many devices): $backend backend, one unit"
-for n in $devices_list; do
-    scale_point "$n" "$out/scale-$n.json" --seconds "$seconds" --warmup "$warmup" || status=1
-done
-echo "== what a data window adds: 64 VMs with a 1 MiB window, 20 ADD_F32 over it each"
-scale_point 64 "$out/window-memory.json" --op add_f32 --count 65536 --requests 20 || status=1
+part() { [[ "$parts" == *" $1 "* ]]; }
+
+if part scale; then
+    echo "== many devices (docs/benchmarks.md: Many devices): $backend backend, one unit"
+    for round in $(seq "$rounds"); do
+        for n in $devices_list; do
+            scale_point "$n" "$out/scale-$n-$round.json" --seconds "$seconds" --warmup "$warmup" ||
+                status=1
+        done
+    done
+fi
+if part window; then
+    echo "== what a data window adds: 64 VMs with a 1 MiB window, 20 ADD_F32 over it each"
+    scale_point 64 "$out/window-memory.json" --op add_f32 --count 65536 --requests 20 || status=1
+fi
 
 # The low VMs' work: "service", VECTOR_ADD on a pool whose unit takes
 # BENCH_LOW_OP_US per request (a cpu lane sleeps: the unit is busy and the
 # CPUs free, as with a busy GPU), or "window", ADD_F32 sized to take that
 # long (on a cpu lane it burns a CPU the mediator and the clients need).
-work=${BENCH_ISOLATION_WORK:-$([ "$backend" = cuda ] && echo window || echo service)}
-low=${BENCH_ISOLATION_LOW:-4}
-op_us=${BENCH_LOW_OP_US:-2000}
-echo "== priority isolation: the low VMs' work: $work"
-if [ "$work" = service ]; then
-    service=("service-time-us=$op_us")
-    low_args=(--low-op vector_add)
-else
-    service=()
-    low_args=(--low-op add_f32 --low-op-us "$op_us"
-              --window-mib "$([ "$backend" = cuda ] && echo 256 || echo 64)")
+if part isolation; then
+    work=${BENCH_ISOLATION_WORK:-$([ "$backend" = cuda ] && echo window || echo service)}
+    low=${BENCH_ISOLATION_LOW:-4}
+    op_us=${BENCH_LOW_OP_US:-2000}
+    echo "== priority isolation: the low VMs' work: $work"
+    if [ "$work" = service ]; then
+        service=("service-time-us=$op_us")
+        low_args=(--low-op vector_add)
+    else
+        service=()
+        low_args=(--low-op add_f32 --low-op-us "$op_us"
+                  --window-mib "$([ "$backend" = cuda ] && echo 256 || echo 64)")
+    fi
+    if start_mediator "${service[@]}" && register_vms 1 1 high && register_vms 2 "$low" low; then
+        "$loadgen" isolation --socket "$run/mediator.sock" --high 1 --low-first 2 --low "$low" \
+            --rate "${BENCH_ISOLATION_RATE:-200}" --blocks "${BENCH_ISOLATION_BLOCKS:-4}" \
+            --block-seconds "${BENCH_ISOLATION_BLOCK_SECONDS:-5}" "${low_args[@]}" \
+            --json "$out/isolation.json" && account "$out/isolation.json" || status=1
+    else
+        status=1
+    fi
+    vgpu_mediator_stop TERM
 fi
-if start_mediator "${service[@]}" && register_vms 1 1 high && register_vms 2 "$low" low; then
-    "$loadgen" isolation --socket "$run/mediator.sock" --high 1 --low-first 2 --low "$low" \
-        --rate "${BENCH_ISOLATION_RATE:-200}" --blocks "${BENCH_ISOLATION_BLOCKS:-4}" \
-        --block-seconds "${BENCH_ISOLATION_BLOCK_SECONDS:-5}" "${low_args[@]}" \
-        --json "$out/isolation.json" && account "$out/isolation.json" || status=1
-else
-    status=1
-fi
-vgpu_mediator_stop TERM
 
-echo "== the old design: files in a directory (a local one), host scan 1 s, guest poll 100 ms"
-"$build/bench/old-transport" --requests "${BENCH_OLD_REQUESTS:-20}" --json "$out/old-design.json" ||
-    status=1
+if part old; then
+    echo "== the old design: files in a directory (a local one), host scan 1 s, guest poll 100 ms"
+    "$build/bench/old-transport" --requests "${BENCH_OLD_REQUESTS:-20}" --json "$out/old-design.json" ||
+        status=1
+fi
 
 python3 "$top/bench/scale-report.py" report "$out" "$backend" || status=1
 if ! command -v gnuplot >/dev/null; then
