@@ -4,7 +4,7 @@
 # under build/.  Packagers: make && make install DESTDIR=... PREFIX=/usr
 
 # The release: packages (packaging/, vgpu.spec) and --version say it too.
-VGPU_VERSION := 0.1.0
+VGPU_VERSION := 0.1.1
 
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin

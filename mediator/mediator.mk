@@ -39,7 +39,8 @@ $(B)/vgpu-mediatord: $(B)/mediator/main.o $(MEDIATOR_LIB) $(CONTROL_LIB) $(COMMO
 	$(CC) $(CFLAGS) -o $@ $^ $(MEDIATOR_LIBS)
 
 # Installation: the daemon, the default config, systemd files, man pages,
-# the Grafana dashboard.
+# the Grafana dashboard.  The installed config names the compiled-in
+# plugin-dir and sets socket-group=vgpu (the group sysusers creates).
 INSTALL_TARGETS += install-mediator
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
@@ -51,7 +52,10 @@ install-mediator: $(B)/vgpu-mediatord
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(LIBDIR)/vgpu/backends \
 	    $(DESTDIR)$(DATADIR)/vgpu/grafana
 	$(INSTALL) -m 0755 $(B)/vgpu-mediatord $(DESTDIR)$(SBINDIR)/vgpu-mediatord
-	$(INSTALL) -m 0644 mediator/mediator.conf $(DESTDIR)$(SYSCONFDIR)/vgpu/mediator.conf
+	sed -e 's|^#plugin-dir=.*|#plugin-dir=$(LIBDIR)/vgpu/backends|' \
+	    -e 's|^#socket-group=vgpu$$|socket-group=vgpu|' mediator/mediator.conf \
+	    > $(DESTDIR)$(SYSCONFDIR)/vgpu/mediator.conf
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/vgpu/mediator.conf
 	sed 's|@SBINDIR@|$(SBINDIR)|g' mediator/vgpu-mediator.service.in \
 	    > $(DESTDIR)$(UNITDIR)/vgpu-mediator.service
 	$(INSTALL) -m 0644 mediator/vgpu-mediator.sysusers $(DESTDIR)$(SYSUSERSDIR)/vgpu-mediator.conf

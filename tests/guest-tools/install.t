@@ -13,6 +13,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 dest=$tmp/dest
 unset MAKEFLAGS MFLAGS MAKELEVEL
+version=$(make -s -C "$top" --no-print-directory version)
 
 plan 15
 
@@ -20,7 +21,7 @@ make -s -C "$top" install-guest-tools DESTDIR="$dest" PREFIX=/usr >"$tmp/make.lo
 ok $? "make install-guest-tools succeeds" || sed 's/^/# /' "$tmp/make.log"
 
 missing=
-for f in usr/bin/vgpu-client usr/lib/libvgpu.a usr/lib/libvgpu.so.0.1.0 usr/lib/libvgpu.so.0 \
+for f in usr/bin/vgpu-client usr/lib/libvgpu.a usr/lib/libvgpu.so.$version usr/lib/libvgpu.so.0 \
          usr/lib/libvgpu.so usr/lib/pkgconfig/vgpu.pc usr/include/vgpu.h \
          usr/include/vgpu/errors.h usr/include/vgpu/protocol.h usr/include/vgpu/regs.h \
          usr/include/vgpu/ops.h usr/include/vgpu/codec.h usr/include/vgpu/wire.h \
@@ -32,12 +33,12 @@ for f in usr/bin/vgpu-client usr/lib/libvgpu.a usr/lib/libvgpu.so.0.1.0 usr/lib/
 done
 is "$missing" "" "every file is installed"
 
-is "$(readlink "$dest/usr/lib/libvgpu.so.0")" "libvgpu.so.0.1.0" "libvgpu.so.0 links to the library"
-soname=$(readelf -d "$dest/usr/lib/libvgpu.so.0.1.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+is "$(readlink "$dest/usr/lib/libvgpu.so.0")" "libvgpu.so.$version" "libvgpu.so.0 links to the library"
+soname=$(readelf -d "$dest/usr/lib/libvgpu.so.$version" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 is "$soname" "libvgpu.so.0" "the shared library's soname is libvgpu.so.0"
 
 # Exported: exactly the functions vgpu.h declares.
-exported=$(nm -D --defined-only "$dest/usr/lib/libvgpu.so.0.1.0" | awk '$2 == "T" {print $3}' |
+exported=$(nm -D --defined-only "$dest/usr/lib/libvgpu.so.$version" | awk '$2 == "T" {print $3}' |
            sed 's/@.*//' | sort | tr '\n' ' ')
 declared=$(grep -oE '\bvgpu_[a-z_]+\(' "$dest/usr/include/vgpu.h" | tr -d '(' | sort -u | tr '\n' ' ')
 is "$exported" "$declared" "libvgpu.so exports exactly the API of vgpu.h"
