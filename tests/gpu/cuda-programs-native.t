@@ -53,7 +53,8 @@ done <<< "$specs"
 oob=$(cat "$native/out-of-bounds.out")
 like "$oob" "^out-of-bounds: a store [0-9]+ bytes past a 4096-byte allocation: cudaError(IllegalAddress|LaunchFailure|MisalignedAddress|InvalidAddressSpace|InvalidPc|HardwareStackError|IllegalInstruction)$" \
     "out-of-bounds: cudaDeviceSynchronize returns the kernel's fault"
-diag "out-of-bounds natively (reported, not required):" "$oob"
+diag "out-of-bounds natively (reported, not required):" "$oob" \
+    "$(grep 'small computation' "$native/out-of-bounds.err")"
 
 total=$(sed -nE 's/^quota: cudaMemGetInfo: free [0-9]+ of ([0-9]+) bytes$/\1/p' "$native/quota.err")
 "$runner" run -b "$bin" "$tmp/quota" "quota=quota $total" > "$tmp/quota.tap"
