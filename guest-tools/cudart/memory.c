@@ -97,8 +97,11 @@ static cudaError_t copy_to_device(uint64_t dst, const unsigned char *src, size_t
         e = cudart_defer(VGPU_CUDA_MEMCPY_HTOD, words, NULL, 0);
         return e != cudaSuccess || async ? e : stream_wait(stream);
     }
+    /* In pieces, each sent as it is staged: the host's DMA of one piece
+     * runs while the next is copied into staging. */
     while (count > 0) {
-        e = cudart_staging_take(count, &words[1], &got);
+        e = cudart_staging_take(count < cudart_staging_piece() ? count : cudart_staging_piece(),
+                                &words[1], &got);
         if (e != cudaSuccess) {
             return e;
         }
@@ -113,6 +116,9 @@ static cudaError_t copy_to_device(uint64_t dst, const unsigned char *src, size_t
         dst += got;
         src += got;
         count -= got;
+        if (count > 0 && (e = cudart_flush()) != cudaSuccess) {
+            return e;
+        }
     }
     return cudaSuccess;
 }
@@ -120,7 +126,7 @@ static cudaError_t copy_to_device(uint64_t dst, const unsigned char *src, size_t
 static cudaError_t copy_to_host(unsigned char *dst, uint64_t src, size_t count,
                                 uint64_t stream, bool async)
 {
-    uint64_t words[4] = { 0, src, 0, stream }, got;
+    uint64_t words[4] = { 0, src, 0, stream };
     cudaError_t e;
 
     if (cudart_window_holds(dst, count, &words[0])) {
@@ -128,25 +134,49 @@ static cudaError_t copy_to_host(unsigned char *dst, uint64_t src, size_t count,
         e = cudart_defer(VGPU_CUDA_MEMCPY_DTOH, words, NULL, 0);
         return e != cudaSuccess || async ? e : stream_wait(stream);
     }
-    /* Ordinary memory: each piece lands in staging, then here. */
-    while (count > 0) {
-        e = cudart_staging_take(count, &words[0], &got);
-        if (e != cudaSuccess) {
-            return e;
+    /*
+     * Ordinary memory: each piece lands in staging, then here.  Pieces
+     * alternate between two halves of staging, and each batch waits for one
+     * piece and starts the next one's DMA, which runs while this piece is
+     * copied out.
+     */
+    uint64_t area, size, piece[2];
+    size_t len[2] = { 0, 0 };
+    unsigned k = 0;
+
+    if (count == 0) {
+        return cudaSuccess;
+    }
+    e = cudart_staging_take(cudart_staging_piece() * 2, &area, &size);
+    if (e != cudaSuccess) {
+        return e;
+    }
+    piece[0] = area;
+    piece[1] = area + size / 2;
+    for (; count > 0 || len[k] > 0; k ^= 1) {
+        /* the next piece's DMA, into the other half */
+        len[k ^ 1] = count < size / 2 ? count : size / 2;
+        if (len[k ^ 1] > 0) {
+            words[0] = piece[k ^ 1];
+            words[1] = src;
+            words[2] = len[k ^ 1];
+            src += len[k ^ 1];
+            count -= len[k ^ 1];
         }
-        words[1] = src;
-        words[2] = got;
-        e = cudart_defer(VGPU_CUDA_MEMCPY_DTOH, words, NULL, 0);
+        e = len[k] > 0 ? cudart_defer(VGPU_CUDA_STREAM_SYNCHRONIZE, &stream, NULL, 0)
+                       : cudaSuccess;
+        if (e == cudaSuccess && len[k ^ 1] > 0) {
+            e = cudart_defer(VGPU_CUDA_MEMCPY_DTOH, words, NULL, 0);
+        }
         if (e == cudaSuccess) {
-            e = stream_wait(stream);
+            e = cudart_flush();
         }
         if (e != cudaSuccess) {
             return e;
         }
-        memcpy(dst, cudart_window_at(words[0]), got);
-        dst += got;
-        src += got;
-        count -= got;
+        memcpy(dst, cudart_window_at(piece[k]), len[k]);
+        dst += len[k];
+        len[k] = 0;
     }
     return cudaSuccess;
 }

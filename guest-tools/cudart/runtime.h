@@ -65,6 +65,12 @@ bool cudart_work_pending(void);
  * device was synchronized.
  */
 cudaError_t cudart_staging_take(uint64_t want, uint64_t *offset, uint64_t *got);
+/*
+ * How much of a large copy goes at once: a quarter of staging, so that
+ * copying one piece in or out of staging overlaps the host's DMA of another.
+ */
+#define CUDART_STAGING_PIECES 4u
+uint64_t cudart_staging_piece(void);
 void cudart_staging_in_flight(void);
 
 /* The window's bytes at offset. */

@@ -279,6 +279,11 @@ cudaError_t cudart_staging_take(uint64_t want, uint64_t *offset, uint64_t *got)
     return cudaSuccess;
 }
 
+uint64_t cudart_staging_piece(void)
+{
+    return s.layout.staging_size / CUDART_STAGING_PIECES;
+}
+
 void cudart_staging_in_flight(void)
 {
     s.staging_in_flight = true;

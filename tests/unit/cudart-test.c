@@ -719,9 +719,12 @@ static void test_copies(void)
     g_assert_cmpmem(out, 4096, in + big - 4096, 4096);
 
     log = records();
-    g_assert_cmpuint(count_of(log, VGPU_CUDA_MEMCPY_HTOD), ==, 1 + 3);     /* in 2 MiB pieces */
-    g_assert_cmpuint(count_of(log, VGPU_CUDA_MEMCPY_DTOH), ==, 3);
-    for (guint i = 0; i < 3; i++) {
+    /* in pieces of a quarter of the 2 MiB staging area, 10 each way */
+    g_assert_cmpuint(count_of(log, VGPU_CUDA_MEMCPY_HTOD), ==, 1 + 10);
+    g_assert_cmpuint(count_of(log, VGPU_CUDA_MEMCPY_DTOH), ==, 10);
+    for (guint i = 0; i < 10; i++) {
+        g_assert_cmpuint(record_of(log, VGPU_CUDA_MEMCPY_HTOD, 1 + i)->words[2], ==, 512 << 10);
+        g_assert_cmpuint(record_of(log, VGPU_CUDA_MEMCPY_DTOH, i)->words[2], ==, 512 << 10);
         g_assert_true(in_staging(record_of(log, VGPU_CUDA_MEMCPY_HTOD, 1 + i)->words[1]));
         g_assert_true(in_staging(record_of(log, VGPU_CUDA_MEMCPY_DTOH, i)->words[0]));
     }
