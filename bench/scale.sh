@@ -27,6 +27,8 @@
 #   BENCH_ISOLATION_WORK=service|window (default: window on cuda, service on cpu)
 #   BENCH_OLD_REQUESTS=20
 #   BENCH_PARTS="scale window isolation old"   which of the four to run
+#   BENCH_POOL_LINES="key=value..."   more lines for pool A in the scale and
+#   window parts (e.g. to compare a setting of the unit)
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,7 +88,7 @@ account() {
 # scale_point N [LOADGEN ARGS...]: N VMs, one request in flight each.
 scale_point() {
     local n=$1 json=$2 rss0; shift 2
-    start_mediator || return 1
+    start_mediator ${BENCH_POOL_LINES:+"$BENCH_POOL_LINES"} || return 1
     rss0=$(rss_kib)
     register_vms 1 "$n" low &&
         "$loadgen" scale --socket "$run/mediator.sock" --devices "$n" $threads \
