@@ -2,7 +2,7 @@
  * vgpu-libvirt-hook: libvirtd's QEMU hook for vgpu-stub domains, installed
  * as /etc/libvirt/hooks/qemu.d/vgpu (docs/libvirt.md).
  *
- *   vgpu-libvirt-hook DOMAIN OPERATION SUB-OPERATION EXTRA < domain XML
+ *   vgpu-libvirt-hook [--dry-run] DOMAIN OPERATION SUB-OPERATION EXTRA < domain XML
  *
  * For a domain whose XML carries <vgpu:device pool= priority= vm-id=/> it
  * keeps the mediator's registry in step with the domain's life:
@@ -14,6 +14,11 @@
  * once.  It never calls libvirt, spawns nothing, and waits for the mediator
  * at most HOOK_MEDIATOR_TIMEOUT_MS.  What it prints on stderr is what
  * `virsh start` shows: one line, "vgpu: domain 'web1': <problem>".
+ *
+ * --dry-run (an admin at a shell, never libvirtd) validates the same way,
+ * says on stdout what the operation would do, and asks the mediator only
+ * what would make it fail (is it there, has it the pool, is the vm-id
+ * free): it changes nothing, and exits as the real run would.
  */
 #include <errno.h>
 #include <poll.h>
@@ -346,6 +351,147 @@ static gboolean hook_act(enum hook_op op, xmlDoc *doc, const struct metadata_ide
     return ok;
 }
 
+static const char *const hook_priority_names[] = { "low", "medium", "high" };
+
+/* The identity in one phrase: "pool A, priority high, vm-id 7". */
+static char *hook_identity_text(const struct metadata_identity *ident)
+{
+    GString *text = g_string_new(NULL);
+
+    g_string_append_printf(text, "pool %c, priority %s, vm-id %u", (char)ident->pool_id,
+                           ident->priority < G_N_ELEMENTS(hook_priority_names) ?
+                           hook_priority_names[ident->priority] : "?", ident->vm_id);
+    if (ident->gpu_memory_quota) {
+        g_string_append_printf(text, ", gpu-memory %" G_GUINT64_FORMAT " bytes",
+                               ident->gpu_memory_quota);
+    }
+    return g_string_free(text, FALSE);
+}
+
+/* The mediator's answer to a read-only command (ping, list, stats), or NULL with error. */
+static JsonObject *hook_ask(ControlClient *client, enum control_command command, GError **error)
+{
+    struct control_request req = { .command = command };
+
+    return control_client_call(client, &req, NULL, error);
+}
+
+/*
+ * What prepare would be refused for, asked without changing anything: the
+ * pool must be one the mediator has, and no other domain may hold the vm-id.
+ */
+static gboolean hook_dry_check_prepare(ControlClient *client,
+                                       const struct metadata_identity *ident, GError **error)
+{
+    g_autoptr(GString) pools = g_string_new(NULL);
+    JsonObject *stats = hook_ask(client, CONTROL_CMD_STATS, error);
+    JsonObject *list;
+    JsonArray *array;
+    gboolean found = FALSE;
+
+    if (!stats) {
+        return FALSE;
+    }
+    array = json_object_get_array_member(stats, "pools");
+    for (guint i = 0; array && i < json_array_get_length(array); i++) {
+        const char *pool = json_object_get_string_member_with_default(
+            json_array_get_object_element(array, i), "pool", "");
+
+        g_string_append_printf(pools, "%s%s", pools->len ? ", " : "", pool);
+        found = found || (pool[0] == (char)ident->pool_id && pool[1] == 0);
+    }
+    json_object_unref(stats);
+    if (!found) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "pool %c is not configured at the mediator (pools: %s)",
+                    (char)ident->pool_id, pools->str);
+        return FALSE;
+    }
+    list = hook_ask(client, CONTROL_CMD_LIST, error);
+    if (!list) {
+        return FALSE;
+    }
+    array = json_object_get_array_member(list, "vms");
+    for (guint i = 0; array && i < json_array_get_length(array); i++) {
+        JsonObject *vm = json_array_get_object_element(array, i);
+
+        if (json_object_get_int_member_with_default(vm, "vm_id", 0) == ident->vm_id &&
+            g_strcmp0(json_object_get_string_member_with_default(vm, "uuid", ""),
+                      ident->uuid) != 0) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                        "vm-id %u is already used by domain '%s' (uuid %s)", ident->vm_id,
+                        json_object_get_string_member_with_default(vm, "name", "?"),
+                        json_object_get_string_member_with_default(vm, "uuid", "?"));
+            json_object_unref(list);
+            return FALSE;
+        }
+    }
+    json_object_unref(list);
+    return TRUE;
+}
+
+/*
+ * --dry-run for one of the four operations on a domain of ours: what it
+ * would do (stdout), then whether it would succeed.
+ */
+static gboolean hook_dry_run(enum hook_op op, xmlDoc *doc, const struct metadata_identity *ident,
+                             GError **error)
+{
+    g_autofree char *socket = hook_control_socket(ident);
+    g_autofree char *identity = hook_identity_text(ident);
+    ControlClient *client;
+    JsonObject *ping;
+    pid_t pid = 0;
+    gboolean ok = TRUE;
+
+    printf("vgpu: domain '%s' (uuid %s): %s; mediator %s\n", ident->name, ident->uuid, identity,
+           socket);
+    switch (op) {
+    case HOOK_OP_PREPARE:
+        printf("vgpu: prepare would register it (replacing an older registration of the uuid)\n");
+        break;
+    case HOOK_OP_STARTED:
+        if (!hook_qemu_pid(doc, ident->name, &pid, error)) {
+            return FALSE;
+        }
+        printf("vgpu: started would give the mediator QEMU's pid %d\n", (int)pid);
+        break;
+    case HOOK_OP_RELEASE:
+        printf("vgpu: release would unregister it\n");
+        break;
+    case HOOK_OP_RECONNECT:
+        hook_qemu_pid(doc, ident->name, &pid, NULL);
+        printf("vgpu: reconnect would register it again, with QEMU's pid %d\n", (int)pid);
+        break;
+    case HOOK_OP_OTHER:
+        break;
+    }
+    client = control_client_connect(socket, HOOK_MEDIATOR_TIMEOUT_MS, error);
+    if (!client) {
+        return FALSE;
+    }
+    ping = hook_ask(client, CONTROL_CMD_PING, error);
+    ok = ping != NULL;
+    if (ok) {
+        printf("vgpu: the mediator answers (vgpu-mediatord %s, %" G_GINT64_FORMAT " VMs)\n",
+               json_object_get_string_member_with_default(ping, "version", "?"),
+               json_object_get_int_member_with_default(ping, "vms", 0));
+        json_object_unref(ping);
+    }
+    if (ok && op == HOOK_OP_PREPARE) {
+        ok = hook_dry_check_prepare(client, ident, error);
+        if (ok) {
+            printf("vgpu: pool %c is configured there and vm-id %u is free\n",
+                   (char)ident->pool_id, ident->vm_id);
+        }
+    }
+    control_client_free(client);
+    if (ok) {
+        printf("vgpu: nothing was changed (--dry-run)\n");
+    }
+    return ok;
+}
+
 /*
  * Only prepare and started can stop a domain from running.  A failure at
  * release or reconnect is reported but exits 0: at reconnect a non-zero
@@ -356,7 +502,7 @@ static int hook_failure_status(enum hook_op op)
     return op == HOOK_OP_PREPARE || op == HOOK_OP_STARTED ? HOOK_EXIT_FAILED : HOOK_EXIT_OK;
 }
 
-static int hook_run(const char *domain, enum hook_op op)
+static int hook_run(const char *domain, enum hook_op op, gboolean dry_run)
 {
     struct metadata_identity ident;
     GError *error = NULL;
@@ -372,6 +518,9 @@ static int hook_run(const char *domain, enum hook_op op)
     }
     if (!metadata_may_be_ours(xml->str, xml->len)) {
         g_string_free(xml, TRUE);
+        if (dry_run) {
+            printf("vgpu: domain '%s': no <vgpu:device> in its metadata: nothing to do\n", domain);
+        }
         return HOOK_EXIT_OK;
     }
     doc = metadata_parse_xml(xml->str, xml->len, &error);
@@ -383,13 +532,16 @@ static int hook_run(const char *domain, enum hook_op op)
     }
     switch (metadata_read(doc, &ident, &error)) {
     case METADATA_NOT_OURS:
+        if (dry_run) {
+            printf("vgpu: domain '%s': no <vgpu:device> in its metadata: nothing to do\n", domain);
+        }
         break;
     case METADATA_INVALID:
         hook_report(domain, error->message);
         status = hook_failure_status(op);
         break;
     case METADATA_OURS:
-        if (!hook_act(op, doc, &ident, &error)) {
+        if (dry_run ? !hook_dry_run(op, doc, &ident, &error) : !hook_act(op, doc, &ident, &error)) {
             hook_report(domain, error->message);
             status = hook_failure_status(op);
         }
@@ -404,7 +556,7 @@ static int hook_run(const char *domain, enum hook_op op)
 static void hook_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: vgpu-libvirt-hook DOMAIN OPERATION SUB-OPERATION EXTRA < DOMAIN-XML\n"
+            "Usage: vgpu-libvirt-hook [--dry-run] DOMAIN OPERATION SUB-OPERATION EXTRA < DOMAIN-XML\n"
             "\n"
             "libvirtd's QEMU hook for vgpu-stub domains; libvirtd runs it as\n"
             "/etc/libvirt/hooks/qemu.d/vgpu.  For a domain whose XML has\n"
@@ -413,6 +565,9 @@ static void hook_usage(FILE *out)
             "at started, unregisters at release and registers again at reconnect.\n"
             "Other domains and operations are left alone.  See docs/libvirt.md.\n"
             "\n"
+            "  --dry-run      say what OPERATION would do and whether it would succeed\n"
+            "                 (the mediator is there, has the pool, the vm-id is free),\n"
+            "                 changing nothing; for an admin, never for libvirtd\n"
             "  -h, --help     show this help\n"
             "  --version      show the version\n",
             METADATA_NS);
@@ -420,6 +575,13 @@ static void hook_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    gboolean dry_run = argc > 1 && strcmp(argv[1], "--dry-run") == 0;
+
+    if (dry_run) {
+        argv++;
+        argc--;
+        setvbuf(stdout, NULL, _IOLBF, 0);   /* in order with the problem on stderr */
+    }
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         hook_usage(stdout);
         return HOOK_EXIT_OK;
@@ -433,7 +595,11 @@ int main(int argc, char **argv)
         return HOOK_EXIT_USAGE;
     }
     if (hook_op_parse(argv[2]) == HOOK_OP_OTHER) {
+        if (dry_run) {
+            printf("vgpu: the hook does nothing at '%s' (it acts at prepare, started, release "
+                   "and reconnect)\n", argv[2]);
+        }
         return HOOK_EXIT_OK;        /* not an operation we act on: don't even read stdin */
     }
-    return hook_run(argv[1], hook_op_parse(argv[2]));
+    return hook_run(argv[1], hook_op_parse(argv[2]), dry_run);
 }

@@ -1,11 +1,13 @@
 #!/bin/bash
 # The hook at each libvirt stage, run as libvirtd runs it (argv + domain XML
 # on stdin) against a real vgpu-mediatord: what it registers, the one-line
-# messages it prints, and its exit status.  No libvirtd needed.
+# messages it prints, and its exit status; and --dry-run, which says what an
+# operation would do and whether it would succeed, changing nothing.  No
+# libvirtd needed.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 44
+plan 55
 lv_init
 HOOK=$LV_BUILD/vgpu-libvirt-hook
 UUID1=6f1c2b3a-4d5e-4f60-8172-93a4b5c6d7e8
@@ -157,3 +159,32 @@ run_hook web3 prepare <<<"$other"
 is "$rc" 1 "a domain whose chardev names another runtime dir"
 is "$err" "vgpu: domain 'web3': vgpu-mediatord is not running (no socket at $LV_TMP/nowhere/control.sock)" \
     "is registered with the mediator there, not the default one"
+
+# --dry-run: what docs/libvirt.md tells an admin to run by hand.
+UUID3=22222222-3333-4444-8555-666666666666
+count() { lv_vgpuctl --json list | grep -o '"uuid"' | wc -l; }
+registered=$(count)
+web3=$(domain_xml web3 "$UUID3" "pool='A' priority='low' vm-id='9'")
+out=$("$HOOK" --dry-run web3 prepare begin - <<<"$web3" 2>&1); rc=$?
+is "$rc" 0 "--dry-run prepare of a domain that would start: exit 0"
+like "$out" "^vgpu: domain 'web3' \(uuid $UUID3\): pool A, priority low, vm-id 9; mediator $LV_RUN/control.sock
+vgpu: prepare would register it" "says which identity it would register at which mediator"
+like "$out" "vgpu: pool A is configured there and vm-id 9 is free
+vgpu: nothing was changed \(--dry-run\)$" "checks pool and vm-id with the mediator"
+is "$(lv_list_field "$UUID3" name)/$(count)" "/$registered" "and registers nothing"
+out=$("$HOOK" --dry-run web3 prepare begin - <<<"${web3/pool=\'A\'/pool=\'Z\'}" 2>&1); rc=$?
+is "$rc" 1 "--dry-run prepare with a pool the mediator lacks: exit 1, as the start would fail"
+like "$out" "vgpu: domain 'web3': pool Z is not configured at the mediator \(pools: A, B\)$" "naming the pools there are"
+out=$("$HOOK" --dry-run web3 prepare begin - <<<"${web3/vm-id=\'9\'/vm-id=\'7\'}" 2>&1); rc=$?
+like "$rc/$(tail -n 1 <<<"$out")" "^1/vgpu: domain 'web3': vm-id 7 is already used by domain 'web1' \(uuid $UUID1\)$" \
+    "--dry-run prepare with a vm-id in use: exit 1, naming the other domain"
+out=$("$HOOK" --dry-run web1 release end - <<<"$web1" 2>&1); rc=$?
+like "$rc/$(sed -n 2p <<<"$out")" "^0/vgpu: release would unregister it$" "--dry-run release says it would unregister"
+is "$(lv_list_field "$UUID1" name)" web1 "and leaves the domain registered"
+out=$("$HOOK" --dry-run plain prepare begin - <<<"$plain_domain" 2>&1); rc=$?
+is "$rc/$out" "0/vgpu: domain 'plain': no <vgpu:device> in its metadata: nothing to do" \
+    "--dry-run on a domain without the metadata says there is nothing to do"
+lv_mediator_stop
+out=$("$HOOK" --dry-run web3 prepare begin - <<<"$web3" 2>&1); rc=$?
+like "$rc/$(tail -n 1 <<<"$out")" "^1/vgpu: domain 'web3': vgpu-mediatord is not running \(no socket at $LV_RUN/control.sock\)$" \
+    "--dry-run with the mediator down: exit 1 and the message virsh start would show"
