@@ -7,6 +7,10 @@
  * running domain the edit is made and applies at the domain's next start;
  * the command says so on stderr and exits 0 (libvirt cannot add a
  * <qemu:commandline> device to a running QEMU).
+ *
+ * attach asks the mediator (the one --runtime-dir names) for its pools and
+ * refuses one it does not have, rather than let the domain fail at
+ * `virsh start`; when no mediator answers there, the hook checks at start.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include <libvirt/virterror.h>
 
 #include "vgpu/paths.h"
+#include "control-client.h"
 #include "domain-edit.h"
 #include "metadata.h"
 #include "qemu-cmdline.h"
@@ -297,6 +302,47 @@ static int domain_attach_options(struct domain_edit_options *opts)
     return VGPUCTL_EXIT_OK;
 }
 
+/*
+ * FALSE, with the message printed, when the mediator answers and has no
+ * pool pool_id.  TRUE when it has it, or when no mediator answers (nothing
+ * to check against: the hook and the mediator check at start).
+ */
+static gboolean domain_pool_known(const struct vgpuctl *ctl, uint32_t pool_id)
+{
+    g_autoptr(ControlClient) client = NULL;
+    g_autoptr(GString) pools = g_string_new(NULL);
+    struct control_request req = { .command = CONTROL_CMD_STATS };
+    JsonObject *stats = NULL;
+    JsonArray *array;
+    gboolean found = FALSE;
+
+    client = control_client_connect(ctl->socket_path, (unsigned)ctl->timeout_ms, NULL);
+    if (client) {
+        stats = control_client_call(client, &req, NULL, NULL);
+    }
+    if (!stats) {
+        return TRUE;
+    }
+    array = json_object_get_array_member(stats, "pools");
+    for (guint i = 0; array && i < json_array_get_length(array); i++) {
+        const char *pool = json_object_get_string_member_with_default(
+            json_array_get_object_element(array, i), "pool", "");
+
+        g_string_append_printf(pools, "%s%s", pools->len ? ", " : "", pool);
+        found = found || (pool[0] == (char)pool_id && pool[1] == 0);
+    }
+    json_object_unref(stats);
+    if (!found) {
+        g_autofree char *dir = g_path_get_dirname(ctl->socket_path);
+
+        domain_fail("attach", VGPUCTL_EXIT_REFUSED,
+                    "pool %c is not configured at the mediator on %s (pools: %s); add "
+                    "[pool %c] to its mediator.conf and restart it, or attach with one of "
+                    "those", (char)pool_id, dir, pools->str, (char)pool_id);
+    }
+    return found;
+}
+
 /* The mediator's device socket: next to the control socket vgpuctl talks to. */
 static char *domain_device_socket(const struct vgpuctl *ctl)
 {
@@ -363,6 +409,9 @@ static int run_attach(struct vgpuctl *ctl, char **args)
 
     if (status != VGPUCTL_EXIT_OK) {
         return status;
+    }
+    if (!domain_pool_known(ctl, opts.pool_id)) {
+        return VGPUCTL_EXIT_REFUSED;
     }
     device_socket = domain_device_socket(ctl);
     opts.device_socket = device_socket;

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 38
+plan 42
 lv_init
 lv_libvirt_start
 lv_qemu_install
@@ -26,6 +26,20 @@ lv_define_data q35-bridge.xml "$BRIDGED"
 # a define of its own output gives the same text.  That is the original.
 inactive_xml "$WEB" > "$LV_TMP/web-libvirt.xml" && lv_virsh define "$LV_TMP/web-libvirt.xml" >/dev/null
 original=$(inactive_xml "$WEB")
+
+# With a mediator at the runtime dir, a pool it does not have is refused
+# now rather than at virsh start; without one, attach goes on (the rest).
+lv_mediator_start "A B"
+pc_before=$(inactive_xml "$PC")
+out=$(attach "$PC" --pool C --priority low --vm-id 12 2>&1)
+is "$?" 1 "attach with a pool the mediator does not have is refused (exit 1)"
+is "$out" "vgpuctl attach: pool C is not configured at the mediator on $LV_RUN (pools: A, B); add [pool C] to its mediator.conf and restart it, or attach with one of those" \
+    "naming the mediator and the pools it has"
+is "$(inactive_xml "$PC")" "$pc_before" "and leaves the definition as it was"
+out=$(attach "$PC" --pool B --priority low --vm-id 12 2>&1) && attach "$PC" --pool A --priority low --vm-id 12 >/dev/null 2>&1 &&
+    lv_vgpuctl detach "$PC" >/dev/null
+ok $? "a pool it has is attached" || diag "$out"
+lv_mediator_stop
 
 out=$(attach "$WEB" --pool A --priority high --vm-id 7 2>&1)
 is "$?" 0 "attach to an ordinary q35 domain as virt-install writes it"
