@@ -38,8 +38,9 @@ remoted() {     # UUID OUTDIR
         VGPU_WINDOW_SIZE=256M "$runner" run -b "$bin" "$2" "${spec_list[@]}" >"$2.tap"
 }
 remoted "$a" "$tmp/a" &
+a_pid=$!
 remoted "$b" "$tmp/b"
-wait
+wait "$a_pid"
 for x in a b; do
     "$runner" compare "$tmp/native" "$tmp/$x" >"$tmp/$x.compare"
     ok $? "client $x's programs print what they print natively" ||

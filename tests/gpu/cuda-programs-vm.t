@@ -67,10 +67,7 @@ guest_run() {
     shift 3
     specs=$(printf "'%s' " "$@")
     mkdir -p "$out"
-    gv_vm_run "$name" "$limit" "$(gv_bind_uio_command) 2>/dev/null;
-        LD_LIBRARY_PATH=$GUEST_DIR/lib $GUEST_DIR/bin/run-programs.sh run -b $GUEST_DIR/bin \
-            /tmp/out $specs >/tmp/run.tap 2>&1;
-        for f in /tmp/out/*; do echo \"@@@ \${f##*/}\"; cat \"\$f\"; done; rm -rf /tmp/out" |
+    gv_vm_run "$name" "$limit" "$(gv_bind_uio_command) 2>/dev/null; LD_LIBRARY_PATH=$GUEST_DIR/lib $GUEST_DIR/bin/run-programs.sh run -b $GUEST_DIR/bin /tmp/out $specs >/tmp/run.tap 2>&1; for f in /tmp/out/*; do echo \"@@@ \${f##*/}\"; cat \"\$f\"; done; rm -rf /tmp/out" |
         awk -v dir="$out" '/^@@@ / { f = dir "/" $2; printf "" > f; next } f { print >> f }'
 }
 
@@ -81,10 +78,8 @@ guest_run low 900 "$tmp/low" "${spec_list[@]}" &
 low_pid=$!
 guest_run high 900 "$tmp/faults" out-of-bounds "oob2=out-of-bounds" "oob3=out-of-bounds"
 wait "$low_pid"
-for f in out-of-bounds oob2 oob3; do
-    [ "$(cat "$tmp/faults/$f.status" 2>/dev/null)" = 3 ] || break
-done
-ok $? "the high VM's faulting kernel gets its fault, three times in a row" ||
+is "$(cat "$tmp"/faults/{out-of-bounds,oob2,oob3}.status 2>/dev/null | tr '\n' ' ')" "3 3 3 " \
+    "the high VM's faulting kernel gets its fault, three times in a row" ||
     diag "$(cat "$tmp"/faults/*.out "$tmp"/faults/*.err 2>/dev/null)"
 "$runner" compare "$native" "$tmp/low" >"$tmp/low.tap"
 ok $? "the low VM's programs, run beside the faults, print what they print natively" ||
