@@ -101,11 +101,11 @@ int main(int argc, char **argv)
 
     // The Async forms on a stream of its own, into and out of pinned memory.
     cudaStream_t stream;
-    float *pinned, *back;
+    float *pinned, *pinned_back;
     CHECK_CUDA(cudaStreamCreate(&stream));
     CHECK_CUDA(cudaMallocHost(&pinned, sizeof(float) * TABLE));
     // Results land elsewhere: an async copy may still read pinned until the stream syncs.
-    CHECK_CUDA(cudaMallocHost(&back, sizeof(float) * TABLE));
+    CHECK_CUDA(cudaMallocHost(&pinned_back, sizeof(float) * TABLE));
     for (int i = 0; i < TABLE; i++) {
         pinned[i] = (float)(TABLE - i);
     }
@@ -118,22 +118,22 @@ int main(int argc, char **argv)
                                        stream));
     apply<<<(TABLE + 63) / 64, 64, 0, stream>>>();
     check_cuda_call(cudaGetLastError(), "apply<<<>>> on the stream");
-    memset(back, 0, sizeof(float) * TABLE);
+    memset(pinned_back, 0, sizeof(float) * TABLE);
     count = 0;
-    CHECK_CUDA(cudaMemcpyFromSymbolAsync(back, table, sizeof(float) * TABLE, 0,
+    CHECK_CUDA(cudaMemcpyFromSymbolAsync(pinned_back, table, sizeof(float) * TABLE, 0,
                                          cudaMemcpyDeviceToHost, stream));
     CHECK_CUDA(cudaMemcpyFromSymbolAsync(&count, counter, sizeof(count), 0,
                                          cudaMemcpyDeviceToHost, stream));
     CHECK_CUDA(cudaStreamSynchronize(stream));
     int right = 0;
     for (int i = 0; i < TABLE; i++) {
-        right += back[i] == (float)(TABLE - i) * -1.0f + 3.0f + 0.25f;
+        right += pinned_back[i] == (float)(TABLE - i) * -1.0f + 3.0f + 0.25f;
     }
     check_that(right == TABLE && count == TABLE,
                "cudaMemcpyToSymbolAsync and FromSymbolAsync on a stream, around a launch on it");
 
     CHECK_CUDA(cudaFreeHost(pinned));
-    CHECK_CUDA(cudaFreeHost(back));
+    CHECK_CUDA(cudaFreeHost(pinned_back));
     CHECK_CUDA(cudaStreamDestroy(stream));
     return check_finish();
 }
