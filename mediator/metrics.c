@@ -324,6 +324,25 @@ static void units_write(GString *out, struct scheduler *sched)
     g_free(units);
 }
 
+/*
+ * Requests answered NOT_REGISTERED before any VM was known for them (a
+ * device without identity): the total counts them, no pool or VM does.
+ */
+static uint64_t unregistered_requests(struct scheduler *sched)
+{
+    unsigned count;
+    struct sched_pool *pools = scheduler_pools(sched, &count);
+    uint64_t n;
+
+    stats_lock();
+    n = scheduler_total(sched)->errors[VGPU_ERR_NOT_REGISTERED];
+    for (unsigned p = 0; p < count; p++) {
+        n -= pools[p].stats.errors[VGPU_ERR_NOT_REGISTERED];
+    }
+    stats_unlock();
+    return n;
+}
+
 char *metrics_snapshot_render(const struct metrics_snapshot *s)
 {
     GString *out = g_string_new(NULL);
@@ -358,6 +377,11 @@ char *metrics_snapshot_render(const struct metrics_snapshot *s)
            "Device connections refused at device-connections-max or -per-uid.");
     g_string_append_printf(out, "vgpu_device_connections_refused_total %" G_GUINT64_FORMAT "\n",
                            s->devices_refused);
+    family(out, "vgpu_unregistered_requests_total", "counter",
+           "Requests from devices no VM is registered for, answered NOT_REGISTERED; "
+           "no pool or VM series counts them.");
+    g_string_append_printf(out, "vgpu_unregistered_requests_total %" G_GUINT64_FORMAT "\n",
+                           unregistered_requests(s->scheduler));
     pools_write(out, s->scheduler, rows);
     vms_write(out, s->vms, rows);
     units_write(out, s->scheduler);

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 10
+plan 12
 
 write_config
 start_daemon || bail "daemon did not start"
@@ -20,6 +20,12 @@ is "$(head -n 1 "$tmp/now.out")" "identity error=NOT_REGISTERED pool=- priority=
     "HELLO with an unregistered UUID gets IDENTITY NOT_REGISTERED"
 is "$(grep -c 'complete .*error=NOT_REGISTERED status=NOT_REGISTERED result=-' "$tmp/now.out")" 2 \
     "each SUBMIT ends in NOT_REGISTERED, in the COMPLETE and in its response"
+metrics=$(vgpuctl metrics)
+is "$(grep -A1 '^# TYPE vgpu_unregistered_requests_total ' <<<"$metrics")" \
+    "# TYPE vgpu_unregistered_requests_total counter
+vgpu_unregistered_requests_total 2" "vgpuctl metrics counts them in vgpu_unregistered_requests_total"
+is "$(grep -c '_request_errors_total{.*code="NOT_REGISTERED"} [1-9]' <<<"$metrics")" 0 \
+    "and in no pool's or VM's series"
 
 # A device that connects first and waits: registration reaches it.
 fake early --uuid "$u1" --submit 3 --base 100 --timeout 10000
