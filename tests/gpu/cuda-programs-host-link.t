@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../mediator/lib.sh"
 
-plan 5
+plan 6
 
 bin=$top/build/tests/cuda
 runner=$top/tests/cuda/run-programs.sh
@@ -46,9 +46,12 @@ for x in a b; do
     ok $? "client $x's programs print what they print natively" ||
         diag "$(cat "$tmp/$x.compare" "$tmp/$x.tap")"
 done
-grep -q '^libcudart (vgpu-stub)' "$tmp"/a/*.err "$tmp"/b/*.err ||
-    ! LD_LIBRARY_PATH=$ours ldd "$bin/vector-add" | grep -q "$top/build/guest-tools/cudart"
-ok $? "the clients ran on our libcudart.so.13"
+like "$(LD_LIBRARY_PATH=$ours ldd "$bin/vector-add" | grep libcudart)" \
+    "=> $top/build/guest-tools/cudart/libcudart.so.13 " "the clients load our libcudart.so.13"
+is "$(vgpuctl stats --json | python3 -c 'import json, sys
+print(sorted((v["vm_id"], v["completed"] > 8 and v["cuda_kernels"] > 10000)
+             for v in json.load(sys.stdin)["vms"]))')" "[(31, True), (32, True)]" \
+    "their calls went through the mediator: both VMs have batches and kernels in its stats"
 LD_LIBRARY_PATH=$ours VGPU_DEVICE=unix:$dev_sock VGPU_VM_UUID=$a \
     "$runner" run -b "$bin" "$tmp/quota" "quota=quota 4294967296" >/dev/null
 is "$(cat "$tmp/quota/quota.status") $(tail -n 1 "$tmp/quota/quota.out")" "0 PASS quota" \
