@@ -23,13 +23,13 @@ CUDART_TEST_MANAGED := $(B)/tests/cudart-test-managed.so
 
 ifneq ($(NVCC),)
 ALL_TARGETS   += $(CUDART_SO)
-UNIT_TESTS    += $(B)/tests/cudart-test
+UNIT_TESTS    += $(B)/tests/cudart-test $(B)/tests/parallel-copy-test
 CHECK_PREREQS += $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
 BENCH_PREREQS += $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
 gpu-test-build: $(CUDART_SO) $(CUDA_TEST_PROGRAMS)
 else
 # After the cuda backend's entry (backend-cuda.mk is included first).
-CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test tests/e2e/cuda-no-device.t \
+CHECK_LEFT_OUT += ; guest CUDA runtime (no nvcc): build/tests/cudart-test build/tests/parallel-copy-test tests/e2e/cuda-no-device.t \
                   tests/cuda/programs-without-device.t
 CHECK_SCRIPTS_LEFT_OUT += tests/e2e/cuda-no-device.t tests/cuda/programs-without-device.t
 endif
@@ -63,6 +63,12 @@ $(B)/tests/cudart-test-%.so: tests/unit/cudart-test-%.cu
 $(B)/tests/fake-cuda.o: tests/unit/fake-cuda.c tests/unit/fake-cuda.h $(COMMON_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_TEST_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/parallel-copy-test: tests/unit/parallel-copy-test.c guest-tools/cudart/parallel-copy.c \
+                               $(CUDART_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_TEST_CFLAGS) -Iguest-tools/cudart -I$(CUDA_HOME)/include $(CFLAGS) -o $@ $< \
+	    guest-tools/cudart/parallel-copy.c -lpthread $(GLIB_LIBS)
 
 $(B)/tests/cudart-test: tests/unit/cudart-test.c $(B)/tests/fake-cuda.o $(GUEST_FAKE_OBJS) \
                         $(CUDART_SO) $(CUDART_TEST_APP) $(CUDART_TEST_MANAGED) $(CUDA_TEST_PROGRAMS) \

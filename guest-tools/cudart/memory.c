@@ -105,7 +105,7 @@ static cudaError_t copy_to_device(uint64_t dst, const unsigned char *src, size_t
         if (e != cudaSuccess) {
             return e;
         }
-        memcpy(cudart_window_at(words[1]), src, got);
+        cudart_parallel_copy(cudart_window_at(words[1]), src, got);
         words[0] = dst;
         words[2] = got;
         e = cudart_defer(VGPU_CUDA_MEMCPY_HTOD, words, NULL, 0);
@@ -174,7 +174,7 @@ static cudaError_t copy_to_host(unsigned char *dst, uint64_t src, size_t count,
         if (e != cudaSuccess) {
             return e;
         }
-        memcpy(dst, cudart_window_at(piece[k]), len[k]);
+        cudart_parallel_copy(dst, cudart_window_at(piece[k]), len[k]);
         dst += len[k];
         len[k] = 0;
     }

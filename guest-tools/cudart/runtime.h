@@ -71,6 +71,9 @@ cudaError_t cudart_staging_take(uint64_t want, uint64_t *offset, uint64_t *got);
  */
 #define CUDART_STAGING_PIECES 4u
 uint64_t cudart_staging_piece(void);
+
+/* ---- parallel-copy.c: large copies to and from staging on several threads ---- */
+void cudart_parallel_copy(void *dst, const void *src, size_t len);
 void cudart_staging_in_flight(void);
 
 /* The window's bytes at offset. */
