@@ -9,13 +9,18 @@
  * against the window.  Calls CUDA runs asynchronously stay asynchronous on
  * the VM's streams: the batch returns once they are queued, and a later
  * synchronize, query or blocking copy waits for them, as CUDA's own
- * semantics say.  Kernel parameters are laid out from the function's own
+ * semantics say.  A synchronize waits at most what is left of the batch's
+ * VGPU_CUDA_WAIT_SLICE_MS and then answers VGPU_CUDA_STILL_WAITING, for
+ * the guest to send it again: the GPU's unit serves other VMs meanwhile.  Kernel parameters are laid out from the function's own
  * parameter information (cuFuncGetParamInfo), never guessed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "cuda-worker.h"
+#include "vgpu/cpu-relax.h"
 #include "vgpu/cuda-batch.h"
 #include "vm-worker.h"
 
@@ -106,6 +111,56 @@ void vm_release_all(struct vm_worker *w)
         }
     }
     vm_objects_clear(o);
+}
+
+/* ---- waits ---- */
+
+#define WAIT_SPIN_NS    100000u     /* then sleep between queries */
+#define WAIT_SLEEP_NS   20000u
+
+enum wait_kind { WAIT_DEVICE, WAIT_STREAM, WAIT_EVENT };
+
+/* One look: CUDA_SUCCESS when done, CUDA_ERROR_NOT_READY while running, else its error. */
+static CUresult wait_query(struct vm_worker *w, enum wait_kind kind, void *object)
+{
+    struct vm_table *streams = &w->objects.tables[VM_STREAM];
+    CUresult r;
+
+    switch (kind) {
+    case WAIT_EVENT:
+        return cuEventQuery(object);
+    case WAIT_STREAM:
+        return cuStreamQuery(object);
+    default:            /* the device: every stream of the VM, the default one too */
+        r = cuStreamQuery(NULL);
+        for (size_t i = 0; i < streams->count && r == CUDA_SUCCESS; i++) {
+            r = cuStreamQuery(streams->items[i].cu);
+        }
+        return r;
+    }
+}
+
+/* Wait for the work, until the batch's slice ends: then VGPU_CUDA_STILL_WAITING. */
+static uint32_t wait_done(struct vm_worker *w, enum wait_kind kind, void *object)
+{
+    uint64_t spin_end = cuda_now_ns() + WAIT_SPIN_NS;
+    struct timespec nap = { 0, WAIT_SLEEP_NS };
+    CUresult r;
+
+    while ((r = wait_query(w, kind, object)) == CUDA_ERROR_NOT_READY) {
+        uint64_t now = cuda_now_ns();
+
+        if (now >= w->wait_deadline_ns) {
+            return VGPU_CUDA_STILL_WAITING;
+        }
+        if (now < spin_end) {
+            vgpu_cpu_relax();
+        } else {
+            nanosleep(&nap, NULL);
+        }
+    }
+    /* a kernel's fault shows in a query as in a synchronize */
+    return r == CUDA_SUCCESS && kind == WAIT_DEVICE ? cuCtxSynchronize() : r;
 }
 
 /* ---- devices ---- */
@@ -510,7 +565,7 @@ static uint32_t call_stream(struct vm_worker *w, uint32_t call, const uint64_t *
         vm_object_remove(&w->objects, VM_STREAM, s);
         return r;
     case VGPU_CUDA_STREAM_SYNCHRONIZE:
-        return cuStreamSynchronize(stream);
+        return wait_done(w, WAIT_STREAM, stream);
     case VGPU_CUDA_STREAM_QUERY:
         return cuStreamQuery(stream);
     default:        /* STREAM_WAIT_EVENT */
@@ -562,7 +617,7 @@ static uint32_t call_event(struct vm_worker *w, uint32_t call, const uint64_t *a
         return stream_of(w, a[1], &stream) ? cuEventRecord(e->cu, stream)
                                            : VGPU_CUDA_ERROR_INVALID_RESOURCE_HANDLE;
     case VGPU_CUDA_EVENT_SYNCHRONIZE:
-        return cuEventSynchronize(e->cu);
+        return wait_done(w, WAIT_EVENT, e->cu);
     case VGPU_CUDA_EVENT_QUERY:
         return cuEventQuery(e->cu);
     default:        /* EVENT_ELAPSED */
@@ -581,6 +636,7 @@ static uint32_t call_run(struct vm_worker *w, const struct vgpu_cuda_call_view *
                          uint64_t *out)
 {
     const uint64_t *a = v->words;
+    uint32_t e;
 
     switch (v->call) {
     case VGPU_CUDA_DEVICE_COUNT:
@@ -591,8 +647,15 @@ static uint32_t call_run(struct vm_worker *w, const struct vgpu_cuda_call_view *
     case VGPU_CUDA_MEM_GET_INFO:
         return call_mem_get_info(w, out);
     case VGPU_CUDA_DEVICE_SYNCHRONIZE:
-        return cuCtxSynchronize();
+        return wait_done(w, WAIT_DEVICE, NULL);
     case VGPU_CUDA_DEVICE_RESET:
+        e = wait_done(w, WAIT_DEVICE, NULL);
+        if (e == VGPU_CUDA_STILL_WAITING) {
+            /* Kernels still run: this process ends, and its kernels with
+             * it; the call comes again to a fresh one. */
+            w->exit_for_reset = true;
+            return e;
+        }
         vm_release_all(w);
         return VGPU_CUDA_SUCCESS;
     case VGPU_CUDA_MODULE_LOAD:
@@ -639,6 +702,7 @@ void vm_batch_run(struct vm_worker *w, uint64_t offset, uint64_t length, uint32_
     results[0] = VGPU_CUDA_ERROR_INVALID_VALUE;
     results[1] = 0;
     w->kernels = 0;
+    w->wait_deadline_ns = cuda_now_ns() + VGPU_CUDA_WAIT_SLICE_MS * 1000000ull;
     if (!window_range(w, offset, length) || length > VGPU_CUDA_BATCH_MAX) {
         return;
     }
@@ -662,7 +726,13 @@ void vm_batch_run(struct vm_worker *w, uint64_t offset, uint64_t length, uint32_
         if (error_is_sticky(result)) {
             w->poisoned = true;
         }
-        /* a query's "not ready" is its answer; any other error ends the batch */
+        if (w->exit_for_reset) {
+            results[0] = result;
+            results[1] = (uint32_t)i;
+            break;
+        }
+        /* a query's "not ready" is its answer; any other error, or a wait
+         * still waiting, ends the batch */
         if (result != VGPU_CUDA_SUCCESS && result != VGPU_CUDA_ERROR_NOT_READY) {
             results[0] = result;
             results[1] = (uint32_t)i;

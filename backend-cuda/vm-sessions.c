@@ -164,8 +164,9 @@ static uint32_t vm_call(struct cuda_vm *vm, const struct vgpu_backend_job *job, 
         .kernels = sh->vm_kernels,
     };
     if (sh->worker_exits) {
+        /* a fault sticks; a reset that ended running kernels comes again, to a fresh worker */
         cuda_child_reap(&vm->child, true, how, sizeof(how));
-        vm->sticky = results[0];
+        vm->sticky = results[0] == VGPU_CUDA_STILL_WAITING ? 0 : results[0];
     }
     return VGPU_CUDA_SUCCESS;
 }

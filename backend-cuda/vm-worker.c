@@ -103,12 +103,17 @@ static int serve(struct vm_worker *w, struct cuda_shared *sh)
         sh->vm_memory_total = vm_memory_total(w);
         sh->vm_kernels = w->kernels;
         sh->exec_ns = cuda_now_ns() - start;
-        sh->worker_exits = w->poisoned;
+        sh->worker_exits = w->poisoned || w->exit_for_reset;
         cuda_publish(&sh->response_seq, seq, &sh->plugin_sleeping);
         if (w->poisoned) {
             fprintf(stderr, CUDA_VM_WORKER_NAME "[%s]: cudaError %u poisoned the VM's context; "
                     "exiting\n", w->name, sh->results[0]);
             return 1;
+        }
+        if (w->exit_for_reset) {
+            fprintf(stderr, CUDA_VM_WORKER_NAME "[%s]: reset with kernels still running; "
+                    "exiting, to end them\n", w->name);
+            return 0;
         }
     }
 }

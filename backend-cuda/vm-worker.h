@@ -31,8 +31,10 @@ struct vm_worker {
     void **args;                    /* a launch's parameters: VGPU_CUDA_PARAMS_MAX pointers */
 
     uint64_t quota;                 /* this batch's: 0 none */
+    uint64_t wait_deadline_ns;      /* this batch's waits end by then (VGPU_CUDA_WAIT_SLICE_MS) */
     uint64_t kernels;               /* launched by this batch */
     bool poisoned;                  /* a fault ended the context: answer, then exit */
+    bool exit_for_reset;            /* a reset found kernels running: answer, then exit */
     struct vm_objects objects;
 };
 

@@ -105,6 +105,23 @@ long vgpu_cuda_writer_add(struct vgpu_cuda_writer *w, uint32_t call, const uint6
     return offset;
 }
 
+size_t vgpu_cuda_writer_drop_front(struct vgpu_cuda_writer *w, uint32_t records)
+{
+    size_t from = BATCH_HEADER;
+
+    for (uint32_t i = 0; i < records && i < w->count; i++) {
+        from += get32(w->buf + from + offsetof(struct vgpu_cuda_record, length));
+    }
+    if (records > w->count || from > w->used) {
+        return 0;
+    }
+    memmove(w->buf + BATCH_HEADER, w->buf + from, w->used - from);
+    w->used -= from - BATCH_HEADER;
+    w->count -= records;
+    put32(w->buf + offsetof(struct vgpu_cuda_batch, count), w->count);
+    return from - BATCH_HEADER;
+}
+
 size_t vgpu_cuda_writer_length(const struct vgpu_cuda_writer *w)
 {
     return w->used;

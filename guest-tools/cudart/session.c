@@ -100,8 +100,8 @@ static long batch_add(uint32_t call, const uint64_t *words, const void *tail, si
     return vgpu_cuda_writer_add(&s.batch, call, words, tail, tail_len);
 }
 
-/* Run the batch: *status and *index from the host, or why it did not run. */
-static cudaError_t batch_submit(uint32_t *status, uint32_t *index)
+/* One request with the batch: *status and *index from the host, or why it did not run. */
+static cudaError_t batch_submit_once(uint32_t *status, uint32_t *index)
 {
     unsigned char request[VGPU_REQUEST_MAX], response[VGPU_RESPONSE_MAX];
     struct vgpu_window_op op = {
@@ -140,15 +140,37 @@ static cudaError_t batch_submit(uint32_t *status, uint32_t *index)
     return cudaSuccess;
 }
 
+/*
+ * Run the batch: *status and *index from the host, or why it did not run.
+ * A wait the host left running (VGPU_CUDA_STILL_WAITING) goes again, with
+ * the calls after it, as a batch of its own, until it ends: *dropped
+ * records went before it, and the rest moved *moved bytes to the front.
+ */
+static cudaError_t batch_submit(uint32_t *status, uint32_t *index, uint32_t *dropped,
+                                size_t *moved)
+{
+    cudaError_t e;
+
+    *dropped = 0;
+    *moved = 0;
+    while ((e = batch_submit_once(status, index)) == cudaSuccess &&
+           *status == VGPU_CUDA_STILL_WAITING) {
+        *moved += vgpu_cuda_writer_drop_front(&s.batch, *index);
+        *dropped += *index;
+    }
+    return e;
+}
+
 cudaError_t cudart_flush(void)
 {
-    uint32_t status, index;
+    uint32_t status, index, dropped;
+    size_t moved;
     cudaError_t e;
 
     if (!s.base || s.batch_answered || s.batch.count == 0) {
         return cudaSuccess;
     }
-    e = batch_submit(&status, &index);
+    e = batch_submit(&status, &index, &dropped, &moved);
     if (e == cudaSuccess && status != 0) {
         e = (cudaError_t)status;
         cudart_host_error(e);
@@ -205,8 +227,9 @@ cudaError_t cudart_defer(uint32_t call, const uint64_t *words, const void *tail,
 cudaError_t cudart_run(uint32_t call, const uint64_t *words, const void *tail, size_t tail_len,
                        uint64_t out[2])
 {
-    uint32_t status, index, mine, result;
+    uint32_t status, index, mine, result, dropped;
     uint64_t values[2];
+    size_t moved;
     cudaError_t e;
     long offset;
 
@@ -215,11 +238,13 @@ cudaError_t cudart_run(uint32_t call, const uint64_t *words, const void *tail, s
         e = append(call, words, tail, tail_len, &offset, &mine);
     }
     if (e == cudaSuccess) {
-        e = batch_submit(&status, &index);
+        e = batch_submit(&status, &index, &dropped, &moved);
     }
     if (e != cudaSuccess) {
         return e;
     }
+    mine -= dropped;            /* where this call's record is now */
+    offset -= (long)moved;
     if (status != 0 && index < mine) {
         /* An earlier, deferred call failed: this one never ran. */
         cudart_host_error((cudaError_t)status);

@@ -40,6 +40,14 @@ bool vgpu_cuda_writer_init(struct vgpu_cuda_writer *w, void *buf, size_t cap);
 long vgpu_cuda_writer_add(struct vgpu_cuda_writer *w, uint32_t call, const uint64_t *words,
                           const void *tail, size_t tail_len);
 
+/*
+ * Drop the first `records` records (ones the host ran), moving the rest to
+ * the front: a batch the host answered VGPU_CUDA_STILL_WAITING goes again
+ * from the waiting call on.  Returns how many bytes the rest moved by (0
+ * when there are not that many records).
+ */
+size_t vgpu_cuda_writer_drop_front(struct vgpu_cuda_writer *w, uint32_t records);
+
 /* Bytes of the batch written so far (its header's count kept current). */
 size_t vgpu_cuda_writer_length(const struct vgpu_cuda_writer *w);
 

@@ -10,7 +10,8 @@
  * runs the calls in order, in the VM's own CUDA context, until one fails;
  * each call's record gets its result (a cudaError_t number) and outputs in
  * place.  The response's results are [status, index]: the cudaError_t of
- * the first call that failed (0: none) and its index.  Calls that CUDA
+ * the first call that failed (0: none) and its index, or
+ * VGPU_CUDA_STILL_WAITING and the index of a wait to send again.  Calls that CUDA
  * runs asynchronously (launches, async copies, event records) are batched
  * by the guest and cost no round trip of their own; a call whose result
  * the program needs at once (cudaMalloc's pointer, a synchronous copy to
@@ -50,6 +51,17 @@
 #define VGPU_CUDA_ERROR_LAUNCH_TIMEOUT          702u    /* the batch ran past the host's limit */
 #define VGPU_CUDA_ERROR_NOT_SUPPORTED           801u    /* a call this host does not run */
 #define VGPU_CUDA_ERROR_UNKNOWN                 999u    /* the VM's CUDA worker ended */
+
+/*
+ * Not a cudaError_t: a synchronize (device, stream or event) whose work had
+ * not finished within VGPU_CUDA_WAIT_SLICE_MS of the batch.  It and the
+ * calls after it did not run; the guest sends them again as a batch of
+ * their own, which takes its turn in the queue again.  So a VM waiting
+ * for long kernels never holds the GPU's unit from the other VMs, and a
+ * wait may last longer than any one request's timeout.
+ */
+#define VGPU_CUDA_STILL_WAITING                 0x10000u
+#define VGPU_CUDA_WAIT_SLICE_MS                 20u
 
 #define VGPU_CUDA_BATCH_MAGIC       0x42554356u     /* bytes "VCUB" */
 #define VGPU_CUDA_BATCH_MAX         (1u << 20)      /* bytes of one batch */

@@ -66,6 +66,36 @@ static void test_full_batch(void)
     g_assert_cmpint(vgpu_cuda_batch_open(buf, vgpu_cuda_writer_length(&w)), ==, 1);
 }
 
+/* A batch the host left waiting goes again from the waiting call on. */
+static void test_drop_front(void)
+{
+    unsigned char buf[4096];
+    struct vgpu_cuda_writer w;
+    struct vgpu_cuda_call_view v;
+    const uint64_t stream[] = { 42 }, launch_words[] = { 7, 1, 1, 1, 0, 0 };
+    size_t offset = sizeof(struct vgpu_cuda_batch);
+    long sync, last;
+
+    g_assert_true(vgpu_cuda_writer_init(&w, buf, sizeof(buf)));
+    vgpu_cuda_writer_add(&w, VGPU_CUDA_LAUNCH, launch_words, "params!", 8);
+    sync = vgpu_cuda_writer_add(&w, VGPU_CUDA_STREAM_SYNCHRONIZE, stream, NULL, 0);
+    last = vgpu_cuda_writer_add(&w, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0);
+    g_assert_cmpuint(vgpu_cuda_writer_drop_front(&w, 4), ==, 0);   /* there are 3 */
+    g_assert_cmpuint(vgpu_cuda_writer_drop_front(&w, 1), ==, (size_t)(sync - 16));
+    g_assert_cmpuint(vgpu_cuda_writer_length(&w), ==, 16 + 40 + 32);
+    g_assert_cmpint(vgpu_cuda_batch_open(buf, vgpu_cuda_writer_length(&w)), ==, 2);
+    g_assert_true(vgpu_cuda_batch_next(buf, vgpu_cuda_writer_length(&w), &offset, &v));
+    g_assert_cmpuint(v.call, ==, VGPU_CUDA_STREAM_SYNCHRONIZE);
+    g_assert_cmpuint(v.words[0], ==, 42);
+    g_assert_true(vgpu_cuda_batch_next(buf, vgpu_cuda_writer_length(&w), &offset, &v));
+    g_assert_cmpuint(v.call, ==, VGPU_CUDA_DEVICE_COUNT);
+    g_assert_cmpuint(offset - 32, ==, (size_t)(last - (sync - 16)));
+    /* and the batch takes more records after it */
+    g_assert_cmpint(vgpu_cuda_writer_add(&w, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0), ==,
+                    16 + 40 + 32);
+    g_assert_cmpint(vgpu_cuda_batch_open(buf, vgpu_cuda_writer_length(&w)), ==, 3);
+}
+
 /* Corrupt one field of a one-record batch; the decoder must refuse it. */
 static void test_malformed(void)
 {
@@ -121,5 +151,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cuda-batch/round-trip", test_round_trip);
     g_test_add_func("/cuda-batch/full-batch", test_full_batch);
     g_test_add_func("/cuda-batch/malformed-records-refused", test_malformed);
+    g_test_add_func("/cuda-batch/drop-front", test_drop_front);
     return g_test_run();
 }

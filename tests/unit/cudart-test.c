@@ -1057,6 +1057,20 @@ static void test_batching(void)
     g_assert_cmpint(cudaDeviceSynchronize(), ==, cudaSuccess);
     g_assert_cmpuint(requests(), ==, before + 2);
     g_assert_cmpuint(host_stats().calls[VGPU_CUDA_LAUNCH], ==, 1 + 10000 + 20000);
+
+    /* A wait the host leaves running goes again, alone with what follows
+     * it: the launches before it ran once, the call gets its own answer. */
+    before = requests();
+    g_assert_cmpint(app.empty(5, NULL), ==, cudaSuccess);
+    fake_cuda_wait_rounds(host, 3);
+    g_assert_cmpint(cudaDeviceSynchronize(), ==, cudaSuccess);
+    g_assert_cmpuint(requests(), ==, before + 4);
+    g_assert_cmpuint(host_stats().calls[VGPU_CUDA_LAUNCH], ==, 1 + 10000 + 20000 + 5);
+    g_assert_cmpuint(host_stats().last_batch_records, ==, 1);
+    fake_cuda_wait_rounds(host, 2);
+    g_assert_cmpint(cudaEventRecord(event, NULL), ==, cudaSuccess);
+    g_assert_cmpint(cudaEventSynchronize(event), ==, cudaSuccess);
+    g_assert_cmpint(cudaGetLastError(), ==, cudaSuccess);
     world_end();
 }
 

@@ -70,6 +70,7 @@ struct FakeCuda {
     GMutex lock;
     guint32 answer;         /* 0, or what every call gets */
     guint32 fail_call, fail_error;
+    guint wait_rounds;      /* synchronizes still to answer STILL_WAITING */
     GArray *allocs;         /* FakeAlloc, sorted by base */
     guint64 next_address;
     GArray *modules;        /* FakeModule */
@@ -722,6 +723,11 @@ static void fake_cuda_run(gpointer data, guint8 *window, guint64 window_size, gu
         }
         if (host->answer) {
             result = host->answer;
+        } else if (host->wait_rounds > 0 && (v.call == VGPU_CUDA_DEVICE_SYNCHRONIZE ||
+                                             v.call == VGPU_CUDA_STREAM_SYNCHRONIZE ||
+                                             v.call == VGPU_CUDA_EVENT_SYNCHRONIZE)) {
+            result = VGPU_CUDA_STILL_WAITING;
+            host->wait_rounds--;
         } else if (host->fail_call == v.call) {
             result = host->fail_error;
             host->fail_call = 0;
@@ -789,6 +795,13 @@ void fake_cuda_fail_next(FakeCuda *host, guint32 call, guint32 error)
     g_mutex_lock(&host->lock);
     host->fail_call = call;
     host->fail_error = error;
+    g_mutex_unlock(&host->lock);
+}
+
+void fake_cuda_wait_rounds(FakeCuda *host, guint rounds)
+{
+    g_mutex_lock(&host->lock);
+    host->wait_rounds = rounds;
     g_mutex_unlock(&host->lock);
 }
 

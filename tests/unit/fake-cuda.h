@@ -68,6 +68,8 @@ void fake_cuda_set_answer(FakeCuda *host, guint32 error);
 /* The next record of this call fails with error, running nothing. */
 void fake_cuda_fail_next(FakeCuda *host, guint32 call, guint32 error);
 
+/* The next `rounds` synchronizes (device, stream, event) answer VGPU_CUDA_STILL_WAITING. */
+void fake_cuda_wait_rounds(FakeCuda *host, guint rounds);
 void fake_cuda_stats(FakeCuda *host, FakeCudaStats *stats);
 /* The records answered since the last call (FakeCudaRecord; free with g_array_unref). */
 GArray *fake_cuda_log_take(FakeCuda *host);
