@@ -42,6 +42,7 @@ struct vm {
     struct vgpu_backend_vm id;
     struct vgpu_backend_cuda_usage usage;
     struct vgpu_cuda_writer batch;
+    size_t moved;               /* bytes the batch's records moved when sent again */
     uint64_t module;
 };
 
@@ -76,6 +77,7 @@ static void vm_close(struct vm *v)
 static void begin(struct vm *v)
 {
     g_assert_true(vgpu_cuda_writer_init(&v->batch, v->w.base + BATCH_AT, BATCH_SIZE));
+    v->moved = 0;
 }
 
 static long add(struct vm *v, uint32_t call, const uint64_t *words, const void *tail,
@@ -87,8 +89,8 @@ static long add(struct vm *v, uint32_t call, const uint64_t *words, const void *
     return at;
 }
 
-/* Run the batch as the mediator would; *index gets the failing record's. */
-static uint32_t run(struct vm *v, uint32_t *index)
+/* Send the batch once, as the mediator would; *index gets the failing record's. */
+static uint32_t run_once(struct vm *v, uint32_t *index)
 {
     struct vgpu_window_op op = { .opcode = VGPU_OP_CUDA, .a = BATCH_AT,
                                  .count = vgpu_cuda_writer_length(&v->batch) };
@@ -115,12 +117,29 @@ static uint32_t run(struct vm *v, uint32_t *index)
     return results[0];
 }
 
+/* Run the batch as the guest library does: a wait left running goes again. */
+static uint32_t run(struct vm *v, uint32_t *index)
+{
+    uint32_t status, at, dropped = 0;
+
+    while ((status = run_once(v, &at)) == VGPU_CUDA_STILL_WAITING) {
+        v->moved += vgpu_cuda_writer_drop_front(&v->batch, at);
+        dropped += at;
+    }
+    if (index) {
+        *index = at + dropped;
+    }
+    return status;
+}
+
+/* The outcome of the record added at `at`, wherever it is now. */
 static uint32_t result_of(struct vm *v, long at, uint64_t out[2])
 {
     uint64_t ignored[2];
     uint32_t result;
 
-    vgpu_cuda_record_get(v->w.base + BATCH_AT, at, &result, out ? out : ignored);
+    vgpu_cuda_record_get(v->w.base + BATCH_AT, at - (long)v->moved, &result,
+                         out ? out : ignored);
     return result;
 }
 
@@ -510,6 +529,81 @@ static void test_many_launches(void)
     vm_close(&v);
 }
 
+static void add_spin(struct vm *v, uint64_t f, uint64_t ns)
+{
+    add(v, VGPU_CUDA_LAUNCH, (uint64_t[]){ f, dims(1, 1), dims(1, 1), dims(1, 1), 0, 0 }, &ns, 8);
+}
+
+/*
+ * A wait on a long kernel answers STILL_WAITING after its slice, so the
+ * unit serves another VM meanwhile; sent again, it ends when the kernel
+ * does.  A reset with a kernel running ends the worker and the kernel.
+ */
+static void test_waits_take_turns(void)
+{
+    struct vm a, b;
+    uint32_t layout[8], count, index, rounds = 0;
+    uint64_t spin, fb, xb;
+    gint64 start, took;
+
+    vm_open(&a, 1, 0);
+    vm_open(&b, 2, 0);
+    vm_start(&a);
+    vm_start(&b);
+    spin = function(&a, "spin", layout, &count);
+    fb = function(&b, "add_one", layout, &count);
+    xb = malloc_ok(&b, 4 * ELEMENTS);
+    fill(&b, 0);
+
+    start = g_get_monotonic_time();
+    begin(&a);
+    add_spin(&a, spin, 800000000ull);                   /* 0.8 s */
+    add(&a, VGPU_CUDA_DEVICE_SYNCHRONIZE, NULL, NULL, 0);
+    g_assert_cmpuint(run_once(&a, &index), ==, VGPU_CUDA_STILL_WAITING);
+    g_assert_cmpuint(index, ==, 1);
+    took = g_get_monotonic_time() - start;
+    g_test_message("a wait on a 0.8 s kernel came back after %" G_GINT64_FORMAT " us", took);
+    g_assert_cmpint(took, <, 300000);
+
+    /* B's work runs meanwhile, beside A's kernel */
+    begin(&b);
+    add(&b, VGPU_CUDA_MEMCPY_HTOD, (uint64_t[]){ xb, DATA_AT, 4 * ELEMENTS, 0 }, NULL, 0);
+    add_add_one(&b, fb, xb, ELEMENTS);
+    g_assert_cmpuint(run(&b, &index), ==, 0);
+    expect(&b, xb, 1);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 600000);
+
+    /* A's wait again and again until its kernel ends */
+    do {
+        begin(&a);
+        add(&a, VGPU_CUDA_DEVICE_SYNCHRONIZE, NULL, NULL, 0);
+        rounds++;
+    } while (run_once(&a, &index) == VGPU_CUDA_STILL_WAITING);
+    took = g_get_monotonic_time() - start;
+    g_test_message("A's wait ended after %u more rounds, %" G_GINT64_FORMAT " us", rounds, took);
+    g_assert_cmpuint(result_of(&a, sizeof(struct vgpu_cuda_batch), NULL), ==, 0);
+    g_assert_cmpint(took, >=, 800000);
+
+    /* a reset with a 5 s kernel running ends it */
+    start = g_get_monotonic_time();
+    begin(&a);
+    add_spin(&a, spin, 5000000000ull);
+    g_assert_cmpuint(run(&a, &index), ==, 0);
+    begin(&a);
+    add(&a, VGPU_CUDA_DEVICE_RESET, NULL, NULL, 0);
+    add(&a, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0);
+    g_assert_cmpuint(run_once(&a, &index), ==, VGPU_CUDA_STILL_WAITING);
+    begin(&a);
+    add(&a, VGPU_CUDA_DEVICE_RESET, NULL, NULL, 0);
+    add(&a, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0);
+    g_assert_cmpuint(run(&a, &index), ==, 0);
+    took = g_get_monotonic_time() - start;
+    g_test_message("a reset beside a 5 s kernel took %" G_GINT64_FORMAT " us", took);
+    g_assert_cmpint(took, <, 3000000);
+    vm_close(&a);
+    vm_close(&b);
+}
+
 /* This test's vgpu-cuda-vm children. */
 static unsigned vm_workers(void)
 {
@@ -581,6 +675,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cuda-vm/quota", test_quota);
     g_test_add_func("/cuda-vm/fault-stays-in-its-vm", test_fault_isolated);
     g_test_add_func("/cuda-vm/ten-thousand-launches-one-batch", test_many_launches);
+    g_test_add_func("/cuda-vm/waits-take-turns", test_waits_take_turns);
     g_test_add_func("/cuda-vm/worker-ends-with-window", test_worker_ends_with_window);
     return g_test_run();
 }

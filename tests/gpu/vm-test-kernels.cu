@@ -26,6 +26,17 @@ __global__ void scale_and_count(char tag, double factor, int *x, int n)
     }
 }
 
+// Busy for `ns` nanoseconds of the GPU's global timer.
+__global__ void spin(unsigned long long ns)
+{
+    unsigned long long start, now;
+
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    } while (now - start < ns);
+}
+
 // A store a terabyte past its argument: an illegal address, poisoning the context.
 __global__ void write_far(int *x)
 {
