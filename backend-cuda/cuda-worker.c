@@ -33,13 +33,11 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -827,16 +825,10 @@ static bool worker_execute(struct worker *w)
     return true;
 }
 
-static int worker_serve(struct worker *w)
+static int worker_serve(struct worker *w, struct cuda_shared *sh)
 {
-    struct cuda_shared *sh;
     uint32_t seen = 0;
 
-    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, CUDA_WORKER_SHM_FD, 0);
-    if (sh == MAP_FAILED || sh->magic != CUDA_SHARED_MAGIC) {
-        fprintf(stderr, CUDA_WORKER_NAME ": no shared page on fd %d\n", CUDA_WORKER_SHM_FD);
-        return 2;
-    }
     w->shared = sh;
     if (!worker_open(w, sh->error)) {
         cuda_publish(&sh->state, CUDA_WORKER_FAILED, &sh->plugin_sleeping);
@@ -877,6 +869,7 @@ static int worker_serve(struct worker *w)
 int main(int argc, char **argv)
 {
     struct worker w = { .gpu = -1 };
+    struct cuda_shared *sh;
 
     if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
         return worker_probe();
@@ -893,11 +886,6 @@ int main(int argc, char **argv)
                         "(started by the cuda backend of vgpu-mediatord, not by hand)\n");
         return 2;
     }
-    /* End with the mediator's unit thread that started us, whatever kills it. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1) {
-        return 1;
-    }
-    close_range(CUDA_WORKER_WINDOW_FD + 1, ~0u, 0);
-    return worker_serve(&w);
+    sh = cuda_worker_attach(CUDA_WORKER_NAME);
+    return sh ? worker_serve(&w, sh) : 1;
 }

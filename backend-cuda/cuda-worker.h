@@ -39,6 +39,10 @@
 
 #include <errno.h>
 #include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -169,6 +173,28 @@ static inline void cuda_publish(_Atomic uint32_t *word, uint32_t value, _Atomic 
     if (atomic_load(sleeping)) {
         cuda_futex_wake(word);
     }
+}
+
+/*
+ * A worker's first step: end with the plugin's thread that started it,
+ * whatever kills that; keep only the fds it was given; map the shared
+ * page.  NULL (said on stderr) when it cannot serve.
+ */
+static inline struct cuda_shared *cuda_worker_attach(const char *program)
+{
+    struct cuda_shared *sh;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) {
+        return NULL;
+    }
+    syscall(SYS_close_range, CUDA_WORKER_WINDOW_FD + 1, ~0u, 0);
+    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, CUDA_WORKER_SHM_FD, 0);
+    if (sh == MAP_FAILED || sh->magic != CUDA_SHARED_MAGIC) {
+        fprintf(stderr, "%s: no shared page on fd %d\n", program, CUDA_WORKER_SHM_FD);
+        return NULL;
+    }
+    return sh;
 }
 
 #endif /* VGPU_CUDA_WORKER_H */

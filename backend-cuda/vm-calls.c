@@ -11,8 +11,9 @@
  * synchronize, query or blocking copy waits for them, as CUDA's own
  * semantics say.  A synchronize waits at most what is left of the batch's
  * VGPU_CUDA_WAIT_SLICE_MS and then answers VGPU_CUDA_STILL_WAITING, for
- * the guest to send it again: the GPU's unit serves other VMs meanwhile.  Kernel parameters are laid out from the function's own
- * parameter information (cuFuncGetParamInfo), never guessed.
+ * the guest to send it again: the GPU's unit serves other VMs meanwhile.
+ * Kernel parameters are laid out from the function's own parameter
+ * information (cuFuncGetParamInfo), never guessed.
  */
 #include <stdio.h>
 #include <stdlib.h>

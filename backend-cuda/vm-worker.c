@@ -11,12 +11,10 @@
  * Started by the cuda plugin only; not for people.
  */
 #define _GNU_SOURCE
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "cuda-worker.h"
@@ -137,16 +135,9 @@ int main(int argc, char **argv)
                         "(started by the cuda backend of vgpu-mediatord, not by hand)\n");
         return 2;
     }
-    /* End with the mediator's thread that started us, whatever kills it. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1) {
+    sh = cuda_worker_attach(CUDA_VM_WORKER_NAME);
+    if (!sh) {
         return 1;
-    }
-    close_range(CUDA_WORKER_WINDOW_FD + 1, ~0u, 0);
-    sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED, CUDA_WORKER_SHM_FD, 0);
-    if (sh == MAP_FAILED || sh->magic != CUDA_SHARED_MAGIC) {
-        fprintf(stderr, CUDA_VM_WORKER_NAME ": no shared page on fd %d\n", CUDA_WORKER_SHM_FD);
-        return 2;
     }
     vm_objects_init(&w.objects);
     w.batch = malloc(VGPU_CUDA_BATCH_MAX);

@@ -176,6 +176,13 @@ static void vm_start(struct vm *v)
     v->module = out[0];
 }
 
+/* A VM of its own (no quota), reset, with the kernels' module. */
+static void vm_ready(struct vm *v, uint32_t vm_id)
+{
+    vm_open(v, vm_id, 0);
+    vm_start(v);
+}
+
 /* A kernel's handle and its layout as the host reports it. */
 static uint64_t function(struct vm *v, const char *name, uint32_t *layout, uint32_t *count)
 {
@@ -239,8 +246,7 @@ static void test_kernel_and_copies(void)
     uint32_t layout[8], count, index;
     uint64_t f, x;
 
-    vm_open(&v, 1, 0);
-    vm_start(&v);
+    vm_ready(&v, 1);
     f = function(&v, "add_one", layout, &count);
     g_assert_cmpuint(count, ==, 2);
     g_assert_cmpuint(layout[0], ==, 0);     /* int *x */
@@ -317,8 +323,7 @@ static void test_refusals(void)
     uint64_t f, x, stream, out[2];
     long at;
 
-    vm_open(&v, 1, 0);
-    vm_start(&v);
+    vm_ready(&v, 1);
     f = function(&v, "add_one", layout, &count);
     x = malloc_ok(&v, 4096);
     g_assert_cmpuint(call1(&v, VGPU_CUDA_STREAM_CREATE, (uint64_t[]){ 0 }, NULL, 0, out), ==, 0);
@@ -394,10 +399,8 @@ static void test_foreign_pointer(void)
     struct vm a, b;
     uint64_t xa;
 
-    vm_open(&a, 1, 0);
-    vm_open(&b, 2, 0);
-    vm_start(&a);
-    vm_start(&b);
+    vm_ready(&a, 1);
+    vm_ready(&b, 2);
     xa = malloc_ok(&a, 4 * ELEMENTS);
     fill(&a, 5);
     g_assert_cmpuint(call1(&a, VGPU_CUDA_MEMCPY_HTOD, (uint64_t[]){ xa, DATA_AT, 4 * ELEMENTS, 0 },
@@ -460,10 +463,8 @@ static void test_fault_isolated(void)
     unsigned char params[8];
     uint32_t e;
 
-    vm_open(&a, 1, 0);
-    vm_open(&b, 2, 0);
-    vm_start(&a);
-    vm_start(&b);
+    vm_ready(&a, 1);
+    vm_ready(&b, 2);
     fa = function(&a, "add_one", layout, &count);
     far = function(&a, "write_far", layout, &count);
     fb = function(&b, "add_one", layout, &count);
@@ -513,8 +514,7 @@ static void test_many_launches(void)
     uint32_t layout[8], count, index;
     uint64_t f, x;
 
-    vm_open(&v, 1, 0);
-    vm_start(&v);
+    vm_ready(&v, 1);
     f = function(&v, "add_one", layout, &count);
     x = malloc_ok(&v, 4 * ELEMENTS);
     fill(&v, 0);
@@ -546,10 +546,8 @@ static void test_waits_take_turns(void)
     uint64_t spin, fb, xb;
     gint64 start, took;
 
-    vm_open(&a, 1, 0);
-    vm_open(&b, 2, 0);
-    vm_start(&a);
-    vm_start(&b);
+    vm_ready(&a, 1);
+    vm_ready(&b, 2);
     spin = function(&a, "spin", layout, &count);
     fb = function(&b, "add_one", layout, &count);
     xb = malloc_ok(&b, 4 * ELEMENTS);
@@ -632,10 +630,8 @@ static void test_worker_ends_with_window(void)
 {
     struct vm a, b;
 
-    vm_open(&a, 1, 0);
-    vm_open(&b, 2, 0);
-    vm_start(&a);
-    vm_start(&b);
+    vm_ready(&a, 1);
+    vm_ready(&b, 2);
     g_assert_cmpuint(vm_workers(), ==, 2);
     vm_close(&a);
     g_assert_cmpuint(vm_workers(), ==, 1);
