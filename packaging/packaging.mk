@@ -1,5 +1,5 @@
 # Packages: make deb, make rpm (scripts/build-packages.sh); results in
-# build/packages/.
+# build/packages/deb/{host,guest,debug}/ and build/packages/rpm/{host,guest,source}/.
 .PHONY: deb rpm version
 deb rpm: deps
 	@scripts/build-packages.sh $@

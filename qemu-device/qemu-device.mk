@@ -25,8 +25,12 @@ qemu:
 
 # Installs the staged runtime files (only the binary today) under
 # $(QEMU_PREFIX), directories 755 so that libvirt's qemu user can reach it.
-install-qemu: qemu
-	@set -e; staged=$$(readlink -f $(QEMU_OUT)/root)$(QEMU_CONFIGURE_PREFIX); \
+# QEMU_STAGED=DIR installs from another staged tree (DIR/$(QEMU_CONFIGURE_PREFIX)/...,
+# a `meson install` DESTDIR) instead of the cached build: vgpu.spec builds
+# its QEMU from its Source tarball and never runs qemu-device/build-qemu.sh.
+QEMU_STAGED ?=
+install-qemu: $(if $(QEMU_STAGED),,qemu)
+	@set -e; staged=$(if $(QEMU_STAGED),$(QEMU_STAGED),$$(readlink -f $(QEMU_OUT)/root))$(QEMU_CONFIGURE_PREFIX); \
 	dest="$(DESTDIR)$(QEMU_PREFIX)"; cd "$$staged"; \
 	find . -type d | while read -r d; do $(INSTALL) -d -m 755 "$$dest/$$d"; done; \
 	find . -type f | while read -r f; do \

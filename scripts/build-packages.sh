@@ -72,6 +72,7 @@ up_to_date() { [ -f "$1/key" ] && [ "$(cat "$1/key")" = "$2" ]; }
 
 build_deb() {
     local dir=$out/deb stage=$out/stage-deb version changelog key p
+    rm -rf "$stage"
     stage_tree "$stage/src"
     version=$(tree_version "$stage/src")
     changelog=$(dpkg-parsechangelog -l "$stage/src/packaging/deb/debian/changelog" -S Version)
@@ -104,6 +105,7 @@ build_deb() {
 
 build_rpm() {
     local dir=$out/rpm stage=$out/stage-rpm version spec_version key debian=()
+    rm -rf "$stage"
     stage_tree "$stage/vgpu"
     version=$(tree_version "$stage/vgpu")
     spec_version=$(sed -n 's/^Version: *//p' "$stage/vgpu/vgpu.spec")
@@ -133,8 +135,9 @@ build_rpm() {
     mv "$stage"/rpmbuild/SRPMS/*.src.rpm "$dir/source/"
     mv "$stage"/rpmbuild/RPMS/*/vgpu-guest-tools*.rpm "$dir/guest/"
     mv "$stage"/rpmbuild/RPMS/*/vgpu-*.rpm "$dir/host/"
-    rpmlint "$dir"/source/*.src.rpm "$dir"/host/*.rpm "$dir"/guest/*.rpm \
-        "$stage/vgpu-$version/vgpu.spec" >"$dir/rpmlint.txt" 2>&1 || true
+    rpmlint -r "$stage/vgpu-$version/packaging/rpm/vgpu.rpmlintrc" "$dir"/source/*.src.rpm \
+        "$dir"/host/*.rpm "$dir"/guest/*.rpm "$stage/vgpu-$version/vgpu.spec" \
+        >"$dir/rpmlint.txt" 2>&1 || true
     rm -rf "$stage"
     echo "$key" >"$dir/key"
     echo "$prog: built $(cd "$dir" && ls ./*/*.rpm | tr '\n' ' ')(rpmlint: $dir/rpmlint.txt)"
