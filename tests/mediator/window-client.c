@@ -38,6 +38,7 @@
 static char *opt_socket, *opt_uuid, *opt_op, *opt_expect = "OK", *opt_window = "normal";
 static gint64 opt_size = 1 << 20, opt_count = 1024, opt_a = -1, opt_b = -1, opt_out = -1;
 static gint64 opt_length = -1;
+static gboolean opt_gpu;
 static gint64 opt_m = 8, opt_n = 8, opt_k = 8, opt_lda, opt_ldb, opt_ldc;
 static int opt_timeout_ms = 10000;
 static double opt_alpha = 1.5, opt_beta = 0.5;
@@ -58,6 +59,9 @@ static const GOptionEntry entries[] = {
       "Offset of out / y / C (default: after b); negative ones wrap to 2^64 - n", "BYTES" },
     { "length", 0, 0, G_OPTION_ARG_INT64, &opt_length,
       "CUDA: the batch length the request announces (default: what was written)", "BYTES" },
+    { "gpu", 0, 0, G_OPTION_ARG_NONE, &opt_gpu,
+      "CUDA: the pool has a GPU (one device, a pointer for the allocation), not cudaErrorNoDevice",
+      NULL },
     { "m", 0, 0, G_OPTION_ARG_INT64, &opt_m, "SGEMM m", "M" },
     { "n", 0, 0, G_OPTION_ARG_INT64, &opt_n, "SGEMM n", "N" },
     { "k", 0, 0, G_OPTION_ARG_INT64, &opt_k, "SGEMM k", "K" },
@@ -222,7 +226,9 @@ static bool check_result(const struct vgpu_window_op *op, const unsigned char *b
         break;
     }
     case VGPU_OP_CUDA: {
-        /* a pool without a GPU: every call hears cudaErrorNoDevice */
+        /* a pool without a GPU: every call hears cudaErrorNoDevice; with
+         * one (--gpu), DEVICE_COUNT answers 1 and MALLOC a pointer */
+        uint32_t want = opt_gpu ? VGPU_CUDA_SUCCESS : VGPU_CUDA_ERROR_NO_DEVICE;
         size_t offset = sizeof(struct vgpu_cuda_batch);
         struct vgpu_cuda_call_view view;
 
@@ -236,15 +242,15 @@ static bool check_result(const struct vgpu_window_op *op, const unsigned char *b
                 return false;
             }
             vgpu_cuda_record_get(after + op->a, at, &result, out);
-            if (result != VGPU_CUDA_ERROR_NO_DEVICE) {
-                printf("check FAILED: record %ld answered %u, want %u\n", i, result,
-                       VGPU_CUDA_ERROR_NO_DEVICE);
+            if (result != want || (opt_gpu && out[0] == 0)) {
+                printf("check FAILED: record %ld answered %u (out %#llx), want %u\n", i, result,
+                       (unsigned long long)out[0], want);
                 return false;
             }
             checked++;
         }
-        if (sum != VGPU_CUDA_ERROR_NO_DEVICE) {
-            printf("check FAILED: batch status %g, want %u\n", sum, VGPU_CUDA_ERROR_NO_DEVICE);
+        if (sum != want) {
+            printf("check FAILED: batch status %g, want %u\n", sum, want);
             return false;
         }
         break;

@@ -75,9 +75,15 @@ op lda BAD_PARAMS --op sgemm --m 4 --n 4 --k 8 --lda 4
 is "$op_status" 0 "SGEMM with lda smaller than k is BAD_PARAMS"
 op sgemm-dim BAD_PARAMS --op sgemm --m 4 --n 4 --k 2147483648
 is "$op_status" 0 "SGEMM with a dimension over 2^31 - 1 is BAD_PARAMS"
-op cuda OK --op cuda --a 65536
-like "$op_out" "complete error=OK status=OK check ok: 2 elements" \
-    "a CUDA batch on a pool without a GPU: every call answered cudaErrorNoDevice, nothing else touched"
+if [ "${VGPU_TEST_BACKEND:-cpu}" = cuda ]; then
+    op cuda OK --op cuda --a 65536 --gpu
+    like "$op_out" "complete error=OK status=OK check ok: 2 elements" \
+        "a CUDA batch on a GPU pool: one device, an allocation, nothing else touched"
+else
+    op cuda OK --op cuda --a 65536
+    like "$op_out" "complete error=OK status=OK check ok: 2 elements" \
+        "a CUDA batch on a pool without a GPU: every call answered cudaErrorNoDevice, nothing else touched"
+fi
 op cuda-misaligned BAD_PARAMS --op cuda --a 65540
 is "$op_status" 0 "a CUDA batch not 8-byte aligned is BAD_PARAMS"
 op cuda-past-end BAD_RANGE --op cuda --a 1048560 --length 64
