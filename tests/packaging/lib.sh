@@ -39,8 +39,10 @@ pkg_previous_debs() {
         echo "no git history to build the previous version from" >&2; return 1; }
     PKG_PREV_VERSION=$(git -C "$PKG_TOP" show "$prev:Makefile" | sed -n 's/^VGPU_VERSION := *//p')
     PKG_PREV_DEBS=$PKG_TOP/build/packages/previous/deb
-    "$PKG_TOP/scripts/build-packages.sh" deb --from "$prev" --out "$PKG_TOP/build/packages/previous" \
-        >"${PKG_LOG:-/dev/null}" 2>&1
+    # Without the cuda backend (NVCC empty): the upgrade test runs cpu pools,
+    # and 0.1.0's debian/rules could not package the CUDA driver's user.
+    NVCC= "$PKG_TOP/scripts/build-packages.sh" deb --from "$prev" \
+        --out "$PKG_TOP/build/packages/previous" >"${PKG_LOG:-/dev/null}" 2>&1
 }
 
 pkg_installed() {
