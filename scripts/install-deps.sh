@@ -12,7 +12,7 @@ libjson-glib-dev libsystemd-dev libxml2-dev libvirt-dev libopenblas-dev libsoup-
 libncurses-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon-system
 busybox-static cpio xz-utils binutils kmod valgrind qemu-utils
-debhelper lintian rpm rpmlint
+debhelper lintian rpm rpmlint debootstrap
 groff-base
 prometheus tmux curl
 gnuplot-nox
