@@ -3,8 +3,9 @@
 # usable: a program builds against the installed header, pkg-config file and
 # library (shared and static) and runs, also with the data window's API;
 # the man pages render; the shared library exports exactly the API of
-# vgpu.h; the udev rule carries the PCI ids of include/vgpu/regs.h and
-# gives the group the window too; vgpu-client-static needs no shared library.
+# vgpu.h; the udev rules carry the PCI ids of include/vgpu/regs.h, give the
+# group the window too and bind the device to uio_pci_generic;
+# vgpu-client-static needs no shared library.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -15,7 +16,7 @@ dest=$tmp/dest
 unset MAKEFLAGS MFLAGS MAKELEVEL
 version=$(make -s -C "$top" --no-print-directory version)
 
-plan 15
+plan 16
 
 make -s -C "$top" install-guest-tools DESTDIR="$dest" PREFIX=/usr >"$tmp/make.log" 2>&1
 ok $? "make install-guest-tools succeeds" || sed 's/^/# /' "$tmp/make.log"
@@ -89,14 +90,18 @@ is "$warnings" "" "the man pages render without warnings"
 vendor=$(sed -n 's/^#define VGPU_PCI_VENDOR_ID *0x\([0-9a-fA-F]*\).*/\1/p' "$top/include/vgpu/regs.h")
 device=$(sed -n 's/^#define VGPU_PCI_DEVICE_ID *0x\([0-9a-fA-F]*\).*/\1/p' "$top/include/vgpu/regs.h")
 rules=$dest/lib/udev/rules.d/60-vgpu.rules
-is "$(grep -c "ATTR{vendor}==\"0x$vendor\", ATTR{device}==\"0x$device\"" "$rules")" 1 \
-   "the udev rule matches the PCI ids of regs.h"
+is "$(grep -c "ATTR{vendor}==\"0x$vendor\", ATTR{device}==\"0x$device\"" "$rules")" 2 \
+   "the udev rules (permissions, uio binding) match the PCI ids of regs.h"
 like "$(tr -d '\\\n' < "$rules")" \
      'chgrp vgpu /sys%p/resource0 /sys%p/config".*chmod 0660 /sys%p/resource0 /sys%p/config".*SUBSYSTEM=="uio".*GROUP="vgpu", MODE="0660"' \
      "it gives group vgpu resource0, config and the uio node"
 like "$(tr -d '\\\n' < "$rules")" \
      "chgrp vgpu /sys%p/resource2 && chmod 0660 /sys%p/resource2" \
      "and resource2, the data window, where there is one"
+
+like "$(tr -d '\\\n' < "$rules")" \
+     'ATTR\{driver_override\}="uio_pci_generic", *RUN\{builtin\}\+="kmod load uio_pci_generic", *RUN\+="/bin/sh -c .echo %k > /sys/bus/pci/drivers_probe' \
+     "and binds the device to uio_pci_generic (driver_override, the module, a probe)"
 
 readelf -l "$top/build/guest-tools/vgpu-client-static" | grep -q INTERP
 ok $((!$?)) "vgpu-client-static has no program interpreter (fully static)"
