@@ -42,13 +42,14 @@ $(B)/tests/vm-objects-test: tests/unit/vm-objects-test.c backend-cuda/vm-objects
 # tests not run, and `make check` says so in one line above its count.
 ifneq ($(NVCC),)
 ALL_TARGETS += $(CUDA_PLUGIN) $(CUDA_WORKER) $(CUDA_VM_WORKER)
+UNIT_TESTS += $(B)/tests/vm-calls-test
 INSTALL_TARGETS += install-cuda-plugin
 BENCH_PREREQS += $(CUDA_FLOOR) $(CUDA_WINDOW_BENCH)
 UNIT_TESTS += $(B)/tests/cuda-plugin-test
 CHECK_PREREQS += $(CUDA_WORKER) $(CUDA_VM_WORKER)
 else
 CHECK_LEFT_OUT += cuda backend (no nvcc; install the CUDA toolkit or set NVCC=): \
-                  build/tests/cuda-plugin-test tests/mediator/cuda-without-gpu.t
+                  build/tests/cuda-plugin-test build/tests/vm-calls-test tests/mediator/cuda-without-gpu.t
 CHECK_SCRIPTS_LEFT_OUT += tests/mediator/cuda-without-gpu.t
 endif
 
@@ -79,6 +80,15 @@ $(CUDA_WORKER) $(CUDA_FAULT_WORKER): %/vgpu-cuda-worker: backend-cuda/cuda-worke
                                      %/obj/backend-cuda-kernels.o $(CUDA_HEADERS) $(COMMON_LIB)
 	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(CUDA_DEFS) -I$(CUDA_HOME)/include -Ibackend-cuda -o $@ \
 	    $< $*/obj/backend-cuda-kernels.o $(COMMON_LIB) $(CUBLAS_LDLIBS) $(CUDA_LDLIBS)
+
+# A VM's batch runner on a stand-in for the CUDA driver: its refusals, without a GPU.
+$(B)/tests/vm-calls-test: tests/unit/vm-calls-test.c tests/unit/fake-libcuda.c \
+                          tests/unit/fake-libcuda.h backend-cuda/vm-calls.c backend-cuda/vm-objects.c \
+                          $(CUDA_HEADERS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(VGPU_CFLAGS) $(CFLAGS) $(GLIB_CFLAGS) -I$(CUDA_HOME)/include -Ibackend-cuda -Itests/unit \
+	    -o $@ $< tests/unit/fake-libcuda.c backend-cuda/vm-calls.c backend-cuda/vm-objects.c \
+	    $(COMMON_LIB) $(GLIB_LIBS)
 
 # The VMs' CUDA worker, in the test plugin directory too (the fault tests' plugin runs it).
 $(CUDA_VM_WORKER) $(B)/test-plugins/vgpu-cuda-vm: %/vgpu-cuda-vm: $(CUDA_VM_SRCS) $(CUDA_HEADERS) \
