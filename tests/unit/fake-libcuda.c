@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cuda.h>
 
@@ -40,7 +41,13 @@ static CUresult counted(void)
 /* The next stream or event query: busy, then faulted, then done, as set. */
 static CUresult query(void)
 {
+    struct timespec now;
+
     counted();
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec < fake_libcuda.busy_until_ns) {
+        return CUDA_ERROR_NOT_READY;
+    }
     if (fake_libcuda.busy_queries > 0) {
         fake_libcuda.busy_queries--;
         return CUDA_ERROR_NOT_READY;

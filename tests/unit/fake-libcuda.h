@@ -21,6 +21,7 @@ struct fake_libcuda {
     unsigned calls;             /* driver calls made */
     unsigned launches;
     unsigned busy_queries;      /* the next stream/event queries answer NOT_READY */
+    uint64_t busy_until_ns;     /* and all of them until then (CLOCK_MONOTONIC) */
     unsigned fault_queries;     /* then this many answer ILLEGAL_ADDRESS (0: none) */
     uint64_t arena_used;
 };

@@ -378,8 +378,8 @@ static void test_waits(void)
     fake_libcuda.busy_queries = 3;                      /* done within the slice */
     g_assert_cmpuint(call1(&v, VGPU_CUDA_DEVICE_SYNCHRONIZE, NULL, NULL, 0, NULL), ==, 0);
 
-    fake_libcuda.busy_queries = G_MAXUINT;              /* still running */
-    start = g_get_monotonic_time();
+    start = g_get_monotonic_time();                     /* running for 400 ms */
+    fake_libcuda.busy_until_ns = (uint64_t)start * 1000u + 400000000u;
     begin(&v);
     add(&v, VGPU_CUDA_STREAM_SYNCHRONIZE, (uint64_t[]){ 0 }, NULL, 0);
     add(&v, VGPU_CUDA_LAUNCH, (uint64_t[]){ f, dims(1, 1), dims(1, 1), dims(1, 1), 0, 0 },
@@ -396,10 +396,11 @@ static void test_waits(void)
     g_assert_cmpuint(call1(&v, VGPU_CUDA_DEVICE_RESET, NULL, NULL, 0, NULL), ==,
                      VGPU_CUDA_STILL_WAITING);
     g_assert_true(v.w.exit_for_reset);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 300000);
 
     /* a fault shows in the wait and poisons the worker */
     v.w.exit_for_reset = false;
-    fake_libcuda.busy_queries = 0;
+    fake_libcuda.busy_until_ns = 0;
     fake_libcuda.fault_queries = 1;
     g_assert_cmpuint(call1(&v, VGPU_CUDA_EVENT_SYNCHRONIZE, (uint64_t[]){ 0 }, NULL, 0, NULL), ==,
                      VGPU_CUDA_ERROR_INVALID_RESOURCE_HANDLE);    /* no such event: no wait */
