@@ -21,7 +21,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../packaging/lib.sh"
 
-plan 34
+plan 36
 lv_init
 BOOT_LIMIT=180          # seconds for a guest to boot and compute, TCG on a busy host
 VMID=$((100000 + $$ % 100000 * 10 + 5))
@@ -29,10 +29,19 @@ G1=vgpu-test-pkg-$$
 HOOK_LINK=$LV_HOOK_DIR/vgpu
 LV_EMULATOR=/usr/libexec/vgpu/qemu/bin/qemu-system-x86_64
 
-ip_daemon_stop() {
+# The installed daemons: /usr/sbin/vgpu-mediatord, or the file an upgrade
+# or purge replaced under a running one.
+ip_daemon_pids() {
     local pid
     for pid in $(pgrep -x vgpu-mediatord -u vgpu,root); do
-        [ "$(readlink "/proc/$pid/exe")" = /usr/sbin/vgpu-mediatord ] || continue
+        case $(readlink "/proc/$pid/exe") in
+        /usr/sbin/vgpu-mediatord|"/usr/sbin/vgpu-mediatord (deleted)") echo "$pid" ;;
+        esac
+    done
+}
+ip_daemon_stop() {
+    local pid
+    for pid in $(ip_daemon_pids); do
         kill "$pid" 2>/dev/null
         vgpu_wait_until 15 eval "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
     done
@@ -52,7 +61,7 @@ ip_daemon_start() {     # vgpu|root
     fi
     vgpu_wait_until 10 /usr/bin/vgpuctl ping
 }
-ip_daemon_pid() { pgrep -x vgpu-mediatord -u "$1" | head -n 1; }
+ip_daemon_pid() { ip_daemon_pids | head -n 1; }
 
 PKG_LOG=$LV_TMP/build.log pkg_debs
 ok $? "the current debs are built" || diag "$(tail -n 20 "$LV_TMP/build.log")"
@@ -60,6 +69,7 @@ PKG_LOG=$LV_TMP/build-prev.log pkg_previous_debs
 ok $? "the previous version's debs are built ($PKG_PREV_VERSION)" ||
     diag "$(tail -n 20 "$LV_TMP/build-prev.log")"
 pkg_refuse_installed
+[ -z "$(ip_daemon_pids)" ] || bail "an installed vgpu-mediatord runs here: $(ip_daemon_pids)"
 trap ip_cleanup EXIT
 
 pkg_apt install "$PKG_PREV_DEBS"/host/vgpu_*.deb >"$LV_TMP/install.log" 2>&1
@@ -126,12 +136,12 @@ like "$(lv_virsh metadata "$G1" --uri urn:vgpu-stub:libvirt:1 --config)" 'priori
 is "$(field priority)" high "the running domain keeps the identity it started with"
 
 # Upgrade under the running guest and mediator.
-daemon=$(ip_daemon_pid vgpu)
+daemon=$(ip_daemon_pid)
 before=$(results "$G1")
 pkg_apt install "$PKG_DEBS"/host/vgpu_*.deb >"$LV_TMP/upgrade.log" 2>&1
 ok $? "apt upgrades vgpu to $PKG_VERSION under the running guest" || diag "$(tail -n 20 "$LV_TMP/upgrade.log")"
 is "$(dpkg-query -W -f='${Version}' vgpu)" "$PKG_VERSION-1" "the new version is installed"
-is "$(ip_daemon_pid vgpu)" "$daemon" "the running mediator was not restarted"
+is "$(ip_daemon_pid)" "$daemon" "the running mediator was not restarted"
 is "$(field pid)/$(field connected)" "$pid/1" "the VM is still registered, its device connected"
 is "$(readlink "$HOOK_LINK")" /usr/libexec/vgpu/vgpu-libvirt-hook "the hook's link is there"
 vgpu_wait_until 60 has_results "$G1" $((before + 5))
@@ -140,8 +150,11 @@ ok $? "the guest still computes (5 more results)"
 # The new daemon: restarted, it registers the VM again from registry.jsonl.
 before=$(results "$G1")
 ip_daemon_stop
+is "$(ip_daemon_pids)" "" "the old daemon stops"
 ip_daemon_start vgpu
 ok $? "the new daemon starts"
+new=$(ip_daemon_pid)
+is "$new:$(readlink "/proc/$new/exe")" "$new:/usr/sbin/vgpu-mediatord" "it runs the upgraded binary"
 is "$(field pid)/$(field priority)" "$pid/high" "and has the VM registered again from its state file"
 vgpu_wait_until 60 has_results "$G1" $((before + 5))
 ok $? "the guest computes on it (its device reconnected)"
