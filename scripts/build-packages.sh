@@ -9,7 +9,8 @@
 # right ones:
 #
 #   DIR/deb/host/     vgpu_*.deb                                  (the host)
-#   DIR/deb/guest/    libvgpu0, vgpu-guest-tools, libvgpu-dev     (the guests)
+#   DIR/deb/guest/    libvgpu0, vgpu-guest-tools, libvgpu-dev,    (the guests)
+#                     vgpu-guest-cuda (where the CUDA toolkit is)
 #   DIR/deb/debug/    *-dbgsym_*.deb                              (debug symbols)
 #   DIR/deb/lintian.txt, deb-build.log, .changes, .buildinfo
 #   DIR/rpm/host/     vgpu-VERSION-*.x86_64.rpm
@@ -70,15 +71,23 @@ inputs_key() {          # stage dir
 # up_to_date DIR KEY: DIR holds packages built from KEY.
 up_to_date() { [ -f "$1/key" ] && [ "$(cat "$1/key")" = "$2" ]; }
 
+# vgpu-guest-cuda needs the CUDA toolkit, found as the Makefile finds it
+# (NVCC, else nvcc on PATH or in /usr/local/cuda); without one the build
+# leaves it out with this profile.
+deb_profile() {
+    local nvcc=${NVCC-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+    [ -n "$nvcc" ] && [ -x "$nvcc" ] || echo pkg.vgpu.nocuda
+}
+
 build_deb() {
-    local dir=$out/deb stage=$out/stage-deb version changelog key p
+    local dir=$out/deb stage=$out/stage-deb version changelog key p profile=$(deb_profile)
     rm -rf "$stage"
     stage_tree "$stage/src"
     version=$(tree_version "$stage/src")
     changelog=$(dpkg-parsechangelog -l "$stage/src/packaging/deb/debian/changelog" -S Version)
     [ "${changelog%-*}" = "$version" ] ||
         die "packaging/deb/debian/changelog is at $changelog, the Makefile at $version"
-    key=$(inputs_key "$stage/src")
+    key=$(inputs_key "$stage/src")${profile:+-$profile}
     if up_to_date "$dir" "$key"; then
         rm -rf "$stage"
         echo "$prog: up to date: $(cd "$dir" && ls ./*/*.deb | tr '\n' ' ')(key $key)"
@@ -86,7 +95,8 @@ build_deb() {
     fi
     rm -rf "$dir" && mkdir -p "$dir/host" "$dir/guest" "$dir/debug"
     cp -a "$stage/src/packaging/deb/debian" "$stage/src/debian"
-    (cd "$stage/src" && dpkg-buildpackage -b -us -uc) >"$dir/deb-build.log" 2>&1 ||
+    (cd "$stage/src" && dpkg-buildpackage -b -us -uc ${profile:+-P$profile}) \
+        >"$dir/deb-build.log" 2>&1 ||
         { tail -n 40 "$dir/deb-build.log" >&2; die "dpkg-buildpackage failed, see $dir/deb-build.log"; }
     mv "$stage"/*.buildinfo "$stage"/*.changes "$dir"/
     mv "$stage"/*-dbgsym_*.deb "$dir/debug/" 2>/dev/null || true
@@ -94,6 +104,7 @@ build_deb() {
     for p in libvgpu0 libvgpu-dev vgpu-guest-tools; do
         mv "$stage/${p}_"*.deb "$dir/guest/"
     done
+    [ -n "$profile" ] || mv "$stage"/vgpu-guest-cuda_*.deb "$dir/guest/"
     [ -z "$(ls "$stage"/*.deb 2>/dev/null)" ] ||
         die "packages this script does not sort: $(ls "$stage"/*.deb)"
     lintian --tag-display-limit 0 "$dir"/host/*.deb "$dir"/guest/*.deb "$dir"/debug/*.deb \

@@ -87,8 +87,11 @@ $(B)/tests/cudart-test: tests/unit/cudart-test.c $(B)/tests/fake-cuda.o $(GUEST_
 
 # Where the loader finds it: LD_LIBRARY_PATH=$(CUDART_LIBDIR) for one
 # program, or the ld.so.conf.d entry (then ldconfig) for all (docs/cuda.md).
+# CUDART_LIBDIR=$(LIBDIR) puts it where the loader looks anyway, with no
+# entry (the Debian package, whose policy leaves the search path alone).
 .PHONY: install-cudart
 install-cudart: $(CUDART_SO)
-	$(INSTALL) -d $(DESTDIR)$(CUDART_LIBDIR) $(DESTDIR)$(SYSCONFDIR)/ld.so.conf.d
-	$(INSTALL) -m 0755 $(CUDART_SO) $(DESTDIR)$(CUDART_LIBDIR)/libcudart.so.13
-	echo '$(CUDART_LIBDIR)' > $(DESTDIR)$(SYSCONFDIR)/ld.so.conf.d/vgpu-cuda.conf
+	$(INSTALL) -d $(DESTDIR)$(CUDART_LIBDIR)
+	$(INSTALL) -m 0644 $(CUDART_SO) $(DESTDIR)$(CUDART_LIBDIR)/libcudart.so.13
+	$(if $(filter $(LIBDIR),$(CUDART_LIBDIR)),,$(INSTALL) -d $(DESTDIR)$(SYSCONFDIR)/ld.so.conf.d && \
+	    echo '$(CUDART_LIBDIR)' > $(DESTDIR)$(SYSCONFDIR)/ld.so.conf.d/vgpu-cuda.conf)

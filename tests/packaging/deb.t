@@ -15,7 +15,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
 
-plan 37
+plan 40
 
 top=$PKG_TOP
 tmp=$(mktemp -d)
@@ -31,8 +31,8 @@ ok $? "make deb builds" || diag "$(tail -n 20 "$tmp/build.log")"
 v=$PKG_VERSION-1
 is "$(cd "$PKG_DEBS/host" && ls)" "vgpu_${v}_$PKG_ARCH.deb" "host/ holds vgpu alone"
 is "$(cd "$PKG_DEBS/guest" && ls | tr '\n' ' ')" \
-    "libvgpu-dev_${v}_$PKG_ARCH.deb libvgpu0_${v}_$PKG_ARCH.deb vgpu-guest-tools_${v}_$PKG_ARCH.deb " \
-    "guest/ holds libvgpu0, libvgpu-dev and vgpu-guest-tools"
+    "libvgpu-dev_${v}_$PKG_ARCH.deb libvgpu0_${v}_$PKG_ARCH.deb vgpu-guest-cuda_${v}_$PKG_ARCH.deb vgpu-guest-tools_${v}_$PKG_ARCH.deb " \
+    "guest/ holds libvgpu0, libvgpu-dev, vgpu-guest-cuda and vgpu-guest-tools"
 is "$(cd "$PKG_DEBS/debug" && ls | grep -vc -- '-dbgsym_')" 0 "debug/ holds only -dbgsym packages"
 is "$(grep -E '^[EW]: ' "$PKG_DEBS/lintian.txt")" "" "lintian finds no errors or warnings"
 like "$(dpkg-deb -f "$PKG_DEBS/guest/libvgpu-dev_${v}_$PKG_ARCH.deb" Depends)" '(^|, )pkg-config(,|$)' \
@@ -123,6 +123,21 @@ C
 cc -std=c11 -o "$tmp/use" "$tmp/use.c" $(pkg-config --cflags --libs vgpu) 2>"$tmp/cc.log"
 is "$("$tmp/use" 2>&1)" "NO_DEVICE" "a program builds and runs against libvgpu-dev" ||
     diag "$(cat "$tmp/cc.log")"
+
+# The guest's CUDA runtime: where the loader finds it for every program,
+# as docs/install.md and docs/cuda.md say; a CUDA program built here with
+# `nvcc -cudart shared` loads it and, with no vgpu-stub device on this
+# host, says so and fails.
+pkg_doc_block "$top/docs/install.md" guest-install-cuda > "$tmp/cuda-install.sh"
+sed 's/^apt install /pkg_apt install /' "$tmp/cuda-install.sh" > "$tmp/cuda-install.run"
+(cd "$tmp/guest" && set -e && . "$tmp/cuda-install.run") >"$tmp/cuda.log" 2>&1
+ok $? "docs/install.md's command installs vgpu-guest-cuda" || diag "$(tail -n 20 "$tmp/cuda.log")"
+like "$(ldconfig -p | grep 'libcudart.so.13 ' | head -n 1)" \
+    "=> (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libcudart.so.13$" \
+    "the loader's cache has its libcudart.so.13 first"
+out=$(env -u LD_LIBRARY_PATH "$top/build/tests/cuda/vector-add" 1024 2>&1)
+like "$out" "libcudart \(vgpu-stub\): cudaGetDeviceCount: no CUDA device" \
+    "an unchanged CUDA program loads it: no vgpu-stub device here, and it says so"
 
 listed=$(dpkg -L $(pkg_installed) | sort -u)
 pkg_apt purge $(pkg_installed) >"$tmp/purge.log" 2>&1
