@@ -62,6 +62,22 @@ static enum vgpu_result window_size(const char *address, const struct vgpu_bar *
     return VGPU_RESULT_OK;
 }
 
+/* Map fd's size bytes shared into *window, which then owns fd; else `failure`. */
+static enum vgpu_result window_map_fd(struct vgpu_window *window, int fd, uint64_t size,
+                                      enum vgpu_result failure, const char *what)
+{
+    void *map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    if (map == MAP_FAILED) {
+        return vgpu_result_fail(failure, "cannot map %llu bytes of %s: %m",
+                                (unsigned long long)size, what);
+    }
+    window->base = map;
+    window->size = size;
+    window->fd = fd;
+    return VGPU_RESULT_OK;
+}
+
 enum vgpu_result vgpu_window_map(struct vgpu_window *window, const char *root,
                                  const char *address, const struct vgpu_bar *bar)
 {
@@ -69,7 +85,6 @@ enum vgpu_result vgpu_window_map(struct vgpu_window *window, const char *root,
     enum vgpu_result r;
     uint64_t size = 0;
     struct stat st;
-    void *map;
     int fd;
 
     r = window_size(address, bar, &size);
@@ -98,15 +113,10 @@ enum vgpu_result vgpu_window_map(struct vgpu_window *window, const char *root,
                              (long long)st.st_size);
         goto fail;
     }
-    map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        r = vgpu_result_fail(window_errno_result(), "cannot map %s: %m", path);
-        goto fail;
+    r = window_map_fd(window, fd, size, window_errno_result(), path);
+    if (r == VGPU_RESULT_OK) {
+        return r;
     }
-    window->base = map;
-    window->size = size;
-    window->fd = fd;
-    return VGPU_RESULT_OK;
 
 fail:
     close(fd);
@@ -119,7 +129,6 @@ fail:
 enum vgpu_result vgpu_window_create(struct vgpu_window *window, uint64_t size)
 {
     enum vgpu_result r;
-    void *map;
     int fd;
 
     if (size > SIZE_MAX) {
@@ -135,16 +144,10 @@ enum vgpu_result vgpu_window_create(struct vgpu_window *window, uint64_t size)
                              (unsigned long long)size);
         goto fail;
     }
-    map = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        r = vgpu_result_fail(VGPU_RESULT_IO, "cannot map a %llu-byte window memfd: %m",
-                             (unsigned long long)size);
-        goto fail;
+    r = window_map_fd(window, fd, size, VGPU_RESULT_IO, "the window memfd");
+    if (r == VGPU_RESULT_OK) {
+        return r;
     }
-    window->base = map;
-    window->size = size;
-    window->fd = fd;
-    return VGPU_RESULT_OK;
 
 fail:
     close(fd);

@@ -7,18 +7,14 @@
 # per-VM CUDA workers with real programs.  Two "VMs" run the set at once.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../mediator/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 plan 6
 
-bin=$top/build/tests/cuda
-runner=$top/tests/cuda/run-programs.sh
-nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-cuda_lib=${CUDA_HOME:-${nvcc%/bin/nvcc}}/lib64
 ours=$top/build/guest-tools/cudart:$top/build/guest-tools
 SPECS=$("$runner" list | grep -v '^quota$')
 mapfile -t spec_list <<< "$SPECS"
 
-[ -e "$cuda_lib/libcudart.so.13" ] || bail "no $cuda_lib/libcudart.so.13 (set CUDA_HOME)"
 LD_LIBRARY_PATH=$cuda_lib CUDA_VISIBLE_DEVICES=0 "$runner" run -b "$bin" "$tmp/native" \
     "${spec_list[@]}" >"$tmp/native.tap"
 is $? 0 "the programs pass natively" || { cat "$tmp/native.tap"; bail "no native run"; }

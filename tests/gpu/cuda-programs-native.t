@@ -11,15 +11,11 @@
 . "$(dirname "$0")/../lib/tap.sh"
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/tests/cuda
-runner=$top/tests/cuda/run-programs.sh
-nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-cuda_lib=${CUDA_HOME:-${nvcc%/bin/nvcc}}/lib64
+. "$(dirname "$0")/lib.sh"
 native=$top/build/test-logs/cuda-programs-native
 tmp=$(mktemp -d /tmp/vgpu-cuda-native.XXXXXX) || bail "no temp dir"
 trap 'rm -rf "$tmp"' EXIT
 
-[ -e "$cuda_lib/libcudart.so.13" ] || bail "no $cuda_lib/libcudart.so.13 (set CUDA_HOME)"
 specs=$("$runner" list)
 count=$(echo "$specs" | wc -l)
 plan $((count + 8))

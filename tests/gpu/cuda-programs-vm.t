@@ -16,13 +16,10 @@
 # libcudart.so.13 for the native run.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 plan 12
 
-bin=$top/build/tests/cuda
-runner=$top/tests/cuda/run-programs.sh
-nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-cuda_lib=${CUDA_HOME:-${nvcc%/bin/nvcc}}/lib64
 GUEST_DIR=/opt/vgpu-cuda
 QUOTA_HIGH=$((4 << 30))
 QUOTA_LOW=$((2 << 30))
@@ -30,7 +27,6 @@ QUOTA_LOW=$((2 << 30))
 # (natively it fills the whole GPU).
 SPECS=$("$runner" list | grep -v '^quota$')
 
-[ -e "$cuda_lib/libcudart.so.13" ] || bail "no $cuda_lib/libcudart.so.13 (set CUDA_HOME)"
 [ -x "$bin/vector-add" ] || bail "no $bin/vector-add (make gpu-test-build)"
 
 # The native run, on NVIDIA's runtime and one GPU as a VM sees.
