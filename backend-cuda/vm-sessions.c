@@ -53,7 +53,10 @@ static struct cuda_vm *vm_find(uint64_t window_id, unsigned *index)
     return NULL;
 }
 
-/* With vms_lock held: the VM, taken for a batch (a new one when it has none); NULL when full. */
+/*
+ * With vms_lock held: the VM, taken for a batch (a new one when it has
+ * none); NULL with why when the host is full or the VM is running a batch.
+ */
 static struct cuda_vm *vm_take(int gpu, const struct vgpu_backend_job *job, char *err,
                                size_t err_size)
 {
@@ -79,6 +82,11 @@ static struct cuda_vm *vm_take(int gpu, const struct vgpu_backend_job *job, char
             return NULL;
         }
         vms[vm_count++] = vm;
+    } else if (vm->busy) {
+        /* A device has one request in flight; a QEMU that sends more would
+         * have two threads drive one worker: the second batch is refused. */
+        snprintf(err, err_size, "a batch of the same VM is still running");
+        return NULL;
     }
     vm->busy = true;
     return vm;

@@ -117,6 +117,30 @@ static uint32_t run_once(struct vm *v, uint32_t *index)
     return results[0];
 }
 
+/* Send a batch written at BATCH_SIZE (not BATCH_AT) in the window, once. */
+static uint32_t run_second(struct vm *v)
+{
+    struct vgpu_window_op op = { .opcode = VGPU_OP_CUDA, .a = BATCH_SIZE,
+                                 .count = vgpu_cuda_writer_length(&v->batch) };
+    unsigned char buf[VGPU_REQUEST_MAX];
+    uint32_t results[VGPU_RESPONSE_MAX_RESULTS], count = 0;
+    char err[VGPU_BACKEND_ERROR_MAX] = "";
+    struct vgpu_request_view view;
+    struct vgpu_window_op checked;
+    struct vgpu_backend_cuda_usage usage = { 0 };
+    uint64_t exec_ns = 0;
+    size_t len = vgpu_window_op_encode(buf, sizeof(buf), &op);
+
+    g_assert_cmpuint(vgpu_request_decode(buf, len, &view), ==, VGPU_OK);
+    g_assert_cmpuint(vgpu_window_op_decode(&view, v->w.size, &checked), ==, VGPU_OK);
+    g_assert_cmpuint(ops->execute(unit, &(struct vgpu_backend_job){
+                                      .request = &view, .op = &checked, .window = &v->w,
+                                      .vm = &v->id, .usage = &usage },
+                                  results, &count, &exec_ns, err, sizeof(err)),
+                     ==, VGPU_OK);
+    return results[0];
+}
+
 /* Run the batch as the guest library does: a wait left running goes again. */
 static uint32_t run(struct vm *v, uint32_t *index)
 {
@@ -602,6 +626,51 @@ static void test_waits_take_turns(void)
     vm_close(&b);
 }
 
+struct racing {
+    struct vm *v;
+    uint32_t status;
+};
+
+static gpointer run_in_thread(gpointer data)
+{
+    struct racing *r = data;
+
+    r->status = run_once(r->v, NULL);
+    return NULL;
+}
+
+/*
+ * A VM's device has one request in flight; a QEMU sending a second batch of
+ * the same window while one runs (two units of a pool could take them)
+ * gets it refused, never two threads driving one worker.
+ */
+static void test_second_batch_refused(void)
+{
+    struct vm a, again;
+    uint32_t layout[8], count;
+    uint64_t spin;
+    struct racing first;
+    GThread *thread;
+
+    vm_ready(&a, 1);
+    spin = function(&a, "spin", layout, &count);
+    begin(&a);
+    add_spin(&a, spin, 2000000000ull);
+    add(&a, VGPU_CUDA_DEVICE_SYNCHRONIZE, NULL, NULL, 0);
+    first = (struct racing){ .v = &a };
+    thread = g_thread_new("first", run_in_thread, &first);
+    g_usleep(5000);
+    /* the same window, another batch in it: a second request of the same device */
+    again = a;
+    g_assert_true(vgpu_cuda_writer_init(&again.batch, a.w.base + BATCH_SIZE, BATCH_SIZE));
+    vgpu_cuda_writer_add(&again.batch, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0);
+    g_assert_cmpuint(run_second(&again), ==, VGPU_CUDA_ERROR_DEVICES_UNAVAILABLE);
+    g_thread_join(thread);
+    g_assert_cmpuint(first.status, ==, VGPU_CUDA_STILL_WAITING);
+    vm_start(&a);               /* the reset ends the 2 s kernel; the worker serves on */
+    vm_close(&a);
+}
+
 /* This test's vgpu-cuda-vm children. */
 static unsigned vm_workers(void)
 {
@@ -672,6 +741,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cuda-vm/fault-stays-in-its-vm", test_fault_isolated);
     g_test_add_func("/cuda-vm/ten-thousand-launches-one-batch", test_many_launches);
     g_test_add_func("/cuda-vm/waits-take-turns", test_waits_take_turns);
+    g_test_add_func("/cuda-vm/second-batch-of-a-vm-refused", test_second_batch_refused);
     g_test_add_func("/cuda-vm/worker-ends-with-window", test_worker_ends_with_window);
     return g_test_run();
 }
