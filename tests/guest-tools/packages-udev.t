@@ -6,7 +6,10 @@
 # belong to group vgpu, the device is bound to uio_pci_generic, and a user
 # added to the group computes in a new login: registers, a request, an
 # interrupt wait, an array operation in the data window; a user outside the
-# group gets Permission denied.
+# group gets Permission denied.  Where the CUDA toolkit built
+# vgpu-guest-cuda: installed with docs/install.md's command, it is the
+# libcudart.so.13 an unchanged CUDA program (tests/cuda/vector-add, nvcc
+# -cudart shared) loads, which reports the cpu pool's "no device".
 #
 # Costs: the root file system is built once per machine (debootstrap, about
 # a minute); the debs once per tree (tests/packaging/lib.sh); the boot, the
@@ -16,8 +19,6 @@
 top=$PKG_TOP
 . "$top/scripts/lib.sh"
 . "$top/scripts/accel.sh"
-
-plan 16
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-guest-udev.XXXXXX")
 qemu_pid=
@@ -33,16 +34,26 @@ UUID=6f1c2b3a-4d5e-4f60-8172-93a4b5c6d7e9
 LIMIT=420               # seconds for the boot, the install and the checks under TCG
 
 PKG_LOG=$tmp/build.log pkg_debs
-ok $? "the debs are built" || diag "$(tail -n 20 "$tmp/build.log")"
+built=$?
+cuda=$(ls "$PKG_DEBS"/guest/vgpu-guest-cuda_*.deb 2>/dev/null)
+if [ -n "$cuda" ]; then plan 19; else plan 16; fi
+ok $built "the debs are built" || diag "$(tail -n 20 "$tmp/build.log")"
+[ -n "$cuda" ] || diag "no vgpu-guest-cuda (no CUDA toolkit here): its three checks are left out"
 "$top/scripts/guest-rootfs.sh" build --image "$IMAGE" --out "$tmp/rootfs" >"$tmp/rootfs.log" 2>&1
 ok $? "the Debian guest with udev is built (or reused)" || diag "$(tail -n 20 "$tmp/rootfs.log")"
 
 # The guest's part: the packages as docs/install.md installs them, then
 # what a user sees, one "name: value" line each.
-mkdir -p "$tmp/layer/debs"
+mkdir -p "$tmp/layer/debs" "$tmp/layer/cuda"
 cp "$PKG_DEBS"/guest/libvgpu0_*.deb "$PKG_DEBS"/guest/vgpu-guest-tools_*.deb "$tmp/layer/debs/"
 pkg_doc_block "$top/docs/install.md" guest-install-apt |
     sed 's/^apt install /DEBIAN_FRONTEND=noninteractive apt-get install -y -q /' > "$tmp/install.sh"
+if [ -n "$cuda" ]; then
+    cp "$cuda" "$top/build/tests/cuda/vector-add" "$tmp/layer/cuda/"
+    pkg_doc_block "$top/docs/install.md" guest-install-cuda |
+        sed 's/^apt install /DEBIAN_FRONTEND=noninteractive apt-get install -y -q /' \
+        > "$tmp/install-cuda.sh"
+fi
 {
     cat <<'GUEST'
 #!/bin/sh
@@ -72,6 +83,16 @@ echo "alice-irq: $(su - alice -c 'vgpu-client --wait irq add 3 4' 2>&1)"
 echo "alice-vadd: $(su - alice -c 'vgpu-client vadd --size 64k' 2>&1 | grep '^check:')"
 echo "bob-add: $(su - bob -c 'vgpu-client add 2 40' 2>&1)"
 GUEST
+    if [ -n "$cuda" ]; then
+        echo "cd /cuda && ( set -e"
+        cat "$tmp/install-cuda.sh"
+        echo ") >/tmp/install-cuda.log 2>&1"
+        cat <<'GUEST'
+echo "cuda-install: $?"
+echo "cuda-lib: $(ldconfig -p | grep 'libcudart.so.13 ' | head -n 1 | sed 's/.*=> //')"
+echo "alice-cuda: $(su - alice -c '/cuda/vector-add 1024' 2>&1 | head -n 1)"
+GUEST
+    fi
 } > "$tmp/layer/vgpu-test.sh"
 chmod 755 "$tmp/layer/vgpu-test.sh"
 "$top/scripts/guest-image.sh" pack "$tmp/layer" "$tmp/layer.cpio.gz" || bail "cannot pack the test layer"
@@ -115,3 +136,10 @@ is "$(line alice-add)" 42 "and computes (2 + 40)"
 is "$(line alice-irq)" 7 "also waiting on the interrupt (3 + 4)"
 like "$(line alice-vadd)" "^check: +ok" "and runs an array operation in the data window"
 like "$(line bob-add)" "Permission denied" "a user outside the group gets Permission denied"
+if [ -n "$cuda" ]; then
+    is "$(line cuda-install)" 0 "docs/install.md's command installs vgpu-guest-cuda"
+    is "$(line cuda-lib)" /lib/x86_64-linux-gnu/libcudart.so.13 \
+        "the loader's cache has its libcudart.so.13, nothing else set"
+    like "$(line alice-cuda)" "^libcudart \(vgpu-stub\): cudaGetDeviceCount: no CUDA device: the host answered cudaErrorNoDevice" \
+        "an unchanged CUDA program of alice's loads it and hears the cpu pool's no device"
+fi
