@@ -89,10 +89,11 @@ static long add(struct vm *v, uint32_t call, const uint64_t *words, const void *
     return at;
 }
 
-/* Send the batch once, as the mediator would; *index gets the failing record's. */
-static uint32_t run_once(struct vm *v, uint32_t *index)
+/* Send the batch written at `at` in the window once, as the mediator would;
+ * *index gets the failing record's. */
+static uint32_t run_at(struct vm *v, uint64_t at, uint32_t *index)
 {
-    struct vgpu_window_op op = { .opcode = VGPU_OP_CUDA, .a = BATCH_AT,
+    struct vgpu_window_op op = { .opcode = VGPU_OP_CUDA, .a = at,
                                  .count = vgpu_cuda_writer_length(&v->batch) };
     unsigned char buf[VGPU_REQUEST_MAX];
     uint32_t results[VGPU_RESPONSE_MAX_RESULTS], count = 0;
@@ -117,28 +118,9 @@ static uint32_t run_once(struct vm *v, uint32_t *index)
     return results[0];
 }
 
-/* Send a batch written at BATCH_SIZE (not BATCH_AT) in the window, once. */
-static uint32_t run_second(struct vm *v)
+static uint32_t run_once(struct vm *v, uint32_t *index)
 {
-    struct vgpu_window_op op = { .opcode = VGPU_OP_CUDA, .a = BATCH_SIZE,
-                                 .count = vgpu_cuda_writer_length(&v->batch) };
-    unsigned char buf[VGPU_REQUEST_MAX];
-    uint32_t results[VGPU_RESPONSE_MAX_RESULTS], count = 0;
-    char err[VGPU_BACKEND_ERROR_MAX] = "";
-    struct vgpu_request_view view;
-    struct vgpu_window_op checked;
-    struct vgpu_backend_cuda_usage usage = { 0 };
-    uint64_t exec_ns = 0;
-    size_t len = vgpu_window_op_encode(buf, sizeof(buf), &op);
-
-    g_assert_cmpuint(vgpu_request_decode(buf, len, &view), ==, VGPU_OK);
-    g_assert_cmpuint(vgpu_window_op_decode(&view, v->w.size, &checked), ==, VGPU_OK);
-    g_assert_cmpuint(ops->execute(unit, &(struct vgpu_backend_job){
-                                      .request = &view, .op = &checked, .window = &v->w,
-                                      .vm = &v->id, .usage = &usage },
-                                  results, &count, &exec_ns, err, sizeof(err)),
-                     ==, VGPU_OK);
-    return results[0];
+    return run_at(v, BATCH_AT, index);
 }
 
 /* Run the batch as the guest library does: a wait left running goes again. */
@@ -664,7 +646,7 @@ static void test_second_batch_refused(void)
     again = a;
     g_assert_true(vgpu_cuda_writer_init(&again.batch, a.w.base + BATCH_SIZE, BATCH_SIZE));
     vgpu_cuda_writer_add(&again.batch, VGPU_CUDA_DEVICE_COUNT, NULL, NULL, 0);
-    g_assert_cmpuint(run_second(&again), ==, VGPU_CUDA_ERROR_DEVICES_UNAVAILABLE);
+    g_assert_cmpuint(run_at(&again, BATCH_SIZE, NULL), ==, VGPU_CUDA_ERROR_DEVICES_UNAVAILABLE);
     g_thread_join(thread);
     g_assert_cmpuint(first.status, ==, VGPU_CUDA_STILL_WAITING);
     vm_start(&a);               /* the reset ends the 2 s kernel; the worker serves on */
