@@ -11,7 +11,7 @@
 
 static cudaError_t event_create(const char *api, cudaEvent_t *event, unsigned flags)
 {
-    uint64_t words[1] = { flags }, out[2];
+    uint64_t handle;
     cudaError_t e;
 
     if (!event || (flags & ~(unsigned)EVENT_FLAGS)) {
@@ -21,15 +21,11 @@ static cudaError_t event_create(const char *api, cudaEvent_t *event, unsigned fl
         cudart_say("%s: cudaEventInterprocess is not supported (cudaErrorNotSupported)", api);
         return cudart_refuse(cudaErrorNotSupported);
     }
-    e = cudart_enter(api);
+    e = cudart_handle_create(api, CUDART_EVENT, VGPU_CUDA_EVENT_CREATE, flags, &handle);
     if (e == cudaSuccess) {
-        e = cudart_run(VGPU_CUDA_EVENT_CREATE, words, NULL, 0, out);
+        *event = (cudaEvent_t)(uintptr_t)handle;
     }
-    if (e == cudaSuccess) {
-        cudart_handle_add(CUDART_EVENT, out[0]);
-        *event = (cudaEvent_t)(uintptr_t)out[0];
-    }
-    return cudart_leave(e);
+    return e;
 }
 
 CUDART_API cudaError_t cudaEventCreate(cudaEvent_t *event)
@@ -44,15 +40,8 @@ CUDART_API cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int
 
 CUDART_API cudaError_t cudaEventDestroy(cudaEvent_t event)
 {
-    uint64_t word = (uintptr_t)event;
-    cudaError_t e = cudart_enter(__func__);
-
-    if (e == cudaSuccess) {
-        e = cudart_handle_remove(CUDART_EVENT, word)
-                ? cudart_defer(VGPU_CUDA_EVENT_DESTROY, &word, NULL, 0)
-                : cudaErrorInvalidResourceHandle;
-    }
-    return cudart_leave(e);
+    return cudart_handle_destroy(__func__, CUDART_EVENT, VGPU_CUDA_EVENT_DESTROY,
+                                 (uintptr_t)event);
 }
 
 static cudaError_t event_record(const char *api, cudaEvent_t event, cudaStream_t stream)

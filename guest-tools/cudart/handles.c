@@ -14,7 +14,7 @@ struct handle_set {
 
 static struct handle_set sets[2];       /* enum cudart_handle_kind */
 
-void cudart_handle_add(enum cudart_handle_kind kind, uint64_t handle)
+static void handle_add(enum cudart_handle_kind kind, uint64_t handle)
 {
     struct handle_set *set = &sets[kind];
 
@@ -40,7 +40,7 @@ static size_t handle_index(const struct handle_set *set, uint64_t handle)
     return i;
 }
 
-bool cudart_handle_remove(enum cudart_handle_kind kind, uint64_t handle)
+static bool handle_remove(enum cudart_handle_kind kind, uint64_t handle)
 {
     struct handle_set *set = &sets[kind];
     size_t i = handle_index(set, handle);
@@ -76,4 +76,32 @@ cudaError_t cudart_stream_word(cudaStream_t stream, uint64_t *word)
     }
     *word = (uintptr_t)stream;
     return cudaSuccess;
+}
+
+cudaError_t cudart_handle_create(const char *api, enum cudart_handle_kind kind, uint32_t call,
+                                 uint64_t flags, uint64_t *handle)
+{
+    uint64_t out[2];
+    cudaError_t e = cudart_enter(api);
+
+    if (e == cudaSuccess) {
+        e = cudart_run(call, &flags, NULL, 0, out);
+    }
+    if (e == cudaSuccess) {
+        handle_add(kind, out[0]);
+        *handle = out[0];
+    }
+    return cudart_leave(e);
+}
+
+cudaError_t cudart_handle_destroy(const char *api, enum cudart_handle_kind kind, uint32_t call,
+                                  uint64_t handle)
+{
+    cudaError_t e = cudart_enter(api);
+
+    if (e == cudaSuccess) {
+        e = handle_remove(kind, handle) ? cudart_defer(call, &handle, NULL, 0)
+                                        : cudaErrorInvalidResourceHandle;
+    }
+    return cudart_leave(e);
 }

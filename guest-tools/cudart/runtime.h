@@ -95,10 +95,14 @@ void cudart_device_ranges_clear(void);
 /* ---- handles.c: streams and events ---- */
 
 enum cudart_handle_kind { CUDART_STREAM, CUDART_EVENT };
-void cudart_handle_add(enum cudart_handle_kind kind, uint64_t handle);
-bool cudart_handle_remove(enum cudart_handle_kind kind, uint64_t handle);
 bool cudart_handle_known(enum cudart_handle_kind kind, uint64_t handle);
 void cudart_handles_clear(void);
+/* Create one through the host (call with flags, waits for the handle), under the lock. */
+cudaError_t cudart_handle_create(const char *api, enum cudart_handle_kind kind, uint32_t call,
+                                 uint64_t flags, uint64_t *handle);
+/* Forget one and append its destruction, under the lock; NVIDIA's error for an unknown one. */
+cudaError_t cudart_handle_destroy(const char *api, enum cudart_handle_kind kind, uint32_t call,
+                                  uint64_t handle);
 /* The host's word for a stream (0 for the default streams); cudaErrorInvalidResourceHandle. */
 cudaError_t cudart_stream_word(cudaStream_t stream, uint64_t *word);
 

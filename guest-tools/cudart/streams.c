@@ -8,21 +8,17 @@
 
 static cudaError_t stream_create(const char *api, cudaStream_t *stream, unsigned flags)
 {
-    uint64_t words[1] = { flags }, out[2];
+    uint64_t handle;
     cudaError_t e;
 
     if (!stream || (flags & ~(unsigned)cudaStreamNonBlocking)) {
         return cudart_refuse(cudaErrorInvalidValue);
     }
-    e = cudart_enter(api);
+    e = cudart_handle_create(api, CUDART_STREAM, VGPU_CUDA_STREAM_CREATE, flags, &handle);
     if (e == cudaSuccess) {
-        e = cudart_run(VGPU_CUDA_STREAM_CREATE, words, NULL, 0, out);
+        *stream = (cudaStream_t)(uintptr_t)handle;
     }
-    if (e == cudaSuccess) {
-        cudart_handle_add(CUDART_STREAM, out[0]);
-        *stream = (cudaStream_t)(uintptr_t)out[0];
-    }
-    return cudart_leave(e);
+    return e;
 }
 
 CUDART_API cudaError_t cudaStreamCreate(cudaStream_t *stream)
@@ -45,15 +41,8 @@ CUDART_API cudaError_t cudaStreamCreateWithPriority(cudaStream_t *stream, unsign
 
 CUDART_API cudaError_t cudaStreamDestroy(cudaStream_t stream)
 {
-    uint64_t word = (uintptr_t)stream;
-    cudaError_t e = cudart_enter(__func__);
-
-    if (e == cudaSuccess) {
-        e = cudart_handle_remove(CUDART_STREAM, word)
-                ? cudart_defer(VGPU_CUDA_STREAM_DESTROY, &word, NULL, 0)
-                : cudaErrorInvalidResourceHandle;
-    }
-    return cudart_leave(e);
+    return cudart_handle_destroy(__func__, CUDART_STREAM, VGPU_CUDA_STREAM_DESTROY,
+                                 (uintptr_t)stream);
 }
 
 /* STREAM_SYNCHRONIZE or STREAM_QUERY of a stream, run now. */
