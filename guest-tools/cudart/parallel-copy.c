@@ -32,6 +32,7 @@ static struct {
     unsigned pending;           /* helpers' slices not yet copied */
     struct slice slices[COPY_THREADS];
     unsigned helpers;           /* started */
+    unsigned want;              /* helpers for this process's CPUs, counted once */
     pid_t pid;                  /* the process that started them */
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -67,15 +68,15 @@ static void *helper_main(void *arg)
 /* Start the helpers once per process; how many run. */
 static unsigned helpers_ready(void)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned want = cpus > 1 ? (unsigned)(cpus < COPY_THREADS ? cpus : COPY_THREADS) - 1 : 0;
-
     if (pool.pid != getpid()) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
         pool.pid = getpid();
+        pool.want = cpus > 1 ? (unsigned)(cpus < COPY_THREADS ? cpus : COPY_THREADS) - 1 : 0;
         pool.helpers = 0;
         pool.generation = 0;
     }
-    while (pool.helpers < want) {
+    while (pool.helpers < pool.want) {
         pthread_t thread;
         pthread_attr_t attr;
         bool started;
