@@ -42,7 +42,7 @@ static const char *const mediator_keys[] = {
 };
 
 static const char *const pool_keys[] = {
-    "backend", "gpus", "fallback", "workers", "service-time-us", NULL,
+    "backend", "gpus", "fallback", "workers", "service-time-us", "in-flight", NULL,
 };
 
 static const struct {
@@ -461,6 +461,7 @@ static gboolean parse_pool(struct config_parser *p, const char *g, GError **erro
     }
     pool->pool_id = pool_id;
     pool->workers = CONFIG_WORKERS_DEFAULT;
+    pool->in_flight = CONFIG_IN_FLIGHT_DEFAULT;
     pool->line = line_of(&p->where, g, NULL);
     cfg->pool_count++;      /* from here config_clear frees the pool's strings */
     if (!keys_known(p, g, pool_keys, error)) {
@@ -488,7 +489,8 @@ static gboolean parse_pool(struct config_parser *p, const char *g, GError **erro
     return parse_gpus(p, g, pool, error) &&
            parser_uint(p, g, "workers", 1, CONFIG_WORKERS_MAX, &pool->workers, error) &&
            parser_uint(p, g, "service-time-us", 0, CONFIG_SERVICE_TIME_US_MAX,
-                       &pool->service_time_us, error);
+                       &pool->service_time_us, error) &&
+           parser_uint(p, g, "in-flight", 1, CONFIG_IN_FLIGHT_MAX, &pool->in_flight, error);
 }
 
 static void config_defaults(struct config *cfg, const char *path)

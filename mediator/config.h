@@ -31,6 +31,8 @@
 #define CONFIG_SPIN_US_MAX       10000u
 #define CONFIG_WORKERS_DEFAULT          1u
 #define CONFIG_WORKERS_MAX              64u
+#define CONFIG_IN_FLIGHT_DEFAULT        4u          /* requests a GPU runs at once */
+#define CONFIG_IN_FLIGHT_MAX            16u
 #define CONFIG_GPUS_MAX                 64u         /* GPU ordinals 0..63 */
 #define CONFIG_SERVICE_TIME_US_MAX      10000000u   /* 10 s */
 #define CONFIG_BACKEND_NAME_MAX         32u
@@ -76,6 +78,7 @@ struct config_pool {
     unsigned gpu_count;
     unsigned workers;           /* cpu lanes */
     uint32_t service_time_us;   /* cpu: extra time per request */
+    unsigned in_flight;         /* requests a unit runs at once, at most (backends may allow fewer) */
     int line;                   /* line of the [pool X] header, for messages */
 };
 

@@ -88,7 +88,7 @@ static bool entry_before(const struct queue *q, const struct queue_entry *a,
     return pa != pb ? pa > pb : a->arrival < b->arrival;
 }
 
-static struct queue_entry *queue_peek(const struct queue *q, uint32_t pool_mask, gint64 now_us)
+struct queue_entry *queue_peek(const struct queue *q, uint32_t pool_mask, gint64 now_us)
 {
     struct queue_entry *best = NULL;
     uint32_t pools = pool_mask & q->nonempty;
@@ -122,16 +122,6 @@ void queue_remove(struct queue *q, struct queue_entry *e)
     }
     q->length--;
     (*e->vm_queued)--;
-}
-
-struct queue_entry *queue_pop(struct queue *q, uint32_t pool_mask, gint64 now_us)
-{
-    struct queue_entry *e = queue_peek(q, pool_mask, now_us);
-
-    if (e) {
-        queue_remove(q, e);
-    }
-    return e;
 }
 
 unsigned queue_length(const struct queue *q)

@@ -4,8 +4,8 @@
  * Order: the highest priority first, and within a priority the earliest
  * arrival first.  With aging on, a request waiting for aging_ms gains one
  * priority level (up to high) per aging_ms of waiting, and the order is
- * that effective priority, then arrival.  A unit pops the first request in
- * that order whose pool it serves.
+ * that effective priority, then arrival.  A unit takes the first request in
+ * that order whose pool it serves (queue_peek, then queue_remove).
  *
  * Limits: `limit` requests in all, `vm_limit` per VM (counted through the
  * entry's vm_queued counter); a push over either is refused with
@@ -50,8 +50,8 @@ void queue_free(struct queue *q);       /* the queue must be empty */
 uint32_t queue_push(struct queue *q, struct queue_entry *e, uint32_t pool_id,
                     uint32_t priority, unsigned *vm_queued, gint64 now_us);
 
-/* Remove and return the next entry for a unit serving pool_mask; NULL if none. */
-struct queue_entry *queue_pop(struct queue *q, uint32_t pool_mask, gint64 now_us);
+/* The next entry for a unit serving pool_mask, left in the queue; NULL if none. */
+struct queue_entry *queue_peek(const struct queue *q, uint32_t pool_mask, gint64 now_us);
 
 /* Take e out of the queue (it must be queued). */
 void queue_remove(struct queue *q, struct queue_entry *e);

@@ -137,6 +137,7 @@ void report_stats(struct mediator *m, JsonBuilder *b)
         add_string(b, "backend", u.backend);
         add_int(b, "index", u.index);
         add_string(b, "pools", served);
+        add_int(b, "in_flight", u.in_flight);
         add_int(b, "requests", (gint64)u.stats.requests);
         add_int(b, "busy_us", (gint64)u.stats.busy_us);
         json_builder_end_object(b);

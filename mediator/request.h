@@ -40,6 +40,7 @@ struct request {
     uint32_t length;                    /* bytes of the request */
     unsigned char bytes[VGPU_REQUEST_MAX];
     enum request_state state;   /* the scheduler's lock guards it */
+    uint64_t started;           /* RUNNING: its place among the requests started (1, 2, ...) */
     gint finished;              /* set once, atomically, by whoever completes it */
     gint64 received_us;         /* monotonic */
     request_complete_fn complete;

@@ -24,6 +24,7 @@ struct scheduler {
     bool draining;                      /* refuse new work, pop nothing */
     bool stopping;                      /* workers exit */
     gint generation;                    /* atomic: bumped when work may have arrived */
+    uint64_t started;                   /* requests started so far */
     unsigned spin_us;                   /* an idle unit spins this long before it sleeps */
     struct stats_counters total;        /* stats_lock() guards it */
 };
@@ -127,30 +128,55 @@ void scheduler_reject(struct scheduler *s, struct request *r, uint32_t error)
     request_free(r);
 }
 
+/* Wake every slot of u, e.g. to stop (caller holds the lock). */
+static void unit_wake_all(struct sched_unit *u)
+{
+    for (unsigned k = 0; k < u->in_flight; k++) {
+        g_cond_signal(&u->slots[k].wake);
+    }
+}
+
+/* Whether u may start a request now (caller holds the lock). */
+static bool unit_has_room(const struct sched_unit *u)
+{
+    return u->in_service && u->load < u->in_flight && u->recovers_waiting == 0;
+}
+
 /*
- * Claim one idle unit that serves pool_id (caller holds the lock); the
- * caller signals it after unlocking, so that the worker does not wake only
- * to block on the lock the submitter still holds.  NULL when none is idle.
+ * Claim an idle slot that can start a request of pool_id, on the unit with
+ * the least running (caller holds the lock); the caller signals it after
+ * unlocking, so that the worker does not wake only to block on the lock
+ * the submitter still holds.  NULL when none is idle.
  */
-static struct sched_unit *claim_idle_unit(struct scheduler *s, uint32_t pool_id)
+static struct sched_slot *claim_idle_slot(struct scheduler *s, uint32_t pool_id)
 {
     uint32_t bit = QUEUE_POOL_BIT(pool_id);
+    struct sched_slot *best = NULL;
 
     for (guint i = 0; i < s->units->len; i++) {
         struct sched_unit *u = g_ptr_array_index(s->units, i);
 
-        if (u->waiting && (u->pool_mask & bit)) {
-            u->waiting = false;
-            return u;
+        if (!(u->pool_mask & bit) || !unit_has_room(u) ||
+            (best && best->unit->running <= u->running)) {
+            continue;
+        }
+        for (unsigned k = 0; k < u->in_flight; k++) {
+            if (u->slots[k].waiting) {
+                best = &u->slots[k];
+                break;
+            }
         }
     }
-    return NULL;
+    if (best) {
+        best->waiting = false;
+    }
+    return best;
 }
 
 void scheduler_submit(struct scheduler *s, struct request *r)
 {
     struct sched_pool *pool = pool_of(s, r->vm->pool_id);
-    struct sched_unit *idle = NULL;
+    struct sched_slot *idle = NULL;
     uint32_t error;
 
     count_submitted(s, r);
@@ -169,7 +195,7 @@ void scheduler_submit(struct scheduler *s, struct request *r)
         FOR_EACH_COUNTERS(s, r, c, c->queued++);
         stats_unlock();
         if (!s->paused) {
-            idle = claim_idle_unit(s, r->vm->pool_id);
+            idle = claim_idle_slot(s, r->vm->pool_id);
             g_atomic_int_inc(&s->generation);   /* a spinning unit takes it without a wake */
         }
     }
@@ -266,26 +292,149 @@ static GPtrArray *unit_retire(struct scheduler *s, struct sched_unit *u)
 }
 
 /*
- * After a request, an idle unit first spins (without the lock) for up to
+ * A request without a data window or a CUDA batch (VECTOR_ADD) takes one
+ * slot; any other takes them all and runs alone: what a high-priority
+ * request may wait behind is then one such operation, as with a single
+ * slot, and backends need not run window operations side by side.
+ */
+static unsigned request_cost(const struct sched_unit *u, const struct request *r)
+{
+    return r->window || r->view.opcode == VGPU_OP_CUDA ? u->in_flight : 1;
+}
+
+/*
+ * Wake one more idle slot of u when u has room and its pools have work
+ * (caller holds the lock): a slot that took a request passes the baton,
+ * so that a burst fills every slot without a submit for each.
+ */
+static struct sched_slot *unit_claim_another(struct sched_unit *u)
+{
+    struct scheduler *s = u->sched;
+
+    if (!unit_has_room(u) || s->paused || s->draining ||
+        !queue_peek(s->queue, u->pool_mask, g_get_monotonic_time())) {
+        return NULL;
+    }
+    for (unsigned k = 0; k < u->in_flight; k++) {
+        if (u->slots[k].waiting) {
+            u->slots[k].waiting = false;
+            return &u->slots[k];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * After a request, an idle slot first spins (without the lock) for up to
  * spin_us waiting for new work: a request that follows within that window
  * (a guest's next one, one round trip later) then costs no futex wake-up of
- * the worker, about 5-10 us.  Caller holds the lock; so does the return.
+ * the worker, about 5-10 us.  One slot of a unit spins at a time.  Caller
+ * holds the lock; so does the return.
  */
-static void unit_spin(struct scheduler *s)
+static void slot_spin(struct sched_slot *slot)
 {
+    struct scheduler *s = slot->unit->sched;
     gint generation = g_atomic_int_get(&s->generation);
     gint64 end = g_get_monotonic_time() + s->spin_us;
 
+    slot->unit->spinning = true;
     g_mutex_unlock(&s->lock);
     while (g_atomic_int_get(&s->generation) == generation && g_get_monotonic_time() < end) {
         vgpu_cpu_relax();
     }
     g_mutex_lock(&s->lock);
+    slot->unit->spinning = false;
 }
 
-/* Run r on u (without the lock); account the unit and complete r. */
-static void unit_run(struct sched_unit *u, struct request *r)
+/*
+ * Wait for the next request slot may start: the queue's first for the
+ * unit's pools, once the unit has room for it (what runs alone waits for
+ * the unit to empty, and nothing passes it meanwhile).  The request is out
+ * of the queue and counted as running.  NULL when the slot must stop.
+ * Caller holds the lock; so does the return.
+ */
+static struct request *slot_next(struct sched_slot *slot)
 {
+    struct sched_unit *u = slot->unit;
+    struct scheduler *s = u->sched;
+    bool may_spin = s->spin_us != 0;
+
+    while (!s->stopping && u->in_service) {
+        struct queue_entry *e = NULL;
+
+        if (!s->paused && !s->draining && u->recovers_waiting == 0) {
+            e = queue_peek(s->queue, u->pool_mask, g_get_monotonic_time());
+        }
+        if (e) {
+            struct request *r = (struct request *)e;
+            unsigned cost = request_cost(u, r);
+
+            if (u->load + cost <= u->in_flight) {
+                queue_remove(s->queue, e);
+                r->state = REQUEST_RUNNING;
+                r->started = ++s->started;
+                if (u->running++ == 0) {
+                    u->busy_since = g_get_monotonic_time();
+                }
+                u->load += cost;
+                u->executing++;
+                slot->current = r;
+                return r;
+            }
+            may_spin = false;   /* it waits for a running request, not for a submit */
+        }
+        if (may_spin && !u->spinning) {
+            slot_spin(slot);
+            may_spin = false;
+            continue;
+        }
+        slot->waiting = true;
+        g_cond_wait(&slot->wake, &s->lock);
+        slot->waiting = false;
+    }
+    return NULL;
+}
+
+/*
+ * After execute() failed: once no other slot of u is inside execute(),
+ * run recover() alone (no request starts on u meanwhile); take u out of
+ * service if it cannot recover.
+ */
+static void slot_recover(struct sched_slot *slot)
+{
+    struct sched_unit *u = slot->unit;
+    struct scheduler *s = u->sched;
+    char why[VGPU_BACKEND_ERROR_MAX] = "";
+    GPtrArray *orphans = NULL;
+    bool ok;
+
+    g_mutex_lock(&s->lock);
+    u->recovers_waiting++;
+    while (u->executing > 0 || u->recovering) {
+        g_cond_wait(&s->idle, &s->lock);
+    }
+    u->recovering = true;
+    g_mutex_unlock(&s->lock);
+    ok = u->backend->ops->recover(u->ctx, why, sizeof(why));
+    g_mutex_lock(&s->lock);
+    u->recovering = false;
+    u->recovers_waiting--;
+    if (!ok) {
+        g_critical("%s taken out of service: recovery failed: %s", u->info.name, why);
+        orphans = unit_retire(s, u);
+    }
+    g_cond_broadcast(&s->idle);
+    unit_wake_all(u);
+    g_mutex_unlock(&s->lock);
+    if (orphans) {
+        finish_taken(s, orphans, VGPU_ERR_BACKEND);
+    }
+}
+
+/* Run r on slot (without the lock); account the unit and complete r. */
+static void slot_run(struct sched_slot *slot, struct request *r)
+{
+    struct sched_unit *u = slot->unit;
     struct scheduler *s = u->sched;
     const struct vgpu_backend_ops *ops = u->backend->ops;
     uint32_t results[VGPU_RESPONSE_MAX_RESULTS];
@@ -313,22 +462,18 @@ static void unit_run(struct sched_unit *u, struct request *r)
                                  .gpu_memory_quota = r->vm->gpu_memory_quota,
                              },
                              .usage = &usage,
+                             .slot = slot->index,
                          }, results, &result_count, &exec_ns, err, sizeof(err));
+    g_mutex_lock(&s->lock);
+    if (--u->executing == 0 && u->recovers_waiting) {
+        g_cond_broadcast(&s->idle);
+    }
+    g_mutex_unlock(&s->lock);
     if (error != VGPU_OK) {
-        char why[VGPU_BACKEND_ERROR_MAX] = "";
-
         g_warning("%s: request %u of domain '%s' (uuid %s) failed: %s", u->info.name,
                   r->request_id, r->vm->name, r->vm->uuid_str, err[0] ? err : "no reason given");
         error = VGPU_ERR_BACKEND;       /* the only failure a backend may report */
-        if (!ops->recover(u->ctx, why, sizeof(why))) {
-            GPtrArray *orphans;
-
-            g_critical("%s taken out of service: recovery failed: %s", u->info.name, why);
-            g_mutex_lock(&s->lock);
-            orphans = unit_retire(s, u);
-            g_mutex_unlock(&s->lock);
-            finish_taken(s, orphans, VGPU_ERR_BACKEND);
-        }
+        slot_recover(slot);
     }
     if (result_count > VGPU_RESPONSE_MAX_RESULTS) {
         result_count = VGPU_RESPONSE_MAX_RESULTS;
@@ -336,74 +481,102 @@ static void unit_run(struct sched_unit *u, struct request *r)
     end = g_get_monotonic_time();
     stats_lock();
     u->stats.requests++;
-    u->stats.busy_us += (uint64_t)(end - start);
     /* usage is VGPU_OP_CUDA's alone: a plugin that sets it for another opcode is ignored */
     if (usage.valid && r->view.opcode == VGPU_OP_CUDA) {
         stats_cuda_record(&r->vm->cuda, &usage, exec_ns);
     }
     stats_unlock();
-    /* One lane's lines are in the order it ran its requests (tests rely on it). */
+    /* Lines are logged as requests end; "started #N" gives the order they started in. */
     if (s->log_each_request) {
-        g_debug("%s: ran request %u of domain '%s' (vm-id %u): %s, waited %" G_GUINT64_FORMAT
-                " us, ran %" G_GINT64_FORMAT " us", u->info.name, r->request_id, r->vm->name,
-                r->vm->vm_id, vgpu_error_name(error), wait_us, end - start);
+        g_debug("%s: ran request %u of domain '%s' (vm-id %u): %s, started #%" G_GUINT64_FORMAT
+                ", waited %" G_GUINT64_FORMAT " us, ran %" G_GINT64_FORMAT " us", u->info.name,
+                r->request_id, r->vm->name, r->vm->vm_id, vgpu_error_name(error), r->started,
+                wait_us, end - start);
     }
     request_finish(s, r, error, results, result_count, exec_ns);
 }
 
+/* The request on slot ended: give its room back, count the unit's busy time (lock held). */
+static void slot_release(struct sched_slot *slot, struct request *r)
+{
+    struct sched_unit *u = slot->unit;
+
+    u->load -= request_cost(u, r);
+    slot->current = NULL;
+    if (--u->running == 0) {
+        stats_lock();
+        u->stats.busy_us += (uint64_t)(g_get_monotonic_time() - u->busy_since);
+        stats_unlock();
+    }
+    g_cond_broadcast(&u->sched->idle);
+}
+
+/* Take requests and run them until the unit stops or leaves service. */
+static void slot_serve(struct sched_slot *slot)
+{
+    struct scheduler *s = slot->unit->sched;
+    struct request *r;
+
+    g_mutex_lock(&s->lock);
+    while ((r = slot_next(slot))) {
+        struct sched_slot *next = unit_claim_another(slot->unit);
+
+        g_mutex_unlock(&s->lock);
+        if (next) {
+            g_cond_signal(&next->wake);
+        }
+        slot_run(slot, r);
+        g_mutex_lock(&s->lock);
+        slot_release(slot, r);
+        g_mutex_unlock(&s->lock);
+        request_free(r);
+        g_mutex_lock(&s->lock);
+    }
+    g_mutex_unlock(&s->lock);
+}
+
+static gpointer slot_main(gpointer data)
+{
+    slot_serve(data);
+    return NULL;
+}
+
+/*
+ * Slot 0's thread: open the unit, start its other slots (as many as the
+ * backend allows), serve, and once every slot stopped, close the unit.
+ */
 static gpointer unit_main(gpointer data)
 {
     struct sched_unit *u = data;
     struct scheduler *s = u->sched;
     char err[VGPU_BACKEND_ERROR_MAX] = "";
     void *ctx = u->backend->ops->open(&u->config, &u->info, err, sizeof(err));
+    unsigned allowed = u->info.max_in_flight ? u->info.max_in_flight : 1;
 
     g_mutex_lock(&s->lock);
     u->ctx = ctx;
+    u->in_flight = MIN(u->in_flight_wanted, allowed);
     u->open_state = ctx ? 1 : -1;
     u->in_service = ctx != NULL;
     g_strlcpy(u->open_error, err[0] ? err : "open failed", sizeof(u->open_error));
     g_cond_broadcast(&s->opened);
-    while (ctx) {
-        struct queue_entry *e = NULL;
-        struct request *r;
-
-        bool may_spin = true;
-
-        while (!s->stopping && u->in_service) {
-            if (!s->paused && !s->draining &&
-                (e = queue_pop(s->queue, u->pool_mask, g_get_monotonic_time()))) {
-                break;
-            }
-            if (may_spin && s->spin_us) {
-                unit_spin(s);
-                may_spin = false;
-                continue;
-            }
-            u->waiting = true;
-            g_cond_wait(&u->wake, &s->lock);
-            u->waiting = false;
-        }
-        if (!e) {
-            break;
-        }
-        r = (struct request *)e;
-        r->state = REQUEST_RUNNING;
-        u->current = r;
-        g_mutex_unlock(&s->lock);
-        unit_run(u, r);
-        g_mutex_lock(&s->lock);
-        u->current = NULL;
-        g_cond_broadcast(&s->idle);
-        g_mutex_unlock(&s->lock);
-        request_free(r);
-        g_mutex_lock(&s->lock);
+    g_mutex_unlock(&s->lock);
+    if (!ctx) {
+        return NULL;
     }
+    for (unsigned k = 1; k < u->in_flight; k++) {
+        g_autofree char *name = g_strdup_printf("vgpu-unit-%d.%u", u->config.index, k);
+
+        u->slots[k].thread = g_thread_new(name, slot_main, &u->slots[k]);
+    }
+    slot_serve(&u->slots[0]);
+    for (unsigned k = 1; k < u->in_flight; k++) {
+        g_thread_join(u->slots[k].thread);
+    }
+    g_mutex_lock(&s->lock);
     u->closing = true;
     g_mutex_unlock(&s->lock);
-    if (ctx) {
-        u->backend->ops->close(ctx);
-    }
+    u->backend->ops->close(ctx);
     return NULL;
 }
 
@@ -416,7 +589,11 @@ static struct sched_unit *unit_add(struct scheduler *s, const struct backend *be
     u->backend = be;
     u->config.index = index;
     u->config.service_time_us = service_time_us;
-    g_cond_init(&u->wake);
+    for (unsigned k = 0; k < CONFIG_IN_FLIGHT_MAX; k++) {
+        u->slots[k].unit = u;
+        u->slots[k].index = k;
+        g_cond_init(&u->slots[k].wake);
+    }
     g_ptr_array_add(s->units, u);
     return u;
 }
@@ -494,6 +671,7 @@ static gboolean pool_build(struct scheduler *s, const struct config *cfg,
                 u = unit_add(s, be, index, pool->service_time_us);
             }
             u->pool_mask |= bit;
+            u->in_flight_wanted = MAX(u->in_flight_wanted, pool->in_flight);
         }
     } else {
         be = backends_get(backends, "cpu", error);
@@ -501,7 +679,10 @@ static gboolean pool_build(struct scheduler *s, const struct config *cfg,
             return FALSE;
         }
         for (unsigned lane = 0; lane < pool->workers; lane++) {
-            unit_add(s, be, (int)lane, pool->service_time_us)->pool_mask = bit;
+            struct sched_unit *u = unit_add(s, be, (int)lane, pool->service_time_us);
+
+            u->pool_mask = bit;
+            u->in_flight_wanted = pool->in_flight;
         }
     }
     sp->backend = be;
@@ -515,7 +696,7 @@ static gboolean units_start(struct scheduler *s, GError **error)
         struct sched_unit *u = g_ptr_array_index(s->units, i);
         g_autofree char *name = g_strdup_printf("vgpu-unit-%u", i);
 
-        u->thread = g_thread_new(name, unit_main, u);
+        u->slots[0].thread = g_thread_new(name, unit_main, u);
     }
     g_mutex_lock(&s->lock);
     for (guint i = 0; i < s->units->len; i++) {
@@ -626,7 +807,7 @@ unsigned scheduler_running(struct scheduler *s)
 
     g_mutex_lock(&s->lock);
     for (guint i = 0; i < s->units->len; i++) {
-        n += ((struct sched_unit *)g_ptr_array_index(s->units, i))->current != NULL;
+        n += ((struct sched_unit *)g_ptr_array_index(s->units, i))->running;
     }
     g_mutex_unlock(&s->lock);
     return n;
@@ -643,28 +824,33 @@ bool scheduler_free(struct scheduler *s, unsigned timeout_ms)
     for (guint i = 0; i < s->units->len; i++) {
         struct sched_unit *u = g_ptr_array_index(s->units, i);
 
-        while (u->current && g_cond_wait_until(&s->idle, &s->lock, deadline)) {
+        while (u->running && g_cond_wait_until(&s->idle, &s->lock, deadline)) {
         }
-        if (u->current) {
-            /* It overran the drain time: answer for it; its worker is left behind. */
+        for (unsigned k = 0; k < u->in_flight; k++) {
+            struct request *r = u->slots[k].current;
+
+            if (!r) {
+                continue;
+            }
+            /* It overran the drain time: answer for it; its unit's threads are left behind. */
             g_warning("%s did not finish request %u within %u ms; ending it with CANCELLED",
-                      u->info.name, u->current->request_id, timeout_ms);
-            request_finish(s, u->current, VGPU_ERR_CANCELLED, NULL, 0, 0);
+                      u->info.name, r->request_id, timeout_ms);
+            request_finish(s, r, VGPU_ERR_CANCELLED, NULL, 0, 0);
             stuck = true;
-            u->thread = NULL;   /* not joined */
+            u->overran = true;
         }
     }
     s->stopping = true;
     g_atomic_int_inc(&s->generation);
     for (guint i = 0; i < s->units->len; i++) {
-        g_cond_signal(&((struct sched_unit *)g_ptr_array_index(s->units, i))->wake);
+        unit_wake_all(g_ptr_array_index(s->units, i));
     }
     g_mutex_unlock(&s->lock);
     for (guint i = 0; i < s->units->len; i++) {
         struct sched_unit *u = g_ptr_array_index(s->units, i);
 
-        if (u->thread) {
-            g_thread_join(u->thread);
+        if (u->slots[0].thread && !u->overran) {
+            g_thread_join(u->slots[0].thread);  /* which joins the unit's other slots */
         }
     }
     if (stuck) {
@@ -673,7 +859,9 @@ bool scheduler_free(struct scheduler *s, unsigned timeout_ms)
     for (guint i = 0; i < s->units->len; i++) {
         struct sched_unit *u = g_ptr_array_index(s->units, i);
 
-        g_cond_clear(&u->wake);
+        for (unsigned k = 0; k < CONFIG_IN_FLIGHT_MAX; k++) {
+            g_cond_clear(&u->slots[k].wake);
+        }
         g_free(u);
     }
     g_ptr_array_unref(s->units);
@@ -692,7 +880,7 @@ void scheduler_set_paused(struct scheduler *s, bool paused)
     if (!paused) {
         g_atomic_int_inc(&s->generation);
         for (guint i = 0; i < s->units->len; i++) {
-            g_cond_signal(&((struct sched_unit *)g_ptr_array_index(s->units, i))->wake);
+            unit_wake_all(g_ptr_array_index(s->units, i));
         }
     }
     g_mutex_unlock(&s->lock);
@@ -729,6 +917,7 @@ void scheduler_unit_report(struct scheduler *s, unsigned index, struct sched_uni
     out->index = u->config.index;
     out->pool_mask = u->pool_mask;
     g_mutex_lock(&s->lock);
+    out->in_flight = u->in_flight;
     out->in_service = u->in_service;
     g_mutex_unlock(&s->lock);
     stats_lock();

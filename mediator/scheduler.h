@@ -4,8 +4,11 @@
  *
  * A unit is a GPU of a plugin backend or a CPU lane.  A GPU named by
  * several pools is one unit serving all of them; CPU lanes belong to their
- * pool.  An idle unit waits on its own condition variable and is woken
- * directly by the submit that gives it work (no polling).
+ * pool.  A unit runs several requests at once where its backend allows
+ * (slots; in-flight= in mediator.conf), while the queue's order alone
+ * decides which starts next.  An idle slot waits on its own condition
+ * variable and is woken directly by the submit that gives it work (no
+ * polling).
  *
  * Every request handed to the scheduler ends exactly once in
  * scheduler-accounted completion: its complete() runs with the outcome.
@@ -31,25 +34,50 @@ struct sched_pool {
 
 struct sched_unit_stats {
     uint64_t requests;                  /* requests it ran */
-    uint64_t busy_us;                   /* time it spent running them */
+    uint64_t busy_us;                   /* time with at least one request running */
 };
 
+/*
+ * One of a unit's places for a running request: a thread that takes the
+ * unit's next request from the queue, runs it and completes it.
+ */
+struct sched_slot {
+    struct sched_unit *unit;
+    unsigned index;                     /* the backend job's slot */
+    GThread *thread;
+    GCond wake;                         /* signalled when there is work or on stop */
+    /* Guarded by the scheduler's lock: */
+    bool waiting;                       /* idle in g_cond_wait, not yet woken */
+    struct request *current;            /* running now */
+};
+
+/*
+ * A unit runs up to in_flight requests at once, one per slot.  A request
+ * that runs alone (scheduler.c: request_cost) takes all of them.
+ */
 struct sched_unit {
     struct scheduler *sched;
     const struct backend *backend;
     struct vgpu_backend_unit_config config;
     struct vgpu_backend_unit_info info; /* filled by open() */
     uint32_t pool_mask;                 /* QUEUE_POOL_BIT of each pool it serves */
-    GThread *thread;
-    GCond wake;                         /* signalled when there is work or on stop */
-    void *ctx;                          /* the backend's unit; worker thread only */
+    unsigned in_flight_wanted;          /* the largest in-flight= of those pools */
+    unsigned in_flight;                 /* slots started: wanted, at most what open() allows */
+    struct sched_slot slots[CONFIG_IN_FLIGHT_MAX];
+    void *ctx;                          /* the backend's unit; its slots' threads only */
+    bool overran;                       /* a request outlived the drain: slot 0 not joined */
     /* Guarded by the scheduler's lock: */
     bool closing;                       /* the worker is about to close ctx */
-    bool waiting;                       /* idle in g_cond_wait, not yet woken */
     bool in_service;                    /* false after a failed recover() */
     int open_state;                     /* 0 opening, 1 open, -1 failed */
     char open_error[VGPU_BACKEND_ERROR_MAX];
-    struct request *current;            /* running now */
+    unsigned load;                      /* cost of the requests running */
+    unsigned running;                   /* requests taken and not yet completed */
+    unsigned executing;                 /* slots inside execute() */
+    unsigned recovers_waiting;          /* failed slots waiting to run recover(); none start */
+    bool recovering;                    /* recover() runs */
+    bool spinning;                      /* a slot spins for new work */
+    gint64 busy_since;                  /* when running last went from 0 to 1 */
     /* Guarded by stats_lock(): */
     struct sched_unit_stats stats;
 };
@@ -117,6 +145,7 @@ struct sched_unit_report {
     const char *backend;                /* the backend's name (static) */
     int index;                          /* GPU ordinal or lane */
     uint32_t pool_mask;                 /* QUEUE_POOL_BIT of each pool it serves */
+    unsigned in_flight;                 /* requests it runs at once, at most */
     bool in_service;
     struct sched_unit_stats stats;
 };

@@ -132,14 +132,15 @@ static void print_stats(JsonObject *reply)
         print_counters(pool);
         print_errors(what, pool, errors);
     }
-    printf("\n%-4s %-24s %-8s %-6s %9s %12s\n", "UNIT", "NAME", "BACKEND", "POOLS", "REQUESTS",
-           "BUSY-US");
+    printf("\n%-4s %-24s %-8s %-6s %9s %9s %12s\n", "UNIT", "NAME", "BACKEND", "POOLS",
+           "IN-FLIGHT", "REQUESTS", "BUSY-US");
     for (guint i = 0; i < json_array_get_length(units); i++) {
         JsonObject *u = json_array_get_object_element(units, i);
 
-        printf("%-4" G_GINT64_FORMAT " %-24s %-8s %-6s %9" G_GINT64_FORMAT " %12" G_GINT64_FORMAT
-               "\n", json_object_get_int_member(u, "unit"), json_object_get_string_member(u, "name"),
-               json_object_get_string_member(u, "backend"), json_object_get_string_member(u, "pools"),
+        printf("%-4" G_GINT64_FORMAT " %-24s %-8s %-6s %9" G_GINT64_FORMAT " %9" G_GINT64_FORMAT
+               " %12" G_GINT64_FORMAT "\n", json_object_get_int_member(u, "unit"),
+               json_object_get_string_member(u, "name"), json_object_get_string_member(u, "backend"),
+               json_object_get_string_member(u, "pools"), json_object_get_int_member(u, "in_flight"),
                json_object_get_int_member(u, "requests"), json_object_get_int_member(u, "busy_us"));
     }
     print_errors("all requests", json_object_get_object_member(reply, "total"), errors);

@@ -3,10 +3,15 @@
  * a plugin).  Plain C with no GLib types, so that a plugin builds with only
  * this header, include/vgpu/ and its own toolkit (nvcc for cuda).
  *
- * The mediator owns the queue and the threads: it starts one worker thread
- * per unit (a GPU, or a CPU lane), opens the unit on that thread, and calls
- * execute() there for each request the queue hands that unit, one at a
- * time.  A backend never queues, reorders or calls back.
+ * The mediator owns the queue and the threads.  A unit (a GPU, or a CPU
+ * lane) runs up to `in_flight` requests at once, each on a slot: a thread
+ * of the mediator's that calls execute() for the requests the queue hands
+ * it, one at a time.  in_flight is the pool's in-flight setting, at most
+ * what open() says the unit can take (max_in_flight; the cpu backend: 1).
+ * Only requests without a data window or a CUDA batch (VECTOR_ADD) run
+ * beside others; a window opcode or a VGPU_OP_CUDA batch runs alone on its
+ * unit, and so does recover().  open() and close() run on slot 0's thread.
+ * A backend never queues, reorders or calls back.
  *
  * A plugin is a shared object in the mediator's plugin directory named
  * libvgpu-backend-NAME.so that exports VGPU_BACKEND_ENTRY_SYMBOL.
@@ -21,7 +26,7 @@
 #include "vgpu/codec.h"
 #include "vgpu/ops.h"
 
-#define VGPU_BACKEND_ABI_VERSION    3u
+#define VGPU_BACKEND_ABI_VERSION    4u
 #define VGPU_BACKEND_ENTRY_SYMBOL   "vgpu_backend_entry"
 #define VGPU_BACKEND_ERROR_MAX      256     /* bytes of an error message, with NUL */
 
@@ -31,6 +36,7 @@ struct vgpu_backend_unit_info {
     uint64_t memory_bytes;      /* device memory; 0 for cpu */
     int compute_major;          /* compute capability; 0 for cpu */
     int compute_minor;
+    unsigned max_in_flight;     /* slots execute() may run at once; 0 or 1: one at a time */
 };
 
 /* Per-unit settings from mediator.conf ([pool X] sections). */
@@ -78,6 +84,7 @@ struct vgpu_backend_job {
     const struct vgpu_backend_window *window;   /* window opcodes; NULL otherwise */
     const struct vgpu_backend_vm *vm;           /* never NULL */
     struct vgpu_backend_cuda_usage *usage;      /* out, VGPU_OP_CUDA only; never NULL */
+    unsigned slot;              /* 0..in_flight-1; never two requests on one slot at once */
 };
 
 struct vgpu_backend_ops {
@@ -100,8 +107,9 @@ struct vgpu_backend_ops {
 
     /*
      * Run one request that vgpu_request_decode() (and, for a window
-     * opcode, vgpu_window_op_decode()) accepted, on the unit's worker
-     * thread.  Returns VGPU_OK with results[0..*result_count) filled (room
+     * opcode, vgpu_window_op_decode()) accepted, on the thread of
+     * job->slot; other slots of the unit may run theirs at the same time
+     * (see above).  Returns VGPU_OK with results[0..*result_count) filled (room
      * for VGPU_RESPONSE_MAX_RESULTS), or VGPU_ERR_BACKEND with a message in
      * err.  *exec_ns gets the time the unit spent on it.
      */
@@ -111,12 +119,13 @@ struct vgpu_backend_ops {
 
     /*
      * After execute() failed: make the unit usable again (e.g. reset the
-     * GPU).  Returns false, with a message in err, when the unit must be
+     * GPU).  Runs on the failed slot's thread once no other request is in
+     * flight on the unit.  Returns false, with a message in err, when the unit must be
      * taken out of service.
      */
     bool (*recover)(void *unit, char *err, size_t err_size);
 
-    /* Release the unit, on its worker thread. */
+    /* Release the unit, on slot 0's thread, after every slot stopped. */
     void (*close)(void *unit);
 
     /*

@@ -14,7 +14,8 @@ service-time-us=50000"
 u1=$(uuid_n 1); u2=$(uuid_n 2)
 
 # order AGING: run with aging-ms=AGING; print the requests in the order the
-# lane ran them (the mediator's debug log, not when the fakes printed).
+# unit started them (the "started #N" of the mediator's debug log, not when
+# the fakes printed).
 order() {
     write_config "aging-ms=$1"
     start_daemon || bail "daemon did not start"
@@ -29,7 +30,8 @@ order() {
     vgpuctl resume >/dev/null
     wait_pid 10 "$pid_low"; wait_pid 10 "$pid_high"
     stop_daemon
-    sed -n "s/.*: ran request \([0-9]*\) of domain '\([a-z]*\)' .*/\2:\1/p" "$tmp/daemon.log" | tr '\n' ' '
+    sed -n "s/.*: ran request \([0-9]*\) of domain '\([a-z]*\)' .*started #\([0-9]*\),.*/\3 \2:\1/p" \
+        "$tmp/daemon.log" | sort -n | cut -d' ' -f2 | tr '\n' ' '
     : > "$tmp/daemon.log"
 }
 

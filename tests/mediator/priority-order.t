@@ -3,8 +3,8 @@
 # pools' single lanes are busy (service time 20 ms); every request completes,
 # with the right result, in exactly the order the rules give: per pool,
 # high before medium before low, FIFO within a priority (by arrival).  The
-# order is the one the pool's lane ran them in, from the mediator's own log
-# (log-level=debug logs each request run, a lane's lines in its order), never
+# order is the one the pool's unit started them in, from the mediator's own
+# log (log-level=debug logs each request run with its "started #N"), never
 # when a fake device got to print.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/lib.sh"
@@ -67,11 +67,15 @@ tmp, per_vm = sys.argv[1], int(sys.argv[2])
 rank = {"high": 0, "medium": 1, "low": 2}
 vms = [l.split() for l in open(f"{tmp}/vms.txt").read().splitlines()]
 pool_of = {n: p for n, p, _ in vms}
-ran = {"A": [], "B": []}
+started = []
 for line in open(f"{tmp}/daemon.log"):
-    m = re.search(r": ran request (\d+) of domain 'vm(\d+)' \(vm-id \d+\): OK,", line)
+    m = re.search(r": ran request (\d+) of domain 'vm(\d+)' \(vm-id \d+\): OK, started #(\d+),",
+                  line)
     if m:
-        ran[pool_of[m.group(2)]].append(f"vm{m.group(2)}:{m.group(1)}")
+        started.append((int(m.group(3)), m.group(2), m.group(1)))
+ran = {"A": [], "B": []}
+for _, vm, request in sorted(started):
+    ran[pool_of[vm]].append(f"vm{vm}:{request}")
 bad_results = 0
 for pool in ("A", "B"):
     expect = []

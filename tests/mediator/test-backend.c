@@ -10,12 +10,24 @@
  * call: no device), but reported as if a GPU had run it, with usage a test
  * can predict: the VM holds half its quota (half of TEST_BACKEND_MEMORY
  * without one) out of its quota (or TEST_BACKEND_MEMORY), and each call of
- * the batch counts as a kernel.  Every request takes TEST_BACKEND_EXEC_NS.
+ * the batch counts as a kernel.  Every request reports TEST_BACKEND_EXEC_NS
+ * and sleeps the pool's service-time-us.
+ *
+ * A unit takes TEST_BACKEND_IN_FLIGHT requests at once and checks what the
+ * mediator promises (include/vgpu/backend.h): a request that carries a
+ * window or a CUDA batch, and recover(), never run beside another request,
+ * and a slot never runs two at once; a broken promise fails the request
+ * (or recover(), which takes the unit out of service), so tests see it.
+ * VECTOR_ADD with a == TEST_BACKEND_PEAK_A answers the most requests the
+ * unit ever ran at once.
  * Built three ways: as "test"; with TEST_BACKEND_ABI set to a wrong ABI
  * version; and with TEST_BACKEND_NO_ENTRY (no entry symbol).
  */
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "vgpu/backend.h"
 #include "vgpu/cuda-batch.h"
@@ -25,6 +37,16 @@
 #define TEST_BACKEND_FAIL_A 0xdeadbeefu
 #define TEST_BACKEND_MEMORY (1u << 20)      /* a unit's "GPU memory", bytes */
 #define TEST_BACKEND_EXEC_NS 1000u
+#define TEST_BACKEND_IN_FLIGHT 4u
+#define TEST_BACKEND_PEAK_A 0xfeed0000u
+
+struct test_unit {
+    int index;
+    unsigned service_us;
+    atomic_uint running;                /* execute() calls in progress */
+    atomic_uint peak;                   /* the most ever at once */
+    atomic_bool slot_busy[TEST_BACKEND_IN_FLIGHT];
+};
 
 #ifndef TEST_BACKEND_ABI
 #define TEST_BACKEND_ABI VGPU_BACKEND_ABI_VERSION
@@ -47,13 +69,15 @@ static int test_probe(char *err, size_t err_size)
 static void *test_open(const struct vgpu_backend_unit_config *config,
                        struct vgpu_backend_unit_info *info, char *err, size_t err_size)
 {
-    int *unit = malloc(sizeof(*unit));
+    struct test_unit *unit = calloc(1, sizeof(*unit));
 
     if (!unit) {
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    *unit = config->index;
+    unit->index = config->index;
+    unit->service_us = config->service_time_us;
+    info->max_in_flight = TEST_BACKEND_IN_FLIGHT;
     snprintf(info->name, sizeof(info->name), "test unit %d", config->index);
     info->memory_bytes = TEST_BACKEND_MEMORY;
     info->compute_major = 9;
@@ -61,14 +85,13 @@ static void *test_open(const struct vgpu_backend_unit_config *config,
     return unit;
 }
 
-static uint32_t test_execute(void *unit, const struct vgpu_backend_job *job,
-                             uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
-                             char *err, size_t err_size)
+/* Answer the request; the promises are checked around it (test_execute). */
+static uint32_t test_run(struct test_unit *unit, const struct vgpu_backend_job *job,
+                         uint32_t *results, uint32_t *result_count, char *err, size_t err_size)
 {
     const struct vgpu_request_view *request = job->request;
     uint32_t a = vgpu_request_param(request, 0);
 
-    *exec_ns = TEST_BACKEND_EXEC_NS;
     if (request->opcode == VGPU_OP_CUDA) {
         unsigned char *batch = job->window->base + job->op->a;
         long calls = vgpu_cuda_batch_open(batch, job->op->count);
@@ -86,19 +109,61 @@ static uint32_t test_execute(void *unit, const struct vgpu_backend_job *job,
         return VGPU_OK;
     }
     if (a == TEST_BACKEND_FAIL_A) {
-        snprintf(err, err_size, "test unit %d refuses a = 0x%x", *(int *)unit, a);
+        snprintf(err, err_size, "test unit %d refuses a = 0x%x", unit->index, a);
         return VGPU_ERR_BACKEND;
     }
-    results[0] = a + vgpu_request_param(request, 1);
+    results[0] = a == TEST_BACKEND_PEAK_A ? atomic_load(&unit->peak)
+                                          : a + vgpu_request_param(request, 1);
     *result_count = 1;
     return VGPU_OK;
 }
 
-static bool test_recover(void *unit, char *err, size_t err_size)
+static uint32_t test_execute(void *opaque, const struct vgpu_backend_job *job,
+                             uint32_t *results, uint32_t *result_count, uint64_t *exec_ns,
+                             char *err, size_t err_size)
 {
-    (void)unit;
-    (void)err;
-    (void)err_size;
+    struct test_unit *unit = opaque;
+    unsigned running = atomic_fetch_add(&unit->running, 1) + 1, peak = atomic_load(&unit->peak);
+    bool alone = job->window != NULL;
+    uint32_t status;
+
+    while (running > peak && !atomic_compare_exchange_weak(&unit->peak, &peak, running)) {
+    }
+    *exec_ns = TEST_BACKEND_EXEC_NS;
+    if (job->slot >= TEST_BACKEND_IN_FLIGHT || atomic_exchange(&unit->slot_busy[job->slot], true)) {
+        snprintf(err, err_size, "test unit %d: slot %u is not free", unit->index, job->slot);
+        atomic_fetch_sub(&unit->running, 1);
+        return VGPU_ERR_BACKEND;
+    }
+    if (unit->service_us) {
+        nanosleep(&(struct timespec){ unit->service_us / 1000000,
+                                      (long)(unit->service_us % 1000000) * 1000 }, NULL);
+    }
+    /* one that started while this one slept counts too */
+    if (atomic_load(&unit->running) > running) {
+        running = atomic_load(&unit->running);
+    }
+    if (alone && running != 1) {
+        snprintf(err, err_size, "test unit %d: opcode 0x%04x ran beside %u other request(s)",
+                 unit->index, job->request->opcode, running - 1);
+        status = VGPU_ERR_BACKEND;
+    } else {
+        status = test_run(unit, job, results, result_count, err, err_size);
+    }
+    atomic_store(&unit->slot_busy[job->slot], false);
+    atomic_fetch_sub(&unit->running, 1);
+    return status;
+}
+
+static bool test_recover(void *opaque, char *err, size_t err_size)
+{
+    struct test_unit *unit = opaque;
+    unsigned running = atomic_load(&unit->running);
+
+    if (running) {
+        snprintf(err, err_size, "recover() ran beside %u request(s)", running);
+        return false;
+    }
     return true;
 }
 

@@ -31,6 +31,7 @@ static const char good[] =
     "gpus=0, 1\n"
     "fallback=cpu\n"
     "workers=3\n"
+    "in-flight=8\n"
     "\n"
     "[pool B]\n"
     "backend=cpu\n"
@@ -69,11 +70,13 @@ static void test_good(void)
     g_assert_cmpint(a->gpus[1], ==, 1);
     g_assert_cmpstr(a->fallback, ==, "cpu");
     g_assert_cmpuint(a->workers, ==, 3);
+    g_assert_cmpuint(a->in_flight, ==, 8);
     g_assert_cmpint(a->line, ==, 15);
     g_assert_cmpstr(b->backend, ==, "cpu");
     g_assert_null(b->fallback);
     g_assert_cmpuint(b->workers, ==, 2);
     g_assert_cmpuint(b->service_time_us, ==, 500);
+    g_assert_cmpuint(b->in_flight, ==, CONFIG_IN_FLIGHT_DEFAULT);
     g_assert_null(config_pool(&cfg, 'C'));
     names = config_pool_names(&cfg);
     g_assert_cmpstr(names, ==, "A, B");
@@ -228,7 +231,11 @@ static const struct {
       PATH ":3: [pool A] service-time-us: \"-1\" is not a whole number in 0..10000000" },
     { "[pool A]\nbackend=cpu\ncolor=blue\n", CONFIG_ERROR_UNKNOWN,
       PATH ":3: [pool A] color: unknown key (keys of this group: backend, gpus, fallback, "
-      "workers, service-time-us)" },
+      "workers, service-time-us, in-flight)" },
+    { "[pool A]\nbackend=cuda\nin-flight=0\n", CONFIG_ERROR_VALUE,
+      PATH ":3: [pool A] in-flight: \"0\" is not a whole number in 1..16" },
+    { "[pool A]\nbackend=cuda\nin-flight=17\n", CONFIG_ERROR_VALUE,
+      PATH ":3: [pool A] in-flight: \"17\" is not a whole number in 1..16" },
     { "[mediator]\nqueue-limit=10\n", CONFIG_ERROR_MISSING,
       PATH ": no pool is defined (add a [pool A] group with backend=cpu or cuda)" },
     { "", CONFIG_ERROR_MISSING,
