@@ -9,7 +9,7 @@
   scale-report.py report DIR BACKEND
       the table and each goal met / not met, from DIR's JSON; writes
       DIR/bench.json (everything, with the machine) and the plots' data
-      (DIR/scale.dat, DIR/isolation.dat, DIR/isolation-goal.dat).
+      (DIR/scale.dat, DIR/isolation.dat, DIR/isolation-goal.dat, DIR/depth.dat).
 """
 import datetime
 import glob
@@ -20,6 +20,8 @@ import subprocess
 import sys
 
 MEMORY_GOAL = 64 * 1024         # bytes per VM without a window
+BUSY_GOAL = 0.90                # of the time, the unit busy at saturation with several in flight
+DEPTH_SPEEDUP_GOAL = 1.5        # requests/s against one in flight, in the same run
 COLLAPSE_GOAL = 0.90            # of the peak throughput, from the peak's device count on
 
 
@@ -175,6 +177,46 @@ def report_isolation(iso, lines):
             "isolation_accounting": {"met": bool(exact)}}
 
 
+def report_depth(runs, lines):
+    """in-flight=1 (one request at a time, as before) against the others, same run."""
+    by_depth = {}
+    for r in runs:
+        by_depth.setdefault(r["in_flight"], []).append(r)
+    points = []
+    print("%9s %11s %15s %9s %9s %9s %10s" % ("in-flight", "requests/s", "rounds' range",
+                                             "p50 us", "p99 us", "unit busy", "accounting"))
+    for depth in sorted(by_depth):
+        rounds = sorted(by_depth[depth], key=lambda r: r["throughput_rps"])
+        p = dict(rounds[(len(rounds) - 1) // 2])
+        p["rounds_rps"] = [r["throughput_rps"] for r in rounds]
+        p["rounds_exact"] = all(r.get("accounting", {}).get("exact") for r in rounds)
+        points.append(p)
+        print("%9d %11.0f %7.0f-%-7.0f %9.1f %9.1f %8.0f%% %10s" % (
+            depth, p["throughput_rps"], min(p["rounds_rps"]), max(p["rounds_rps"]),
+            p["latency_us"]["p50"], p["latency_us"]["p99"], 100 * p.get("unit_busy_fraction", 0),
+            "exact" if p["rounds_exact"] else "NOT EXACT"))
+    one = next((p for p in points if p["in_flight"] == 1), None)
+    exact = all(p["rounds_exact"] for p in points)
+    goals = {"depth_accounting": {"met": exact}, "depth": {"met": False, "settings": []}}
+    for p in points:
+        if not one or p is one:
+            continue
+        busy = p.get("unit_busy_fraction", 0)
+        speedup = p["throughput_rps"] / one["throughput_rps"]
+        met = busy >= BUSY_GOAL and speedup >= DEPTH_SPEEDUP_GOAL
+        goals["depth"]["settings"].append({"in_flight": p["in_flight"], "met": met,
+                                           "busy_fraction": busy, "speedup": speedup})
+        goals["depth"]["met"] |= met
+        lines.append("goal     keep a busy GPU busy, in-flight=%d: unit busy %.0f%% (goal >= %.0f%%), "
+                     "%.0f requests/s = %.2fx in-flight=1's %.0f/s (goal >= %.1fx): %s" % (
+                         p["in_flight"], 100 * busy, 100 * BUSY_GOAL, p["throughput_rps"],
+                         speedup, one["throughput_rps"], DEPTH_SPEEDUP_GOAL, verdict(met)))
+    if not goals["depth"]["settings"]:
+        lines.append("goal     keep a busy GPU busy: not measured (in-flight=1 and another setting "
+                     "are needed)")
+    return points, goals
+
+
 def report(out, backend):
     points = median_rounds([load(p) for p in glob.glob(os.path.join(out, "scale-*.json"))])
     paths = {k: os.path.join(out, k + ".json") for k in ("window-memory", "isolation", "old-design")}
@@ -211,6 +253,24 @@ def report(out, backend):
                 f.write("\"%s\" %.2f %.2f %.2f\n" % (name, h["p50"], h["p99"], h["p999"]))
         with open(os.path.join(out, "isolation-goal.dat"), "w") as f:
             f.write("%.2f\n" % summary["goals"]["isolation"]["goal_us"])
+    depth_runs = []
+    for path in glob.glob(os.path.join(out, "depth-*-*.json")):
+        r = load(path)
+        r["in_flight"] = int(os.path.basename(path).split("-")[1])
+        depth_runs.append(r)
+    if depth_runs:
+        print("== a busy unit kept busy: %d devices, one VECTOR_ADD in flight each, the unit's "
+              "in-flight= setting; per setting the round of median throughput" %
+              depth_runs[0]["devices"])
+        depth_points, goals = report_depth(depth_runs, lines)
+        summary["depth"] = depth_points
+        summary["goals"].update(goals)
+        with open(os.path.join(out, "depth.dat"), "w") as f:
+            f.write("# in_flight requests/s p50 p99 unit_busy_fraction\n")
+            for p in depth_points:
+                f.write("%d %.1f %.2f %.2f %.3f\n" % (
+                    p["in_flight"], p["throughput_rps"], p["latency_us"]["p50"],
+                    p["latency_us"]["p99"], p.get("unit_busy_fraction", 0)))
     old = extra.get("old-design")
     if old and points:
         new = points[0]
@@ -231,7 +291,7 @@ def report(out, backend):
     print("results: %s" % os.path.join(out, "bench.json"))
     # a goal missed is a result; a count that does not add up is a failure
     return 0 if all(summary["goals"].get(k, {}).get("met", True)
-                    for k in ("accounting", "isolation_accounting")) else 1
+                    for k in ("accounting", "isolation_accounting", "depth_accounting")) else 1
 
 
 if __name__ == "__main__":

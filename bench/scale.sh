@@ -11,6 +11,10 @@
 #   3. one high-priority VM at a fixed rate, alone and beside low VMs whose
 #      requests take about BENCH_LOW_OP_US each (BENCH_ISOLATION_WORK below);
 #   4. the old file transport's model, against the 1-device figure;
+#   5. a busy unit kept busy: BENCH_DEPTH_DEVICES devices saturating the
+#      unit with in-flight=1 (one request at a time, as before) and with
+#      each of BENCH_DEPTH_LIST, taking turns in rounds: requests/s and the
+#      unit's busy time (vgpuctl stats);
 # then bench/scale-report.py prints the table and the goals, and gnuplot
 # (when installed) draws the PNGs.  JSON and PNGs go to BENCH_OUT.
 #
@@ -26,7 +30,8 @@
 #   BENCH_ISOLATION_BLOCK_SECONDS=5  BENCH_LOW_OP_US=2000
 #   BENCH_ISOLATION_WORK=service|window (default: window on cuda, service on cpu)
 #   BENCH_OLD_REQUESTS=20
-#   BENCH_PARTS="scale window isolation old"   which of the four to run
+#   BENCH_DEPTH_DEVICES=64  BENCH_DEPTH_LIST="1 4 8"  (rounds, seconds: as scale)
+#   BENCH_PARTS="scale window isolation old depth"   which of the five to run
 #   BENCH_POOL_LINES="key=value..."   more lines for pool A in the scale and
 #   window parts (e.g. to compare a setting of the unit)
 set -u
@@ -42,14 +47,15 @@ rounds=${BENCH_SCALE_ROUNDS:-3}
 seconds=${BENCH_SCALE_SECONDS:-10}
 warmup=${BENCH_SCALE_WARMUP:-2}
 threads=${BENCH_CLIENT_THREADS:+--threads $BENCH_CLIENT_THREADS}
-parts=" ${BENCH_PARTS:-scale window isolation old} "
+parts=" ${BENCH_PARTS:-scale window isolation old depth} "
 status=0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-scale.XXXXXX")
 run="$tmp/run"
 trap 'vgpu_mediator_stop KILL; rm -rf "$tmp"' EXIT
 mkdir -p "$out"
-rm -f "$out"/scale-*.json "$out"/window-memory.json "$out"/isolation.json "$out"/old-design.json
+rm -f "$out"/scale-*.json "$out"/window-memory.json "$out"/isolation.json "$out"/old-design.json \
+    "$out"/depth-*.json
 
 # vgpu_mediator_start runs its wrapper argument with the daemon's command line.
 with_mediatord() { shift; exec "$VGPU_MEDIATORD" "$@"; }
@@ -147,6 +153,19 @@ if part old; then
     echo "== the old design: files in a directory (a local one), host scan 1 s, guest poll 100 ms"
     "$build/bench/old-transport" --requests "${BENCH_OLD_REQUESTS:-20}" --json "$out/old-design.json" ||
         status=1
+fi
+
+if part depth && [ "$backend" = cpu ]; then
+    echo "== a busy unit kept busy: not measured: a cpu lane runs one request at a time"
+elif part depth; then
+    depth_devices=${BENCH_DEPTH_DEVICES:-64}
+    echo "== a busy unit kept busy: $depth_devices devices, in-flight= ${BENCH_DEPTH_LIST:-1 4 8}"
+    for round in $(seq "$rounds"); do
+        for depth in ${BENCH_DEPTH_LIST:-1 4 8}; do
+            BENCH_POOL_LINES="in-flight=$depth" scale_point "$depth_devices" \
+                "$out/depth-$depth-$round.json" --seconds "$seconds" --warmup "$warmup" || status=1
+        done
+    done
 fi
 
 python3 "$top/bench/scale-report.py" report "$out" "$backend" || status=1
