@@ -8,11 +8,19 @@
  * Remoted CUDA calls (VGPU_OP_CUDA) do not go to the GPU's worker: each VM
  * has a CUDA worker process of its own (vm-sessions.c, vm-worker.c).
  *
+ * A unit takes up to CUDA_LANES_MAX requests at once (max_in_flight): the
+ * request of slot s goes on the worker's lane s, which has a thread and a
+ * stream of its own there, so VECTOR_ADDs of different slots overlap on
+ * the GPU.  execute() writes only its own lane of the shared page; what
+ * the lanes share (the window table, the release ring) is the unit's
+ * mutex's.  Window opcodes run alone on the unit (include/vgpu/backend.h),
+ * on whichever lane their slot is.
+ *
  * Data windows: the plugin passes each window's memfd to the worker once,
  * on a socketpair beside the shared page, and tells it of released windows
  * through a ring in the page (cuda-worker.h).  window_released() may run on
- * any thread while the unit thread runs a request: it only takes the
- * unit's mutex, which execute() holds for a few field updates and one
+ * any thread while slot threads run requests: it only takes the unit's
+ * mutex, which execute() holds for a few field updates and one
  * non-blocking sendmsg, never while a request runs.
  */
 #define _GNU_SOURCE
@@ -157,13 +165,14 @@ static void *cuda_open(const struct vgpu_backend_unit_config *config,
     info->memory_bytes = sh->memory_bytes;
     info->compute_major = sh->compute_major;
     info->compute_minor = sh->compute_minor;
+    info->max_in_flight = CUDA_LANES_MAX;
     return unit;
 }
 
 /*
  * Move released windows into the ring, as many as it has room for (always
- * all of them: see CUDA_RELEASE_RING), and wake an idle worker to drop
- * them.  With the lock held.
+ * all of them: see CUDA_RELEASE_RING), and wake the worker's lane 0 if it
+ * sleeps, to drop them.  With the lock held.
  */
 static void cuda_flush_releases(struct cuda_unit *unit)
 {
@@ -185,8 +194,8 @@ static void cuda_flush_releases(struct cuda_unit *unit)
     }
     if (pushed) {
         atomic_store(&sh->release_head, head);
-        if (atomic_load(&sh->worker_sleeping)) {
-            cuda_futex_wake(&sh->request_seq);      /* the word the idle worker sleeps on */
+        if (atomic_load(&sh->calls[0].worker_sleeping)) {
+            cuda_futex_wake(&sh->calls[0].request_seq);     /* the word idle lane 0 sleeps on */
         }
     }
 }
@@ -224,21 +233,21 @@ static bool cuda_send_window(struct cuda_unit *unit, const struct vgpu_backend_w
 }
 
 /*
- * Fill the page's window fields for this request: released windows into
+ * Fill the lane's window fields for this request: released windows into
  * the ring first, then the window's fd on the socket unless this worker
  * has it (forgetting the least recently used window when it holds
  * CUDA_WINDOWS_MAX).
  */
-static bool cuda_prepare_window(struct cuda_unit *unit, const struct vgpu_backend_window *window,
-                                char *err, size_t err_size)
+static bool cuda_prepare_window(struct cuda_unit *unit, struct cuda_call *call,
+                                const struct vgpu_backend_window *window, char *err,
+                                size_t err_size)
 {
-    struct cuda_shared *sh = unit->child.shared;
     struct cuda_sent_window *found = NULL;
     bool ok = true;
 
     pthread_mutex_lock(&unit->lock);
     cuda_flush_releases(unit);
-    sh->window_fd_follows = 0;
+    call->window_fd_follows = 0;
     for (unsigned i = 0; i < unit->sent_count; i++) {
         if (unit->sent[i].id == window->id && !unit->sent[i].releasing) {
             found = &unit->sent[i];
@@ -265,15 +274,15 @@ static bool cuda_prepare_window(struct cuda_unit *unit, const struct vgpu_backen
         if (ok) {
             found = &unit->sent[unit->sent_count++];
             *found = (struct cuda_sent_window){ .id = window->id };
-            sh->window_fd_follows = 1;
+            call->window_fd_follows = 1;
         }
     }
     if (found) {
         found->last_use = ++unit->use_clock;
     }
-    sh->window_present = ok;
-    sh->window_id = window->id;
-    sh->window_size = window->size;
+    call->window_present = ok;
+    call->window_id = window->id;
+    call->window_size = window->size;
     pthread_mutex_unlock(&unit->lock);
     return ok;
 }
@@ -315,53 +324,70 @@ static uint32_t cuda_execute(void *opaque, const struct vgpu_backend_job *job,
 {
     struct cuda_unit *unit = opaque;
     const struct vgpu_request_view *request = job->request;
-    struct cuda_shared *sh = unit->child.shared;
+    struct cuda_call *call;
 
     if (request->opcode == VGPU_OP_CUDA) {
         /* The VM's own CUDA worker runs it (vm-sessions.c); its faults are
          * the VM's answer, never this unit's failure. */
         return cuda_vms_run(unit->gpu, job, results, result_count, exec_ns, err, err_size);
     }
+    if (job->slot >= CUDA_LANES_MAX) {
+        snprintf(err, err_size, "GPU %d has no lane for slot %u", unit->gpu, job->slot);
+        return VGPU_ERR_BACKEND;
+    }
     if (unit->child.pid <= 0) {
         snprintf(err, err_size, "GPU %d has no worker", unit->gpu);
         return VGPU_ERR_BACKEND;
     }
+    call = &unit->child.shared->calls[job->slot];
     if (job->window) {
-        if (!cuda_prepare_window(unit, job->window, err, err_size)) {
+        if (!cuda_prepare_window(unit, call, job->window, err, err_size)) {
             return VGPU_ERR_BACKEND;
         }
     } else {
-        sh->window_present = 0;
-        sh->window_fd_follows = 0;
+        call->window_present = 0;
+        call->window_fd_follows = 0;
     }
-    sh->opcode = request->opcode;
-    sh->param_count = request->param_count;
+    call->opcode = request->opcode;
+    call->param_count = request->param_count;
     for (uint32_t i = 0; i < request->param_count; i++) {
-        sh->params[i] = vgpu_request_param(request, i);
+        call->params[i] = vgpu_request_param(request, i);
     }
-    if (cuda_child_call(&unit->child, cuda_exec_limit_ns(unit, job), err, err_size) !=
+    if (cuda_child_call(&unit->child, job->slot, cuda_exec_limit_ns(unit, job), err, err_size) !=
         CUDA_CALL_ANSWERED) {
         return VGPU_ERR_BACKEND;
     }
-    if (sh->status != VGPU_OK) {
-        snprintf(err, err_size, "%s", sh->error);
-        return sh->status;
+    if (call->status != VGPU_OK) {
+        snprintf(err, err_size, "%s", call->error);
+        return call->status;
     }
-    if (sh->result_count > VGPU_RESPONSE_MAX_RESULTS) {
+    if (call->result_count > VGPU_RESPONSE_MAX_RESULTS) {
         snprintf(err, err_size, "the worker for GPU %d answered %u results", unit->gpu,
-                 sh->result_count);
+                 call->result_count);
         return VGPU_ERR_BACKEND;
     }
-    *result_count = sh->result_count;
-    memcpy(results, sh->results, sh->result_count * sizeof(uint32_t));
-    *exec_ns = sh->exec_ns;
+    *result_count = call->result_count;
+    memcpy(results, call->results, call->result_count * sizeof(uint32_t));
+    *exec_ns = call->exec_ns;
     return VGPU_OK;
 }
 
+/* Whether the worker said, on any lane, that it exits after that answer (a CUDA error). */
+static bool cuda_worker_exits(const struct cuda_unit *unit)
+{
+    for (unsigned lane = 0; lane < CUDA_LANES_MAX; lane++) {
+        if (unit->child.shared->calls[lane].worker_exits) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
- * After a failure: a worker that still serves needs nothing; one that ended
- * (or says it will, after a CUDA error) is replaced by a fresh process, which
- * gets a fresh context on the GPU.  False when the GPU cannot be opened again.
+ * After a failure, with no other request in flight on the unit: a worker
+ * that still serves needs nothing; one that ended (or says it will, after
+ * a CUDA error on any lane) is replaced by a fresh process, which gets a
+ * fresh context on the GPU.  False when the GPU cannot be opened again.
  */
 static bool cuda_recover(void *opaque, char *err, size_t err_size)
 {
@@ -369,7 +395,7 @@ static bool cuda_recover(void *opaque, char *err, size_t err_size)
     char how[64];
 
     if (unit->child.pid > 0 &&
-        !cuda_child_reap(&unit->child, unit->child.shared->worker_exits != 0, how, sizeof(how))) {
+        !cuda_child_reap(&unit->child, cuda_worker_exits(unit), how, sizeof(how))) {
         return true;
     }
     return cuda_start_worker(unit, err, err_size);

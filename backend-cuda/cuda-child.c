@@ -130,6 +130,7 @@ bool cuda_child_init(struct cuda_child *c, const char *what, char *err, size_t e
     void *page;
 
     *c = (struct cuda_child){ .what = what, .shm_fd = -1 };
+    pthread_mutex_init(&c->lock, NULL);
     c->shm_fd = memfd_create("vgpu-cuda-page", MFD_CLOEXEC);
     if (c->shm_fd < 0 || ftruncate(c->shm_fd, sizeof(struct cuda_shared)) < 0 ||
         (page = mmap(NULL, sizeof(struct cuda_shared), PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -153,6 +154,7 @@ void cuda_child_destroy(struct cuda_child *c)
         close(c->shm_fd);
         c->shm_fd = -1;
     }
+    pthread_mutex_destroy(&c->lock);
 }
 
 void cuda_child_page_reset(struct cuda_child *c)
@@ -161,37 +163,54 @@ void cuda_child_page_reset(struct cuda_child *c)
     c->shared->magic = CUDA_SHARED_MAGIC;
 }
 
-bool cuda_child_reap(struct cuda_child *c, bool block, char *how, size_t how_size)
+/*
+ * With the lock held and a child running: wait for it (with `block`) or see
+ * whether it ended.  Once reaped, the calls waiting on other lanes are
+ * woken to notice.
+ */
+static bool reap_locked(struct cuda_child *c, bool block)
 {
     int status;
     pid_t r;
 
-    if (c->pid <= 0) {
-        snprintf(how, how_size, "is not running");
-        return true;
-    }
     while ((r = waitpid(c->pid, &status, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
     }
     if (r == 0) {
         return false;
     }
     if (r < 0) {
-        snprintf(how, how_size, "vanished (%s)", strerror(errno));
+        snprintf(c->ended, sizeof(c->ended), "vanished (%s)", strerror(errno));
     } else {
-        describe_status(status, how, how_size);
+        describe_status(status, c->ended, sizeof(c->ended));
     }
     c->pid = 0;
+    for (unsigned lane = 0; lane < CUDA_LANES_MAX; lane++) {
+        cuda_futex_wake(&c->shared->calls[lane].response_seq);
+    }
     return true;
+}
+
+bool cuda_child_reap(struct cuda_child *c, bool block, char *how, size_t how_size)
+{
+    bool ended;
+
+    pthread_mutex_lock(&c->lock);
+    ended = c->pid <= 0 || reap_locked(c, block);
+    if (ended) {
+        snprintf(how, how_size, "%s", c->ended[0] ? c->ended : "is not running");
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ended;
 }
 
 void cuda_child_kill(struct cuda_child *c)
 {
-    char how[64];
-
+    pthread_mutex_lock(&c->lock);
     if (c->pid > 0) {
         kill(c->pid, SIGKILL);
-        cuda_child_reap(c, true, how, sizeof(how));
+        reap_locked(c, true);
     }
+    pthread_mutex_unlock(&c->lock);
 }
 
 bool cuda_child_start(struct cuda_child *c, char *const argv[], int extra, char *err,
@@ -200,16 +219,20 @@ bool cuda_child_start(struct cuda_child *c, char *const argv[], int extra, char 
     struct cuda_shared *sh = c->shared;
     uint64_t deadline = cuda_now_ns() + CUDA_START_TIMEOUT_NS;
     uint32_t state;
+    pid_t pid;
     char how[64];
 
-    c->seq = 0;
-    c->pid = spawn(argv, c->shm_fd, extra, -1, err, err_size);
-    if (c->pid < 0) {
-        c->pid = 0;
+    memset(c->seq, 0, sizeof(c->seq));
+    pid = spawn(argv, c->shm_fd, extra, -1, err, err_size);
+    if (pid < 0) {
         return false;
     }
-    while ((state = cuda_wait_change(&sh->state, CUDA_WORKER_STARTING, &sh->plugin_sleeping,
-                                     CUDA_SLICE_NS)) == CUDA_WORKER_STARTING) {
+    pthread_mutex_lock(&c->lock);
+    c->pid = pid;
+    c->ended[0] = '\0';
+    pthread_mutex_unlock(&c->lock);
+    while ((state = cuda_wait_change(&sh->state, CUDA_WORKER_STARTING, &sh->state_sleeping,
+                                     CUDA_SPIN_NS, CUDA_SLICE_NS)) == CUDA_WORKER_STARTING) {
         if (cuda_child_reap(c, false, how, sizeof(how))) {
             snprintf(err, err_size, "%s %s before it was ready", c->what, how);
             return false;
@@ -229,18 +252,21 @@ bool cuda_child_start(struct cuda_child *c, char *const argv[], int extra, char 
     return true;
 }
 
-enum cuda_call_end cuda_child_call(struct cuda_child *c, uint64_t limit_ns, char *err,
-                                   size_t err_size)
+enum cuda_call_end cuda_child_call(struct cuda_child *c, unsigned lane, uint64_t limit_ns,
+                                   char *err, size_t err_size)
 {
-    struct cuda_shared *sh = c->shared;
+    struct cuda_call *call = &c->shared->calls[lane];
     uint64_t deadline = cuda_now_ns() + limit_ns;
-    uint32_t done = c->seq;
+    uint32_t done = c->seq[lane], seq = ++c->seq[lane];
     char how[64];
 
-    cuda_publish(&sh->request_seq, ++c->seq, &sh->worker_sleeping);
-    while ((done = cuda_wait_change(&sh->response_seq, done, &sh->plugin_sleeping,
-                                    CUDA_SLICE_NS)) != c->seq) {
+    cuda_publish(&call->request_seq, seq, &call->worker_sleeping);
+    while ((done = cuda_wait_change(&call->response_seq, done, &call->plugin_sleeping,
+                                    CUDA_SPIN_NS, CUDA_SLICE_NS)) != seq) {
         if (cuda_child_reap(c, false, how, sizeof(how))) {
+            if (atomic_load(&call->response_seq) == seq) {
+                break;      /* it answered, then ended */
+            }
             snprintf(err, err_size, "%s %s", c->what, how);
             return CUDA_CALL_ENDED;
         }

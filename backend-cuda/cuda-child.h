@@ -2,12 +2,19 @@
  * A child process of the cuda plugin that serves requests through a
  * shared page (struct cuda_shared, cuda-worker.h): a GPU's worker
  * (vgpu-cuda-worker) or a VM's CUDA worker (vgpu-cuda-vm).  Starting one,
- * handing it a request and waiting for its answer with a deadline, and
- * noticing when it ended are the same for both.
+ * handing it a request on a lane and waiting for its answer with a
+ * deadline, and noticing when it ended are the same for both.
+ *
+ * Threads may call on different lanes at once (a GPU's worker): each
+ * polls for the child's end while it waits, so reaping and killing take
+ * the child's mutex, and only one thread ever waits for a pid.  The thread
+ * that reaps wakes the other lanes' waiters, which then end with
+ * CUDA_CALL_ENDED.
  */
 #ifndef VGPU_CUDA_CHILD_H
 #define VGPU_CUDA_CHILD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,8 +28,10 @@ struct cuda_child {
     const char *what;           /* "the worker for GPU 0", for messages */
     int shm_fd;                 /* memfd of the shared page */
     struct cuda_shared *shared;
-    pid_t pid;                  /* 0 when none runs */
-    uint32_t seq;               /* the last request_seq posted */
+    pthread_mutex_t lock;       /* held to reap or kill */
+    _Atomic pid_t pid;          /* 0 when none runs; set to 0 under lock */
+    char ended[64];             /* how the last one ended, under lock: "was killed by signal 9" */
+    uint32_t seq[CUDA_LANES_MAX];   /* the last request_seq posted on each lane */
 };
 
 /* The directory the plugin was loaded from, with `program` appended. */
@@ -57,13 +66,18 @@ enum cuda_call_end {
 };
 
 /*
- * Post the request already written into the page and wait for the answer,
- * at most limit_ns.  Unless answered, a message says why not.
+ * Post the request already written into calls[lane] and wait for the
+ * answer, at most limit_ns (past it the child is killed, ending every
+ * lane's call).  Never two calls on one lane at once.  Unless answered, a
+ * message says why not.
  */
-enum cuda_call_end cuda_child_call(struct cuda_child *c, uint64_t limit_ns, char *err,
-                                   size_t err_size);
+enum cuda_call_end cuda_child_call(struct cuda_child *c, unsigned lane, uint64_t limit_ns,
+                                   char *err, size_t err_size);
 
-/* Reap the child if it ended; with `block`, wait for it.  Says how it ended. */
+/*
+ * Reap the child if it ended; with `block`, wait for it.  True, saying how
+ * it ended, when none runs (any more).
+ */
 bool cuda_child_reap(struct cuda_child *c, bool block, char *how, size_t how_size);
 void cuda_child_kill(struct cuda_child *c);
 

@@ -9,11 +9,18 @@
  *       GPU N and serve requests until the parent thread ends or a CUDA
  *       error poisons the context.
  *
- * Started by the plugin only; not for people.  VECTOR_ADD costs one kernel
- * launch and one stream synchronize: the kernel takes its params by value
- * and writes its results into mapped pinned memory (no copies, no host
+ * Started by the plugin only; not for people.  Each lane of the shared
+ * page has a thread (lane 0: the main one), a non-blocking stream and
+ * mapped pinned result memory of its own, so the VECTOR_ADDs of different
+ * lanes overlap on the GPU.  VECTOR_ADD costs one kernel launch and one
+ * stream synchronize: the kernel takes its params by value and writes its
+ * results into its lane's mapped pinned memory (no copies, no host
  * callback, which would cost twice as much), and the context spins on
  * synchronize rather than sleeping (15-20 us less per request).
+ *
+ * A CUDA error on any lane may have poisoned the context: that lane
+ * answers, and the process ends (worker_die); the plugin starts a fresh
+ * one.
  *
  * Array opcodes work on the VM's data window, mapped here and registered
  * with CUDA (page-locked) once per window, so copies are DMA straight from
@@ -24,7 +31,10 @@
  * A's row blocks and B's column blocks are copied in on one stream in an
  * order that lets the first tile start after two blocks, and each tile's
  * product and copy out run on the compute streams while later blocks come
- * in.  docs/gpu.md gives the numbers and the bounds.
+ * in.  docs/gpu.md gives the numbers and the bounds.  A window request
+ * runs alone on the unit, on whichever lane; the streams, buffers and
+ * window table are still the worker's mutex's, since lane 0 drops released
+ * windows from the table whenever it wakes.
  *
  * Nothing in the shared page is trusted: the worker decodes each window
  * request again against the size of its own mapping (vgpu_window_op_decode)
@@ -33,6 +43,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +62,8 @@
 #define WORKER_STREAMS          4u
 #define WORKER_CHUNK_BYTES      (4u << 20)      /* per operand, per chunk */
 #define WORKER_CHUNK_ELEMS      (WORKER_CHUNK_BYTES / VGPU_ELEMENT_SIZE)
-#define WORKER_IDLE_SLICE_NS    (1000000000ull) /* idle: look at released windows this often */
+#define WORKER_IDLE_SLICE_NS    (1000000000ull) /* idle lane 0 looks at released windows */
+#define WORKER_DIE_WAIT_NS      (1000000000ull) /* a dying worker waits for the other lanes */
 #define WORKER_GEMM_TILE        2048u           /* rows and columns of a C tile, at least */
 #define WORKER_GEMM_BLOCKS_MAX  16u             /* row (column) blocks at most: tiles grow */
 #define WORKER_GEMM_KEEP_BYTES  (1ull << 30)    /* SGEMM device memory kept between requests */
@@ -74,13 +86,25 @@ enum work_result {
     WORK_FATAL,                 /* BACKEND, and the worker exits (CUDA error, broken state) */
 };
 
-struct worker {
-    int gpu;                    /* CUDA ordinal */
-    uint64_t service_ns;        /* extra GPU time per request (mediator.conf service-time-us) */
+/* One lane: serves calls[index] of the page. */
+struct worker_lane {
+    struct worker *w;
+    unsigned index;
+    struct cuda_call *call;
     cudaStream_t stream;        /* non-blocking: never waits on the legacy stream */
     uint32_t *results_host;     /* mapped pinned memory, VGPU_RESPONSE_MAX_RESULTS words */
     uint32_t *results_device;   /* the same memory as the GPU addresses it */
+    _Atomic bool busy;          /* from taking a request until its answer is out */
+};
+
+struct worker {
+    int gpu;                    /* CUDA ordinal */
+    uint64_t service_ns;        /* extra GPU time per request (mediator.conf service-time-us) */
     struct cuda_shared *shared;
+    struct worker_lane lanes[CUDA_LANES_MAX];
+
+    /* Window requests and releases: everything below, and the release ring's tail. */
+    pthread_mutex_t lock;
 
     /* array operations */
     cudaStream_t streams[WORKER_STREAMS];
@@ -183,7 +207,32 @@ static bool worker_open_arrays(struct worker *w, char *err)
     return true;
 }
 
-/* Open the GPU: spin-scheduled context, a stream, mapped result memory. */
+/* A lane's stream and mapped result memory. */
+static bool worker_open_lane(struct worker *w, struct worker_lane *lane, char *err)
+{
+    cudaError_t e;
+
+    lane->w = w;
+    lane->call = &w->shared->calls[lane->index];
+    if ((e = cudaStreamCreateWithFlags(&lane->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        worker_error(w, err, "creating a stream", e);
+        return false;
+    }
+    e = cudaHostAlloc((void **)&lane->results_host, VGPU_RESPONSE_MAX_RESULTS * sizeof(uint32_t),
+                      cudaHostAllocMapped);
+    if (e != cudaSuccess) {
+        worker_error(w, err, "allocating pinned result memory", e);
+        return false;
+    }
+    if ((e = cudaHostGetDevicePointer((void **)&lane->results_device, lane->results_host, 0))
+        != cudaSuccess) {
+        worker_error(w, err, "mapping result memory", e);
+        return false;
+    }
+    return true;
+}
+
+/* Open the GPU: spin-scheduled context, the lanes, the array operations' resources. */
 static bool worker_open(struct worker *w, char *err)
 {
     struct cudaDeviceProp prop;
@@ -205,20 +254,11 @@ static bool worker_open(struct worker *w, char *err)
         worker_error(w, err, "reading device properties", e);
         return false;
     }
-    if ((e = cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking)) != cudaSuccess) {
-        worker_error(w, err, "creating a stream", e);
-        return false;
-    }
-    e = cudaHostAlloc((void **)&w->results_host, VGPU_RESPONSE_MAX_RESULTS * sizeof(uint32_t),
-                      cudaHostAllocMapped);
-    if (e != cudaSuccess) {
-        worker_error(w, err, "allocating pinned result memory", e);
-        return false;
-    }
-    if ((e = cudaHostGetDevicePointer((void **)&w->results_device, w->results_host, 0))
-        != cudaSuccess) {
-        worker_error(w, err, "mapping result memory", e);
-        return false;
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        w->lanes[i].index = i;
+        if (!worker_open_lane(w, &w->lanes[i], err)) {
+            return false;
+        }
     }
     if (!worker_open_arrays(w, err)) {
         return false;
@@ -302,9 +342,8 @@ static bool worker_drain_releases(struct worker *w, char *err)
  * fd, the request's id and size, a memfd sealed against shrinking that is
  * at least that large.  False (the worker exits) otherwise.
  */
-static bool worker_window_receive(struct worker *w, char *err)
+static bool worker_window_receive(struct worker *w, const struct cuda_call *call, char *err)
 {
-    struct cuda_shared *sh = w->shared;
     struct cuda_window_msg msg;
     union {
         struct cmsghdr h;
@@ -337,9 +376,9 @@ static bool worker_window_receive(struct worker *w, char *err)
         }
     }
     if (n != (ssize_t)sizeof(msg) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds != 1 ||
-        msg.id != sh->window_id || msg.size != sh->window_size) {
+        msg.id != call->window_id || msg.size != call->window_size) {
         snprintf(err, VGPU_BACKEND_ERROR_MAX, "window %llu: no fd from the plugin where one "
-                 "was announced (%s)", (unsigned long long)sh->window_id,
+                 "was announced (%s)", (unsigned long long)call->window_id,
                  n < 0 ? strerror(errno) : "a malformed message");
         goto fail;
     }
@@ -378,19 +417,20 @@ fail:
  * then unpin the least recently used others while the pinned bytes exceed
  * the budget (the window in use always stays).
  */
-static enum work_result worker_window_get(struct worker *w, struct worker_window **out, char *err)
+static enum work_result worker_window_get(struct worker *w, const struct cuda_call *call,
+                                          struct worker_window **out, char *err)
 {
-    struct cuda_shared *sh = w->shared;
     struct worker_window *win;
     cudaError_t e;
     void *base;
 
-    if (sh->window_fd_follows && !worker_window_receive(w, err)) {
+    if (call->window_fd_follows && !worker_window_receive(w, call, err)) {
         return WORK_FATAL;
     }
-    win = worker_window_find(w, sh->window_id);
-    if (!win || win->size != sh->window_size) {
-        snprintf(err, VGPU_BACKEND_ERROR_MAX, "window %llu: %s", (unsigned long long)sh->window_id,
+    win = worker_window_find(w, call->window_id);
+    if (!win || win->size != call->window_size) {
+        snprintf(err, VGPU_BACKEND_ERROR_MAX, "window %llu: %s",
+                 (unsigned long long)call->window_id,
                  win ? "its size changed" : "the worker was never sent it");
         return WORK_FATAL;
     }
@@ -717,10 +757,9 @@ static enum work_result worker_sgemm(struct worker *w, const struct vgpu_window_
  * worker's own, so that nothing in the shared page can make it touch
  * memory outside the window.
  */
-static enum work_result worker_window_op(struct worker *w, uint32_t *results,
-                                         uint32_t *result_count, char *err)
+static enum work_result worker_window_op(struct worker *w, const struct cuda_call *call,
+                                         uint32_t *results, uint32_t *result_count, char *err)
 {
-    struct cuda_shared *sh = w->shared;
     unsigned char buf[VGPU_REQUEST_MAX];
     struct vgpu_request_view view;
     struct vgpu_window_op op;
@@ -729,24 +768,24 @@ static enum work_result worker_window_op(struct worker *w, uint32_t *results,
     uint32_t params[VGPU_REQUEST_MAX_PARAMS], code;
     size_t len;
 
-    if (!sh->window_present) {
+    if (!call->window_present) {
         snprintf(err, VGPU_BACKEND_ERROR_MAX, "opcode 0x%04x came without a data window",
-                 sh->opcode);
+                 call->opcode);
         return WORK_REFUSED;
     }
-    if ((r = worker_window_get(w, &win, err)) != WORK_OK) {
+    if ((r = worker_window_get(w, call, &win, err)) != WORK_OK) {
         return r;
     }
-    if (sh->param_count > VGPU_REQUEST_MAX_PARAMS) {
-        snprintf(err, VGPU_BACKEND_ERROR_MAX, "%u params", sh->param_count);
+    if (call->param_count > VGPU_REQUEST_MAX_PARAMS) {
+        snprintf(err, VGPU_BACKEND_ERROR_MAX, "%u params", call->param_count);
         return WORK_REFUSED;
     }
-    memcpy(params, sh->params, sh->param_count * sizeof(uint32_t));
-    len = vgpu_request_encode(buf, sizeof(buf), sh->opcode, params, sh->param_count, NULL, 0);
+    memcpy(params, call->params, call->param_count * sizeof(uint32_t));
+    len = vgpu_request_encode(buf, sizeof(buf), call->opcode, params, call->param_count, NULL, 0);
     if (!len || (code = vgpu_request_decode(buf, len, &view)) != VGPU_OK ||
         (code = vgpu_window_op_decode(&view, win->size, &op)) != VGPU_OK) {
         snprintf(err, VGPU_BACKEND_ERROR_MAX, "the worker's own check refused opcode 0x%04x "
-                 "on a window of %llu bytes", sh->opcode, (unsigned long long)win->size);
+                 "on a window of %llu bytes", call->opcode, (unsigned long long)win->size);
         return WORK_REFUSED;
     }
     if (w->service_ns) {
@@ -759,116 +798,213 @@ static enum work_result worker_window_op(struct worker *w, uint32_t *results,
     return worker_elementwise(w, &op, win->base, results, result_count, err);
 }
 
-static cudaError_t worker_launch_vector_add(struct worker *w, uint32_t a, uint32_t b)
+static cudaError_t worker_launch_vector_add(struct worker_lane *lane, uint32_t a, uint32_t b)
 {
 #ifdef VGPU_CUDA_FAULT_INJECTION
     if (a == VGPU_CUDA_FAULT_OPERAND) {
-        return vgpu_cuda_launch_illegal_store(w->stream);
+        return vgpu_cuda_launch_illegal_store(lane->stream);
     }
 #endif
-    return vgpu_cuda_launch_vector_add(a, b, w->results_device, w->service_ns, w->stream);
+    return vgpu_cuda_launch_vector_add(a, b, lane->results_device, lane->w->service_ns,
+                                       lane->stream);
 }
 
 /*
- * Run the request in the shared page and fill its response.  Returns false
- * after a CUDA error: the context may be poisoned, so the worker must exit.
+ * Run the request of the lane and fill its response.  Returns false after
+ * a CUDA error: the context may be poisoned, so the worker must exit.
  */
-static bool worker_execute(struct worker *w)
+static bool worker_execute(struct worker_lane *lane)
 {
-    struct cuda_shared *sh = w->shared;
+    struct worker *w = lane->w;
+    struct cuda_call *call = lane->call;
     uint64_t start = cuda_now_ns();
     uint32_t results[VGPU_RESPONSE_MAX_RESULTS], count = 0;
     enum work_result r;
     cudaError_t e;
 
-    sh->result_count = 0;
-    sh->error[0] = '\0';
-    switch (sh->opcode) {
+    call->result_count = 0;
+    call->error[0] = '\0';
+    switch (call->opcode) {
     case VGPU_OP_VECTOR_ADD:
-        e = worker_launch_vector_add(w, sh->params[0], sh->params[1]);
+        e = worker_launch_vector_add(lane, call->params[0], call->params[1]);
         if (e == cudaSuccess) {
-            e = cudaStreamSynchronize(w->stream);
+            e = cudaStreamSynchronize(lane->stream);
             if (e != cudaSuccess) {
-                worker_error(w, sh->error, "running VECTOR_ADD", e);
+                worker_error(w, call->error, "running VECTOR_ADD", e);
             }
         } else {
-            worker_error(w, sh->error, "launching VECTOR_ADD", e);
+            worker_error(w, call->error, "launching VECTOR_ADD", e);
         }
         if (e != cudaSuccess) {
-            sh->status = VGPU_ERR_BACKEND;
+            call->status = VGPU_ERR_BACKEND;
             return false;
         }
-        sh->results[0] = ((volatile uint32_t *)w->results_host)[0];
-        sh->result_count = VGPU_VECTOR_ADD_RESULTS;
+        call->results[0] = ((volatile uint32_t *)lane->results_host)[0];
+        call->result_count = VGPU_VECTOR_ADD_RESULTS;
         break;
     case VGPU_OP_ADD_U32:
     case VGPU_OP_ADD_F32:
     case VGPU_OP_SAXPY:
     case VGPU_OP_SUM_F32:
     case VGPU_OP_SGEMM:
-        r = worker_window_op(w, results, &count, sh->error);
+        /* released windows first: see CUDA_RELEASE_RING */
+        pthread_mutex_lock(&w->lock);
+        r = worker_drain_releases(w, call->error)
+                ? worker_window_op(w, call, results, &count, call->error) : WORK_FATAL;
+        pthread_mutex_unlock(&w->lock);
         if (r != WORK_OK) {
-            sh->status = VGPU_ERR_BACKEND;
+            call->status = VGPU_ERR_BACKEND;
             return r == WORK_REFUSED;
         }
-        memcpy(sh->results, results, count * sizeof(uint32_t));
-        sh->result_count = count;
+        memcpy(call->results, results, count * sizeof(uint32_t));
+        call->result_count = count;
         break;
     default:
-        snprintf(sh->error, sizeof(sh->error),
-                 "opcode 0x%04x is not implemented by the cuda backend", sh->opcode);
-        sh->status = VGPU_ERR_BACKEND;
+        snprintf(call->error, sizeof(call->error),
+                 "opcode 0x%04x is not implemented by the cuda backend", call->opcode);
+        call->status = VGPU_ERR_BACKEND;
         return true;
     }
-    sh->status = VGPU_OK;
-    sh->exec_ns = cuda_now_ns() - start;
+    call->status = VGPU_OK;
+    call->exec_ns = cuda_now_ns() - start;
     return true;
 }
 
-static int worker_serve(struct worker *w, struct cuda_shared *sh)
+/*
+ * End the process after a CUDA error or a broken state.  On a poisoned
+ * context the other lanes' requests in flight fail too, within moments:
+ * the first lane here waits for their answers (at most WORKER_DIE_WAIT_NS,
+ * as a kernel may hang), so that their callers get CUDA's error rather
+ * than "exited".  _exit: the CUDA runtime's teardown must not run while
+ * other lanes are inside CUDA.
+ */
+static _Noreturn void worker_die(struct worker *w)
 {
-    uint32_t seen = 0;
+    static pthread_mutex_t dying = PTHREAD_MUTEX_INITIALIZER;
+    uint64_t deadline;
+    bool busy = true;
 
-    w->shared = sh;
-    if (!worker_open(w, sh->error)) {
-        cuda_publish(&sh->state, CUDA_WORKER_FAILED, &sh->plugin_sleeping);
-        return 1;
+    pthread_mutex_lock(&dying);         /* never unlocked: later lanes wait here for the end */
+    deadline = cuda_now_ns() + WORKER_DIE_WAIT_NS;
+    while (busy && cuda_now_ns() < deadline) {
+        busy = false;
+        for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+            busy = busy || atomic_load(&w->lanes[i].busy);
+        }
+        if (busy) {
+            usleep(1000);
+        }
     }
-    cuda_publish(&sh->state, CUDA_WORKER_READY, &sh->plugin_sleeping);
-    for (;;) {
-        char err[VGPU_BACKEND_ERROR_MAX] = "";
-        bool ok;
-        uint32_t seq;
+    _exit(1);
+}
 
-        /* windows released while idle go within a slice; the rest before the next request */
-        while ((seq = cuda_wait_change(&sh->request_seq, seen, &sh->worker_sleeping,
-                                       WORKER_IDLE_SLICE_NS)) == seen) {
-            if (!worker_drain_releases(w, err)) {
-                fprintf(stderr, CUDA_WORKER_NAME "[gpu %d]: %s; exiting\n", w->gpu, err);
-                return 1;
+/* Lane 0, between requests: drop the windows released meanwhile, if any. */
+static void worker_drain_idle(struct worker *w)
+{
+    struct cuda_shared *sh = w->shared;
+    char err[VGPU_BACKEND_ERROR_MAX] = "";
+    bool ok;
+
+    if (atomic_load(&sh->release_head) == atomic_load(&sh->release_tail)) {
+        return;
+    }
+    pthread_mutex_lock(&w->lock);
+    ok = worker_drain_releases(w, err);
+    pthread_mutex_unlock(&w->lock);
+    if (!ok) {
+        fprintf(stderr, CUDA_WORKER_NAME "[gpu %d]: %s; exiting\n", w->gpu, err);
+        worker_die(w);
+    }
+}
+
+/*
+ * A lane's loop: wait for a request, run it, answer.  Lane 0 spins
+ * CUDA_SPIN_NS after each answer, as a worker of one lane always did.  The
+ * other lanes have requests only while the unit is loaded, and then the
+ * next one comes within the mediator's turnaround (microseconds), so they
+ * spin CUDA_LANE_SPIN_NS: eight lanes spinning the full time after every
+ * request of a lightly loaded GPU would burn CPU for nothing.  Only lane 0
+ * drops released windows outside window requests: after each answer, every
+ * WORKER_IDLE_SLICE_NS while idle, and when the plugin wakes it for that.
+ */
+static _Noreturn void worker_lane_serve(struct worker_lane *lane)
+{
+    struct cuda_call *call = lane->call;
+    bool first = lane->index == 0;
+    uint32_t seen = 0, seq;
+
+    for (;;) {
+        bool ok;
+
+        while ((seq = cuda_wait_change(&call->request_seq, seen, &call->worker_sleeping,
+                                       first ? CUDA_SPIN_NS : CUDA_LANE_SPIN_NS,
+                                       first ? WORKER_IDLE_SLICE_NS : 0)) == seen) {
+            if (first) {
+                worker_drain_idle(lane->w);
             }
         }
         seen = seq;
-        if (!worker_drain_releases(w, err)) {
-            snprintf(sh->error, sizeof(sh->error), "%s", err);
-            sh->status = VGPU_ERR_BACKEND;
-            ok = false;
-        } else {
-            ok = worker_execute(w);
-        }
+        atomic_store(&lane->busy, true);
+        ok = worker_execute(lane);
         if (!ok) {
-            fprintf(stderr, CUDA_WORKER_NAME "[gpu %d]: %s; exiting\n", w->gpu, sh->error);
-            sh->worker_exits = 1;
-            cuda_publish(&sh->response_seq, seq, &sh->plugin_sleeping);
-            return 1;
+            fprintf(stderr, CUDA_WORKER_NAME "[gpu %d, lane %u]: %s; exiting\n", lane->w->gpu,
+                    lane->index, call->error);
+            call->worker_exits = 1;
         }
-        cuda_publish(&sh->response_seq, seq, &sh->plugin_sleeping);
+        cuda_publish(&call->response_seq, seq, &call->plugin_sleeping);
+        atomic_store(&lane->busy, false);
+        if (!ok) {
+            worker_die(lane->w);
+        }
+        if (first) {
+            worker_drain_idle(lane->w);
+        }
     }
+}
+
+/* Lanes > 0: the device is per host thread, so select it first. */
+static void *worker_lane_thread(void *arg)
+{
+    struct worker_lane *lane = arg;
+    cudaError_t e = cudaSetDevice(lane->w->gpu);
+
+    if (e != cudaSuccess) {
+        char err[VGPU_BACKEND_ERROR_MAX];
+
+        worker_error(lane->w, err, "selecting the device for a lane", e);
+        fprintf(stderr, CUDA_WORKER_NAME "[gpu %d, lane %u]: %s; exiting\n", lane->w->gpu,
+                lane->index, err);
+        worker_die(lane->w);
+    }
+    worker_lane_serve(lane);
+}
+
+/* Open the GPU, start lanes 1.. on threads of their own, serve lane 0 on this one. */
+static int worker_serve(struct worker *w, struct cuda_shared *sh)
+{
+    pthread_t thread;
+    int rc;
+
+    w->shared = sh;
+    if (!worker_open(w, sh->error)) {
+        cuda_publish(&sh->state, CUDA_WORKER_FAILED, &sh->state_sleeping);
+        return 1;
+    }
+    for (unsigned i = 1; i < CUDA_LANES_MAX; i++) {
+        if ((rc = pthread_create(&thread, NULL, worker_lane_thread, &w->lanes[i])) != 0) {
+            snprintf(sh->error, sizeof(sh->error), "starting a lane's thread: %s",
+                     strerror(rc));
+            cuda_publish(&sh->state, CUDA_WORKER_FAILED, &sh->state_sleeping);
+            _exit(1);       /* not exit(): other lanes may be inside CUDA */
+        }
+    }
+    cuda_publish(&sh->state, CUDA_WORKER_READY, &sh->state_sleeping);
+    worker_lane_serve(&w->lanes[0]);
 }
 
 int main(int argc, char **argv)
 {
-    struct worker w = { .gpu = -1 };
+    struct worker w = { .gpu = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
     struct cuda_shared *sh;
 
     if (argc == 2 && strcmp(argv[1], "--probe") == 0) {

@@ -148,13 +148,13 @@ static bool vm_start(struct cuda_vm *vm, const struct vgpu_backend_job *job, cha
 static uint32_t vm_call(struct cuda_vm *vm, const struct vgpu_backend_job *job, uint32_t *results,
                         uint64_t *exec_ns, char *err, size_t err_size)
 {
-    struct cuda_shared *sh = vm->child.shared;
+    struct cuda_call *call = &vm->child.shared->calls[0];
     char how[64];
 
-    sh->batch_offset = job->op->a;
-    sh->batch_length = job->op->count;
-    sh->vm_quota = job->vm->gpu_memory_quota;
-    switch (cuda_child_call(&vm->child, CUDA_VM_BATCH_LIMIT_NS, err, err_size)) {
+    call->batch_offset = job->op->a;
+    call->batch_length = job->op->count;
+    call->vm_quota = job->vm->gpu_memory_quota;
+    switch (cuda_child_call(&vm->child, 0, CUDA_VM_BATCH_LIMIT_NS, err, err_size)) {
     case CUDA_CALL_ANSWERED:
         break;
     case CUDA_CALL_TIMED_OUT:
@@ -162,16 +162,16 @@ static uint32_t vm_call(struct cuda_vm *vm, const struct vgpu_backend_job *job, 
     default:
         return VGPU_CUDA_ERROR_UNKNOWN;
     }
-    results[0] = sh->results[0];
-    results[1] = sh->results[1];
-    *exec_ns = sh->exec_ns;
+    results[0] = call->results[0];
+    results[1] = call->results[1];
+    *exec_ns = call->exec_ns;
     *job->usage = (struct vgpu_backend_cuda_usage){
         .valid = true,
-        .memory_used = sh->vm_memory_used,
-        .memory_total = sh->vm_memory_total,
-        .kernels = sh->vm_kernels,
+        .memory_used = call->vm_memory_used,
+        .memory_total = call->vm_memory_total,
+        .kernels = call->vm_kernels,
     };
-    if (sh->worker_exits) {
+    if (call->worker_exits) {
         /* a fault sticks; a reset that ended running kernels comes again, to a fresh worker */
         cuda_child_reap(&vm->child, true, how, sizeof(how));
         vm->sticky = results[0] == VGPU_CUDA_STILL_WAITING ? 0 : results[0];

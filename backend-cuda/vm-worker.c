@@ -82,30 +82,32 @@ static bool open_gpu(struct vm_worker *w, struct cuda_shared *sh)
     return true;
 }
 
-static int serve(struct vm_worker *w, struct cuda_shared *sh)
+/* Batches come on lane 0 of the page, one at a time. */
+static int serve(struct vm_worker *w, struct cuda_call *call)
 {
     uint32_t seen = 0, seq;
 
     for (;;) {
         uint64_t start;
 
-        while ((seq = cuda_wait_change(&sh->request_seq, seen, &sh->worker_sleeping, 0)) == seen) {
+        while ((seq = cuda_wait_change(&call->request_seq, seen, &call->worker_sleeping,
+                                       CUDA_SPIN_NS, 0)) == seen) {
         }
         seen = seq;
         start = cuda_now_ns();
-        w->quota = sh->vm_quota;
-        vm_batch_run(w, sh->batch_offset, sh->batch_length, sh->results);
-        sh->result_count = VGPU_CUDA_RESULTS;
-        sh->status = VGPU_OK;
-        sh->vm_memory_used = w->objects.allocated;
-        sh->vm_memory_total = vm_memory_total(w);
-        sh->vm_kernels = w->kernels;
-        sh->exec_ns = cuda_now_ns() - start;
-        sh->worker_exits = w->poisoned || w->exit_for_reset;
-        cuda_publish(&sh->response_seq, seq, &sh->plugin_sleeping);
+        w->quota = call->vm_quota;
+        vm_batch_run(w, call->batch_offset, call->batch_length, call->results);
+        call->result_count = VGPU_CUDA_RESULTS;
+        call->status = VGPU_OK;
+        call->vm_memory_used = w->objects.allocated;
+        call->vm_memory_total = vm_memory_total(w);
+        call->vm_kernels = w->kernels;
+        call->exec_ns = cuda_now_ns() - start;
+        call->worker_exits = w->poisoned || w->exit_for_reset;
+        cuda_publish(&call->response_seq, seq, &call->plugin_sleeping);
         if (w->poisoned) {
             fprintf(stderr, CUDA_VM_WORKER_NAME "[%s]: cudaError %u poisoned the VM's context; "
-                    "exiting\n", w->name, sh->results[0]);
+                    "exiting\n", w->name, call->results[0]);
             return 1;
         }
         if (w->exit_for_reset) {
@@ -146,9 +148,9 @@ int main(int argc, char **argv)
         snprintf(sh->error, sizeof(sh->error), "out of host memory");
     }
     if (!w.batch || !w.args || !map_window(&w, sh) || !open_gpu(&w, sh)) {
-        cuda_publish(&sh->state, CUDA_WORKER_FAILED, &sh->plugin_sleeping);
+        cuda_publish(&sh->state, CUDA_WORKER_FAILED, &sh->state_sleeping);
         return 1;
     }
-    cuda_publish(&sh->state, CUDA_WORKER_READY, &sh->plugin_sleeping);
-    return serve(&w, sh);
+    cuda_publish(&sh->state, CUDA_WORKER_READY, &sh->state_sleeping);
+    return serve(&w, &sh->calls[0]);
 }
