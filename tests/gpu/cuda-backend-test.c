@@ -13,6 +13,11 @@
  * written; two windows in turn; windows released (the worker drops them
  * while idle) and new ones; more windows than a worker holds; a pinned
  * budget smaller than one window; and the worker's own range check.
+ *
+ * Lanes (GPU 0): VECTOR_ADDs on every slot at once are right and overlap
+ * on the GPU; a window request on any slot; a fault on one lane while the
+ * others run ends the worker without leaving any call hanging, and
+ * recover() brings a fresh one that serves every lane.
  * Run by `make gpu-test`.
  */
 #include <dirent.h>   /* _GNU_SOURCE: MEDIATOR_CFLAGS */
@@ -54,9 +59,9 @@ static void *open_unit(const struct vgpu_backend_ops *ops, int index,
     return unit;
 }
 
-/* Run VECTOR_ADD a + b on the unit; returns the backend's error code. */
-static uint32_t run_add(const struct vgpu_backend_ops *ops, void *unit, uint32_t a, uint32_t b,
-                        uint32_t *sum, char *err, size_t err_size)
+/* Run VECTOR_ADD a + b on the unit's slot; returns the backend's error code. */
+static uint32_t run_add_on(const struct vgpu_backend_ops *ops, void *unit, unsigned slot,
+                           uint32_t a, uint32_t b, uint32_t *sum, char *err, size_t err_size)
 {
     unsigned char buf[VGPU_REQUEST_MAX];
     uint32_t results[VGPU_RESPONSE_MAX_RESULTS];
@@ -66,13 +71,20 @@ static uint32_t run_add(const struct vgpu_backend_ops *ops, void *unit, uint32_t
     size_t len = vgpu_request_encode_vector_add(buf, sizeof(buf), a, b);
 
     g_assert_cmpuint(vgpu_request_decode(buf, len, &view), ==, VGPU_OK);
-    status = ops->execute(unit, &(struct vgpu_backend_job){ .request = &view }, results, &count, &exec_ns, err, err_size);
+    status = ops->execute(unit, &(struct vgpu_backend_job){ .request = &view, .slot = slot },
+                          results, &count, &exec_ns, err, err_size);
     if (status == VGPU_OK) {
         g_assert_cmpuint(count, ==, VGPU_VECTOR_ADD_RESULTS);
         g_assert_cmpuint(exec_ns, >, 0);
         *sum = results[0];
     }
     return status;
+}
+
+static uint32_t run_add(const struct vgpu_backend_ops *ops, void *unit, uint32_t a, uint32_t b,
+                        uint32_t *sum, char *err, size_t err_size)
+{
+    return run_add_on(ops, unit, 0, a, b, sum, err, err_size);
 }
 
 static uint32_t reference_add(uint32_t a, uint32_t b)
@@ -188,8 +200,8 @@ static void win_close(struct win *x)
     close(x->w.fd);
 }
 
-/* Encode op as a request, check it as the mediator does, run it on the unit. */
-static uint32_t run_op(const struct vgpu_backend_ops *ops, void *unit,
+/* Encode op as a request, check it as the mediator does, run it on the unit's slot. */
+static uint32_t run_op(const struct vgpu_backend_ops *ops, void *unit, unsigned slot,
                        const struct vgpu_window_op *op, struct win *x, uint32_t *results,
                        uint32_t *count, char *err, size_t err_size)
 {
@@ -204,7 +216,7 @@ static uint32_t run_op(const struct vgpu_backend_ops *ops, void *unit,
     g_assert_cmpuint(vgpu_request_decode(buf, len, &view), ==, VGPU_OK);
     g_assert_cmpuint(vgpu_window_op_decode(&view, x->w.size, &checked), ==, VGPU_OK);
     return ops->execute(unit, &(struct vgpu_backend_job){ .request = &view, .op = &checked,
-                                                          .window = &x->w },
+                                                          .window = &x->w, .slot = slot },
                         results, count, &exec_ns, err, err_size);
 }
 
@@ -269,12 +281,12 @@ static void pair_run(struct pair *p, const struct vgpu_window_op *op, double *gp
     char err[VGPU_BACKEND_ERROR_MAX] = "";
     uint32_t status;
 
-    status = run_op(cuda_plugin(), p->gpu, op, &p->g, gr, &gn, err, sizeof(err));
+    status = run_op(cuda_plugin(), p->gpu, 0, op, &p->g, gr, &gn, err, sizeof(err));
     if (status != VGPU_OK) {
         g_error("cuda: opcode 0x%04x count %llu: %s", op->opcode, (unsigned long long)op->count,
                 err);
     }
-    status = run_op(vgpu_backend_cpu(), cpu_unit(), op, &p->c, cr, &cn, err, sizeof(err));
+    status = run_op(vgpu_backend_cpu(), cpu_unit(), 0, op, &p->c, cr, &cn, err, sizeof(err));
     if (status != VGPU_OK) {
         g_error("cpu: opcode 0x%04x: %s", op->opcode, err);
     }
@@ -668,8 +680,8 @@ static unsigned worker_window_fds(int pid)
     return count;
 }
 
-/* ADD_U32 over the first n words of x into the next n; checks the result here. */
-static void add_and_check(void *unit, struct win *x, uint64_t n, uint32_t seed)
+/* ADD_U32 over the first n words of x into the next n on the slot; checks the result here. */
+static void add_and_check_on(void *unit, unsigned slot, struct win *x, uint64_t n, uint32_t seed)
 {
     uint32_t *w = (uint32_t *)x->w.base, results[VGPU_RESPONSE_MAX_RESULTS], count;
     char err[VGPU_BACKEND_ERROR_MAX] = "";
@@ -679,7 +691,7 @@ static void add_and_check(void *unit, struct win *x, uint64_t n, uint32_t seed)
     for (uint64_t i = 0; i < n; i++) {
         w[i] = seed * 2654435761u + (uint32_t)i;
     }
-    if (run_op(cuda_plugin(), unit, &op, x, results, &count, err, sizeof(err)) != VGPU_OK) {
+    if (run_op(cuda_plugin(), unit, slot, &op, x, results, &count, err, sizeof(err)) != VGPU_OK) {
         g_error("window %llu: %s", (unsigned long long)x->w.id, err);
     }
     for (uint64_t i = 0; i < n; i++) {
@@ -688,6 +700,11 @@ static void add_and_check(void *unit, struct win *x, uint64_t n, uint32_t seed)
                     (unsigned long long)i, w[n + i], 2 * w[i]);
         }
     }
+}
+
+static void add_and_check(void *unit, struct win *x, uint64_t n, uint32_t seed)
+{
+    add_and_check_on(unit, 0, x, n, seed);
 }
 
 static bool wait_unmapped(int pid, const struct win *x)
@@ -859,10 +876,174 @@ static void window_tests_add(void)
                     test_window_worker_checks_for_itself);
 }
 
+/* ---- lanes: several requests in flight --------------------------------------- */
+
+#define LANE_ADDS           4u          /* per lane in the overlap test */
+#define LANE_SERVICE_US     50000u      /* each of those occupies the GPU this long */
+
+/* One slot's thread: VECTOR_ADDs until `count` answered (0: no limit), one failed, or stop. */
+struct lane_run {
+    const struct vgpu_backend_ops *ops;
+    void *unit;
+    unsigned slot;
+    unsigned count;
+    gint *stop;
+    uint32_t status;            /* the last request's */
+    unsigned done;              /* answered with the right sum */
+    char err[VGPU_BACKEND_ERROR_MAX];
+};
+
+static gpointer lane_main(gpointer data)
+{
+    struct lane_run *l = data;
+    GRand *rand = g_rand_new_with_seed(l->slot + 1);
+
+    l->status = VGPU_OK;
+    while ((l->count == 0 || l->done < l->count) && !(l->stop && g_atomic_int_get(l->stop))) {
+        /* the high bit set: never the fault build's operand */
+        uint32_t a = g_rand_int(rand) | 0x80000000u, b = g_rand_int(rand), sum = 0;
+
+        l->status = run_add_on(l->ops, l->unit, l->slot, a, b, &sum, l->err, sizeof(l->err));
+        if (l->status != VGPU_OK) {
+            break;
+        }
+        g_assert_cmpuint(sum, ==, (uint32_t)(a + b));
+        l->done++;
+    }
+    g_rand_free(rand);
+    return NULL;
+}
+
+/* Run lanes[from..CUDA_LANES_MAX) on threads of their own. */
+static void lanes_start(struct lane_run *lanes, GThread **threads, unsigned from)
+{
+    for (unsigned i = from; i < CUDA_LANES_MAX; i++) {
+        threads[i] = g_thread_new("lane", lane_main, &lanes[i]);
+    }
+}
+
+static void lanes_join(struct lane_run *lanes, GThread **threads, unsigned from)
+{
+    for (unsigned i = from; i < CUDA_LANES_MAX; i++) {
+        g_thread_join(threads[i]);
+        g_test_message("lane %u: %u answered%s%s", i, lanes[i].done,
+                       lanes[i].status == VGPU_OK ? "" : ", then: ",
+                       lanes[i].status == VGPU_OK ? "" : lanes[i].err);
+    }
+}
+
+/* Every slot at once, many small requests: each its own right sum; then windows on every slot. */
+static void test_lanes_vector_adds_right_on_every_slot_at_once(void)
+{
+    const struct vgpu_backend_ops *ops = cuda_plugin();
+    struct vgpu_backend_unit_info info;
+    void *unit = open_unit(ops, 0, &info);
+    struct lane_run lanes[CUDA_LANES_MAX];
+    GThread *threads[CUDA_LANES_MAX];
+    struct win x;
+
+    g_assert_cmpuint(info.max_in_flight, ==, CUDA_LANES_MAX);
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        lanes[i] = (struct lane_run){ .ops = ops, .unit = unit, .slot = i, .count = 2000 };
+    }
+    lanes_start(lanes, threads, 0);
+    lanes_join(lanes, threads, 0);
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        g_assert_cmpuint(lanes[i].status, ==, VGPU_OK);
+        g_assert_cmpuint(lanes[i].done, ==, 2000);
+    }
+    win_open(&x, 1 << 20);
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        add_and_check_on(unit, i, &x, 1000, i);         /* a window request runs on any slot */
+    }
+    ops->window_released(unit, x.w.id);
+    win_close(&x);
+    ops->close(unit);
+}
+
+/* With a service time, the VECTOR_ADDs of all slots at once take little longer than one lane's. */
+static void test_lanes_vector_adds_overlap_on_the_gpu(void)
+{
+    const struct vgpu_backend_ops *ops = cuda_plugin();
+    struct vgpu_backend_unit_config config = { .index = 0, .service_time_us = LANE_SERVICE_US };
+    struct vgpu_backend_unit_info info;
+    char err[VGPU_BACKEND_ERROR_MAX] = "";
+    void *unit = ops->open(&config, &info, err, sizeof(err));
+    struct lane_run lanes[CUDA_LANES_MAX];
+    GThread *threads[CUDA_LANES_MAX];
+    double took, serial = CUDA_LANES_MAX * LANE_ADDS * LANE_SERVICE_US / 1e6;
+    gint64 start;
+
+    if (!unit) {
+        g_error("opening GPU 0: %s", err);
+    }
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        lanes[i] = (struct lane_run){ .ops = ops, .unit = unit, .slot = i, .count = LANE_ADDS };
+    }
+    start = g_get_monotonic_time();
+    lanes_start(lanes, threads, 0);
+    lanes_join(lanes, threads, 0);
+    took = (g_get_monotonic_time() - start) / 1e6;
+    g_test_message("%u lanes x %u VECTOR_ADDs of %u us: %.3f s (one at a time: %.3f s)",
+                   CUDA_LANES_MAX, LANE_ADDS, LANE_SERVICE_US, took, serial);
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        g_assert_cmpuint(lanes[i].status, ==, VGPU_OK);
+    }
+    g_assert_cmpfloat(took, <, serial / 3);
+    ops->close(unit);
+}
+
+/*
+ * The fault build's illegal store on slot 0 while every other slot runs
+ * VECTOR_ADDs: the fault's request ends in BACKEND with CUDA's error, no
+ * other slot's call hangs, and recover() brings a fresh worker that serves
+ * every slot.
+ */
+static void test_lanes_fault_ends_the_worker_then_recovers(void)
+{
+    const struct vgpu_backend_ops *ops = load(VGPU_CUDA_FAULT_PLUGIN_PATH);
+    struct vgpu_backend_unit_info info;
+    void *unit = open_unit(ops, 0, &info);
+    struct lane_run lanes[CUDA_LANES_MAX];
+    GThread *threads[CUDA_LANES_MAX];
+    char err[VGPU_BACKEND_ERROR_MAX] = "";
+    int pid = worker_pid();
+    uint32_t sum = 0;
+    gint stop = 0;
+
+    for (unsigned i = 1; i < CUDA_LANES_MAX; i++) {
+        lanes[i] = (struct lane_run){ .ops = ops, .unit = unit, .slot = i, .stop = &stop };
+    }
+    lanes_start(lanes, threads, 1);
+    g_usleep(100000);                                   /* the other slots are busy */
+    g_assert_cmpuint(run_add_on(ops, unit, 0, 0xfa017u, 1, &sum, err, sizeof(err)),
+                     ==, VGPU_ERR_BACKEND);
+    g_test_message("fault: %s", err);
+    g_assert_nonnull(strstr(err, "illegal"));
+    g_atomic_int_set(&stop, 1);
+    lanes_join(lanes, threads, 1);
+    if (!ops->recover(unit, err, sizeof(err))) {
+        g_error("recover() failed: %s", err);
+    }
+    g_assert_cmpint(worker_pid(), !=, pid);
+    for (unsigned i = 0; i < CUDA_LANES_MAX; i++) {
+        g_assert_cmpuint(run_add_on(ops, unit, i, 0xffffffffu, i, &sum, err, sizeof(err)),
+                         ==, VGPU_OK);
+        g_assert_cmpuint(sum, ==, i - 1);
+    }
+    ops->close(unit);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     window_tests_add();
+    g_test_add_func("/cuda-backend/lanes/vector-adds-right-on-every-slot-at-once",
+                    test_lanes_vector_adds_right_on_every_slot_at_once);
+    g_test_add_func("/cuda-backend/lanes/vector-adds-overlap-on-the-gpu",
+                    test_lanes_vector_adds_overlap_on_the_gpu);
+    g_test_add_func("/cuda-backend/lanes/fault-ends-the-worker-then-recovers",
+                    test_lanes_fault_ends_the_worker_then_recovers);
     g_test_add_func("/cuda-backend/vector-add-matches-cpu-on-every-gpu",
                     test_vector_add_matches_cpu_on_every_gpu);
     g_test_add_func("/cuda-backend/gpu-fault-ends-in-backend-error-then-recovers",
