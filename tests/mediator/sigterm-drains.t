@@ -3,6 +3,8 @@
 # finish, ends queued ones with CANCELLED (their COMPLETEs are sent), and
 # exits 0 with its sockets removed.  A request that overruns
 # drain-timeout-ms is ended with CANCELLED so the stop stays bounded.
+# The unit runs one request at a time (in-flight=1, also on a GPU, where
+# the default is 4) so that one runs while three wait.
 # (Service times are long so that a slow machine still sends SIGTERM while
 # the first request runs: on 2 loaded cores, seeing "1 running, 3 queued"
 # through vgpuctl took up to 4 s.)
@@ -14,6 +16,7 @@ plan 9
 pools="[pool A]
 backend=cpu
 workers=1
+in-flight=1
 service-time-us=8000000"
 write_config "drain-timeout-ms=30000"
 start_daemon || bail "daemon did not start"
@@ -40,6 +43,7 @@ like "$(cat "$tmp/daemon.log")" "stopping: 3 queued request\(s\) cancelled" "the
 pools="[pool A]
 backend=cpu
 workers=1
+in-flight=1
 service-time-us=6000000"
 write_config "drain-timeout-ms=200"
 start_daemon || bail "daemon did not restart"
