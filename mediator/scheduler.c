@@ -373,9 +373,7 @@ static struct request *slot_next(struct sched_slot *slot)
                 queue_remove(s->queue, e);
                 r->state = REQUEST_RUNNING;
                 r->started = ++s->started;
-                if (u->running++ == 0) {
-                    u->busy_since = g_get_monotonic_time();
-                }
+                u->running++;
                 u->load += cost;
                 u->executing++;
                 slot->current = r;
@@ -451,6 +449,9 @@ static void slot_run(struct sched_slot *slot, struct request *r)
         c->running++;
         stats_hist_record(&c->wait, wait_us);
     });
+    if (u->in_execute++ == 0) {
+        u->busy_since = start;
+    }
     stats_unlock();
     error = ops->execute(u->ctx, &(struct vgpu_backend_job){
                              .request = &r->view,
@@ -468,6 +469,11 @@ static void slot_run(struct sched_slot *slot, struct request *r)
     if (--u->executing == 0 && u->recovers_waiting) {
         g_cond_broadcast(&s->idle);
     }
+    stats_lock();
+    if (--u->in_execute == 0) {
+        u->stats.busy_us += (uint64_t)(g_get_monotonic_time() - u->busy_since);
+    }
+    stats_unlock();
     g_mutex_unlock(&s->lock);
     if (error != VGPU_OK) {
         g_warning("%s: request %u of domain '%s' (uuid %s) failed: %s", u->info.name,
@@ -496,18 +502,14 @@ static void slot_run(struct sched_slot *slot, struct request *r)
     request_finish(s, r, error, results, result_count, exec_ns);
 }
 
-/* The request on slot ended: give its room back, count the unit's busy time (lock held). */
+/* The request on slot ended: give its room back (lock held). */
 static void slot_release(struct sched_slot *slot, struct request *r)
 {
     struct sched_unit *u = slot->unit;
 
     u->load -= request_cost(u, r);
+    u->running--;
     slot->current = NULL;
-    if (--u->running == 0) {
-        stats_lock();
-        u->stats.busy_us += (uint64_t)(g_get_monotonic_time() - u->busy_since);
-        stats_unlock();
-    }
     g_cond_broadcast(&u->sched->idle);
 }
 

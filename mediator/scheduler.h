@@ -34,7 +34,7 @@ struct sched_pool {
 
 struct sched_unit_stats {
     uint64_t requests;                  /* requests it ran */
-    uint64_t busy_us;                   /* time with at least one request running */
+    uint64_t busy_us;                   /* time with at least one request in execute() */
 };
 
 /*
@@ -73,12 +73,13 @@ struct sched_unit {
     char open_error[VGPU_BACKEND_ERROR_MAX];
     unsigned load;                      /* cost of the requests running */
     unsigned running;                   /* requests taken and not yet completed */
-    unsigned executing;                 /* slots inside execute() */
+    unsigned executing;                 /* slots from taking a request until execute() returns */
     unsigned recovers_waiting;          /* failed slots waiting to run recover(); none start */
     bool recovering;                    /* recover() runs */
     bool spinning;                      /* a slot spins for new work */
-    gint64 busy_since;                  /* when running last went from 0 to 1 */
     /* Guarded by stats_lock(): */
+    unsigned in_execute;                /* slots inside execute(), for busy_us */
+    gint64 busy_since;                  /* when in_execute last went from 0 to 1 */
     struct sched_unit_stats stats;
 };
 
