@@ -1,10 +1,16 @@
 /*
  * The device listener and its connections: see device-links.h.
+ *
+ * The connections' sockets are read through one epoll set, which the main
+ * loop watches as a single fd: with hundreds of devices, a GLib source per
+ * socket made every turn of the loop look at all of them (poll() and each
+ * source's check), and throughput fell as devices were added.
  */
 #include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +24,7 @@
 #define DEVICE_IN_BUFFER    (4 * VGPU_WIRE_MAX_MESSAGE)
 #define DEVICE_SOCKET_MODE  0660
 #define DEVICE_FDS_PER_READ 4       /* room to see (and refuse) more fds than WINDOW's one */
+#define DEVICE_EVENTS_PER_TURN 64   /* connections read per turn of the main loop, at most */
 
 struct device_conn {
     gint refcount;
@@ -29,7 +36,7 @@ struct device_conn {
     GByteArray *out;                /* bytes the socket did not take yet */
     bool out_scheduled;             /* the main thread was asked to flush out */
     bool stuck;                     /* out grew past device-output-max */
-    guint in_watch;                 /* main thread */
+    bool reading;                   /* main thread: fd in the epoll set */
     guint out_watch;                /* main thread */
     guint deadline;                 /* main thread: HELLO or the message begun is due */
     pid_t peer_pid;                 /* SO_PEERCRED at accept */
@@ -56,6 +63,8 @@ struct device_links {
     struct sockets_listener *listener;  /* NULL once stopped */
     struct registry *registry;
     struct scheduler *scheduler;    /* NULL once reading stopped */
+    int epoll_fd;                   /* the connections being read */
+    guint epoll_watch;              /* the main loop's source for it */
     GHashTable *conns;              /* the open connections (holding a reference each) */
     GHashTable *by_uuid;            /* uuid_str -> GPtrArray of conns that said HELLO */
 };
@@ -295,6 +304,15 @@ static bool request_of_conn(struct request *r, void *data)
     return r->owner == data;
 }
 
+/* Take c's socket out of the epoll set (main thread). */
+static void conn_stop_reading(struct device_links *d, struct device_conn *c)
+{
+    if (c->reading) {
+        epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+        c->reading = false;
+    }
+}
+
 /*
  * Close c (main thread): its queued requests end with cancel_error (and
  * are not answered: there is no one to answer).  Anything already queued
@@ -309,10 +327,7 @@ static void conn_close(struct device_conn *c, uint32_t cancel_error)
         return;
     }
     c->owner = NULL;
-    if (c->in_watch) {
-        g_source_remove(c->in_watch);
-        c->in_watch = 0;
-    }
+    conn_stop_reading(d, c);
     if (c->out_watch) {
         g_source_remove(c->out_watch);
         c->out_watch = 0;
@@ -621,18 +636,17 @@ static ssize_t conn_receive(struct device_conn *c, int fd)
     return refused ? -2 : n;
 }
 
-static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
+/* Read what c's socket has and handle each whole message (main thread). */
+static void conn_read(struct device_conn *c)
 {
-    struct device_conn *c = data;
     struct device_links *d = c->owner;
     size_t used = 0;
     ssize_t n;
 
-    (void)cond;
-    n = conn_receive(c, fd);
+    n = conn_receive(c, c->fd);
     if (n == -2) {
         conn_protocol_error(c, "more than one file descriptor sent (only WINDOW carries one)");
-        return G_SOURCE_REMOVE;
+        return;
     }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
         if (c->in_len) {
@@ -641,10 +655,10 @@ static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
             g_info("%s disconnected", LABEL(c));
             conn_close(c, VGPU_ERR_CANCELLED);
         }
-        return G_SOURCE_REMOVE;
+        return;
     }
     if (n < 0) {
-        return G_SOURCE_CONTINUE;
+        return;
     }
     c->in_len += (size_t)n;
     while (c->in_len - used >= VGPU_WIRE_HEADER_SIZE) {
@@ -652,19 +666,44 @@ static gboolean conn_on_readable(gint fd, GIOCondition cond, gpointer data)
 
         if (vgpu_wire_header_decode(c->in + used, &hdr) != VGPU_OK) {
             conn_protocol_error(c, "malformed wire header (magic, version, type, seq or length)");
-            return G_SOURCE_REMOVE;
+            return;
         }
         if (c->in_len - used < VGPU_WIRE_HEADER_SIZE + hdr.length) {
             break;
         }
         if (!handle_message(d, c, &hdr, c->in + used + VGPU_WIRE_HEADER_SIZE)) {
-            return G_SOURCE_REMOVE;
+            return;
         }
         used += VGPU_WIRE_HEADER_SIZE + hdr.length;
     }
     memmove(c->in, c->in + used, c->in_len - used);
     c->in_len -= used;
     conn_update_deadline(c);
+}
+
+/*
+ * The epoll set has readable connections: read each once (level-triggered:
+ * what is left is reported again next turn).  Each is held by a reference
+ * while the batch runs, since handling one may close another.
+ */
+static gboolean links_on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    struct device_links *d = data;
+    struct epoll_event events[DEVICE_EVENTS_PER_TURN];
+    int n = epoll_wait(fd, events, DEVICE_EVENTS_PER_TURN, 0);
+
+    (void)cond;
+    for (int i = 0; i < n; i++) {
+        conn_ref(events[i].data.ptr);
+    }
+    for (int i = 0; i < n; i++) {
+        struct device_conn *c = events[i].data.ptr;
+
+        if (c->owner == d && c->reading) {
+            conn_read(c);
+        }
+        conn_unref(c);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -711,7 +750,18 @@ static void device_links_on_accept(int cfd, void *data)
     c->out = g_byte_array_new();
     c->peer_pid = cred.pid;
     c->in_fd = -1;
-    c->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, conn_on_readable, c);
+    if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, cfd,
+                  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = c }) < 0) {
+        g_warning("device pid %d: cannot watch its socket: %s; closing it", (int)cred.pid,
+                  g_strerror(errno));
+        uid_count_drop(d, cred.uid);
+        close(cfd);
+        g_mutex_clear(&c->lock);
+        g_byte_array_unref(c->out);
+        g_free(c);
+        return;
+    }
+    c->reading = true;
     g_hash_table_add(d->conns, c);
     conn_update_deadline(c);
     g_debug("device pid %d (uid %d) connected", (int)cred.pid, (int)cred.uid);
@@ -735,6 +785,19 @@ struct device_links *device_links_new(const char *socket_path, const char *group
     d->registry = registry;
     d->scheduler = scheduler;
     d->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, conn_unref, NULL);
+    d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->epoll_fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "epoll_create1: %s",
+                    g_strerror(errno));
+        close(fd);
+        unlink(socket_path);
+        g_hash_table_destroy(d->conns);
+        g_hash_table_destroy(d->per_uid);
+        g_free(d->socket_path);
+        g_free(d);
+        return NULL;
+    }
+    d->epoll_watch = g_unix_fd_add(d->epoll_fd, G_IO_IN, links_on_readable, d);
     d->by_uuid = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify)g_ptr_array_unref);
     d->listener = sockets_listener_new(fd, "device", device_links_on_accept, d);
@@ -760,10 +823,7 @@ void device_links_stop_reading(struct device_links *d)
     while (g_hash_table_iter_next(&iter, &key, NULL)) {
         struct device_conn *c = key;
 
-        if (c->in_watch) {
-            g_source_remove(c->in_watch);
-            c->in_watch = 0;
-        }
+        conn_stop_reading(d, c);
     }
 }
 
@@ -837,6 +897,8 @@ void device_links_free(struct device_links *d)
     g_hash_table_destroy(d->conns);
     g_hash_table_destroy(d->by_uuid);
     g_hash_table_destroy(d->per_uid);
+    g_source_remove(d->epoll_watch);
+    close(d->epoll_fd);
     g_free(d->socket_path);
     g_free(d);
 }
