@@ -19,7 +19,8 @@
  * and a slot never runs two at once; a broken promise fails the request
  * (or recover(), which takes the unit out of service), so tests see it.
  * VECTOR_ADD with a == TEST_BACKEND_PEAK_A answers the most requests the
- * unit ever ran at once.
+ * unit ever ran at once; a == TEST_BACKEND_BREAK_A fails and breaks the
+ * unit for good: its recover() fails (a GPU that cannot be reset).
  * Built three ways: as "test"; with TEST_BACKEND_ABI set to a wrong ABI
  * version; and with TEST_BACKEND_NO_ENTRY (no entry symbol).
  */
@@ -39,6 +40,7 @@
 #define TEST_BACKEND_EXEC_NS 1000u
 #define TEST_BACKEND_IN_FLIGHT 4u
 #define TEST_BACKEND_PEAK_A 0xfeed0000u
+#define TEST_BACKEND_BREAK_A 0xdead0000u
 
 struct test_unit {
     int index;
@@ -46,6 +48,7 @@ struct test_unit {
     atomic_uint running;                /* execute() calls in progress */
     atomic_uint peak;                   /* the most ever at once */
     atomic_bool slot_busy[TEST_BACKEND_IN_FLIGHT];
+    atomic_bool broken;                 /* TEST_BACKEND_BREAK_A came: recover() fails */
 };
 
 #ifndef TEST_BACKEND_ABI
@@ -112,6 +115,11 @@ static uint32_t test_run(struct test_unit *unit, const struct vgpu_backend_job *
         snprintf(err, err_size, "test unit %d refuses a = 0x%x", unit->index, a);
         return VGPU_ERR_BACKEND;
     }
+    if (a == TEST_BACKEND_BREAK_A) {
+        atomic_store(&unit->broken, true);
+        snprintf(err, err_size, "test unit %d breaks", unit->index);
+        return VGPU_ERR_BACKEND;
+    }
     results[0] = a == TEST_BACKEND_PEAK_A ? atomic_load(&unit->peak)
                                           : a + vgpu_request_param(request, 1);
     *result_count = 1;
@@ -162,6 +170,10 @@ static bool test_recover(void *opaque, char *err, size_t err_size)
 
     if (running) {
         snprintf(err, err_size, "recover() ran beside %u request(s)", running);
+        return false;
+    }
+    if (atomic_load(&unit->broken)) {
+        snprintf(err, err_size, "test unit %d cannot be reset", unit->index);
         return false;
     }
     return true;
