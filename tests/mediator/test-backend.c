@@ -143,7 +143,8 @@ static uint32_t test_execute(void *opaque, const struct vgpu_backend_job *job,
         atomic_fetch_sub(&unit->running, 1);
         return VGPU_ERR_BACKEND;
     }
-    if (unit->service_us) {
+    /* a request it refuses fails at once, while the others still run */
+    if (unit->service_us && vgpu_request_param(job->request, 0) != TEST_BACKEND_FAIL_A) {
         nanosleep(&(struct timespec){ unit->service_us / 1000000,
                                       (long)(unit->service_us % 1000000) * 1000 }, NULL);
     }
