@@ -83,11 +83,11 @@ def verdict(met):
     return "met" if met else "NOT MET"
 
 
-def median_rounds(runs):
-    """Per device count, the round of median throughput, with every round's rate."""
+def median_rounds(runs, key="devices"):
+    """Per device count (or other key), the round of median throughput, with every round's rate."""
     by_n = {}
     for r in runs:
-        by_n.setdefault(r["devices"], []).append(r)
+        by_n.setdefault(r[key], []).append(r)
     points = []
     for n in sorted(by_n):
         rounds = sorted(by_n[n], key=lambda r: r["throughput_rps"])
@@ -179,20 +179,12 @@ def report_isolation(iso, lines):
 
 def report_depth(runs, lines):
     """in-flight=1 (one request at a time, as before) against the others, same run."""
-    by_depth = {}
-    for r in runs:
-        by_depth.setdefault(r["in_flight"], []).append(r)
-    points = []
+    points = median_rounds(runs, "in_flight")
     print("%9s %11s %15s %9s %9s %9s %10s" % ("in-flight", "requests/s", "rounds' range",
                                              "p50 us", "p99 us", "unit busy", "accounting"))
-    for depth in sorted(by_depth):
-        rounds = sorted(by_depth[depth], key=lambda r: r["throughput_rps"])
-        p = dict(rounds[(len(rounds) - 1) // 2])
-        p["rounds_rps"] = [r["throughput_rps"] for r in rounds]
-        p["rounds_exact"] = all(r.get("accounting", {}).get("exact") for r in rounds)
-        points.append(p)
+    for p in points:
         print("%9d %11.0f %7.0f-%-7.0f %9.1f %9.1f %8.0f%% %10s" % (
-            depth, p["throughput_rps"], min(p["rounds_rps"]), max(p["rounds_rps"]),
+            p["in_flight"], p["throughput_rps"], min(p["rounds_rps"]), max(p["rounds_rps"]),
             p["latency_us"]["p50"], p["latency_us"]["p99"], 100 * p.get("unit_busy_fraction", 0),
             "exact" if p["rounds_exact"] else "NOT EXACT"))
     one = next((p for p in points if p["in_flight"] == 1), None)

@@ -72,6 +72,17 @@ fake() {
     eval "pid_$name=$!"
 }
 
+# sums_ok FILE BASE: the completions in a fake device's output FILE that
+# were OK with the right sum (its request i adds BASE+i and i).
+sums_ok() {
+    awk -v base="$2" '
+        /error=OK status=OK/ { for (i = 1; i <= NF; i++) {
+                                   if ($i ~ /^request_id=/) id = substr($i, 12)
+                                   if ($i ~ /^result=/) r = substr($i, 8) }
+                               if (r == base + 2 * id) ok++ }
+        END { print ok + 0 }' "$1"
+}
+
 # wait_pid SECONDS PID: wait for a background process of this shell (not
 # from a subshell); sets $wait_status to its exit status or "timeout".
 wait_pid() {

@@ -34,12 +34,7 @@ run() {
     for n in $(seq "$1" "$2"); do
         eval "pid=\$pid_vm$n"
         wait_pid 60 "$pid"
-        good=$((good + $(awk -v base=$((n * 1000)) '
-            /error=OK status=OK/ { for (i = 1; i <= NF; i++) {
-                                       if ($i ~ /^request_id=/) id = substr($i, 12)
-                                       if ($i ~ /^result=/) r = substr($i, 8) }
-                                   if (r == base + 2 * id) ok++ }
-            END { print ok + 0 }' "$tmp/vm$n.out")))
+        good=$((good + $(sums_ok "$tmp/vm$n.out" $((n * 1000)))))
     done
     echo "$good"
 }
