@@ -30,23 +30,6 @@ peak() {
         grep -o 'result=[0-9]*' | cut -d= -f2
 }
 unit() { vgpuctl stats --json | json "j['units'][0]['$1']"; }
-# flood FIRST LAST N: VMs FIRST..LAST each pipeline N VECTOR_ADDs, in the background
-flood() {
-    for n in $(seq "$1" "$2"); do
-        fake "vm$n" --uuid "$(uuid_n "$n")" --submit "$3" --base $((n * 1000)) --timeout 30000
-    done
-}
-# flood_ok FIRST LAST N: wait for them; how many completions were OK with the
-# right sum (request i adds BASE+i and i)
-flood_ok() {
-    local good=0 n pid
-    for n in $(seq "$1" "$2"); do
-        eval "pid=\$pid_vm$n"
-        wait_pid 60 "$pid"
-        good=$((good + $(sums_ok "$tmp/vm$n.out" $((n * 1000)))))
-    done
-    echo "$good"
-}
 
 config 8
 start_daemon || bail "daemon with the test plugin did not start"
@@ -67,7 +50,7 @@ for i in 1 2 3; do
     "$build/tests/window-client" --socket "$dev_sock" --uuid "$(uuid_n 9)" --op cuda --a 65536 \
         > "$tmp/batch$i.out" 2>&1 || batches=$((batches + 1))
 done
-is "$(flood_ok 1 8 10)" 80 "80 VECTOR_ADDs of 8 VMs complete with their sums"
+is "$(flood_sums 1 8)" 80 "80 VECTOR_ADDs of 8 VMs complete with their sums"
 is "$batches" 0 "3 CUDA batches amid them complete: each ran alone (the plugin fails one that does not)"
 is "$(peak "$(uuid_n 1)")" 4 "the unit ran 4 requests at once, never more"
 busy=$(unit busy_us)
@@ -86,7 +69,7 @@ vgpu_wait_until 10 running_is 4 || diag "the flood did not fill the unit's 4 slo
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$(uuid_n 10)" --submit 1 --base 3735928558 \
     > "$tmp/fail.out"
 like "$(cat "$tmp/fail.out")" "error=BACKEND status=BACKEND" "a request the plugin fails ends in BACKEND"
-is "$(flood_ok 1 4 10)" 40 "the 40 requests around it complete"
+is "$(flood_sums 1 4)" 40 "the 40 requests around it complete"
 is "$(grep -cE "taken out of service|ran beside" "$tmp/daemon.log")" 0 \
     "recover() ran alone: the unit stays in service"
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$(uuid_n 5)" --submit 1 > "$tmp/after.out"
@@ -116,7 +99,7 @@ for n in 1 2 3 4; do
 done
 is "$(unit in_flight)" 1 "in-flight=1 gives the unit one slot"
 flood 1 4 5
-is "$(flood_ok 1 4 5)" 20 "20 requests of 4 VMs complete"
+is "$(flood_sums 1 4)" 20 "20 requests of 4 VMs complete"
 is "$(peak "$(uuid_n 1)")" 1 "one at a time"
 busy=$(unit busy_us)
 ok "$([ "$busy" -ge $((20 * service_us)) ]; echo $?)" \

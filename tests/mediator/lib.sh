@@ -83,6 +83,27 @@ sums_ok() {
         END { print ok + 0 }' "$1"
 }
 
+# flood FIRST LAST N: fake devices vmFIRST..vmLAST (VM n: uuid_n n) each
+# pipeline N VECTOR_ADDs with base n*1000, in the background.
+flood() {
+    local n
+    for n in $(seq "$1" "$2"); do
+        fake "vm$n" --uuid "$(uuid_n "$n")" --submit "$3" --base $((n * 1000)) --timeout 30000
+    done
+}
+
+# flood_sums FIRST LAST: wait for flood's devices; how many of their
+# completions were OK with the right sum.
+flood_sums() {
+    local good=0 n pid
+    for n in $(seq "$1" "$2"); do
+        eval "pid=\$pid_vm$n"
+        wait_pid 60 "$pid"
+        good=$((good + $(sums_ok "$tmp/vm$n.out" $((n * 1000)))))
+    done
+    echo "$good"
+}
+
 # wait_pid SECONDS PID: wait for a background process of this shell (not
 # from a subshell); sets $wait_status to its exit status or "timeout".
 wait_pid() {

@@ -24,22 +24,9 @@ is "$(cat "$tmp/register.err")" "" "8 VMs registered"
 units() { vgpuctl stats --json | json "' '.join('%s:%d' % (u['name'], u['requests']) for u in j['units'])"; }
 is "$(units)" "test unit 0:0 test unit 1:0" "pool A has two units"
 
-# run FIRST LAST N: VMs FIRST..LAST each pipeline N VECTOR_ADDs at once;
-# prints how many completions were OK with the right sum
-run() {
-    local good=0 n pid
-    for n in $(seq "$1" "$2"); do
-        fake "vm$n" --uuid "$(uuid_n "$n")" --submit "$3" --base $((n * 1000)) --timeout 30000
-    done
-    for n in $(seq "$1" "$2"); do
-        eval "pid=\$pid_vm$n"
-        wait_pid 60 "$pid"
-        good=$((good + $(sums_ok "$tmp/vm$n.out" $((n * 1000)))))
-    done
-    echo "$good"
-}
 
-is "$(run 1 8 20)" 160 "160 requests of 8 VMs complete with their sums"
+flood 1 8 20
+is "$(flood_sums 1 8)" 160 "160 requests of 8 VMs complete with their sums"
 read -r u0 u1 <<< "$(vgpuctl stats --json | json "' '.join(str(u['requests']) for u in j['units'])")"
 is "$((u0 + u1))" 160 "the two units ran them all ($u0 and $u1)"
 # 160 requests of 10 ms, 4 at a time per unit: one unit alone would need 0.4 s of them
@@ -47,20 +34,13 @@ ok "$([ "$u0" -ge 40 ] && [ "$u1" -ge 40 ]; echo $?)" \
     "each unit ran at least a quarter of them: the pool's work spread over both"
 
 # Unit 0 or 1 breaks under load; the other serves the pool on.
-for n in 1 2 3 4; do
-    fake "vm$n" --uuid "$(uuid_n "$n")" --submit 20 --base $((n * 1000)) --timeout 30000
-done
+flood 1 4 20
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$(uuid_n 5)" --submit 1 \
     --base $((0xdead0000 - 1)) > "$tmp/break.out"
 like "$(cat "$tmp/break.out")" "error=BACKEND status=BACKEND" "the request that breaks a unit ends in BACKEND"
-good=0
-for n in 1 2 3 4; do
-    eval "pid=\$pid_vm$n"
-    wait_pid 60 "$pid"
-    good=$((good + $(grep -c 'error=OK status=OK' "$tmp/vm$n.out")))
-done
-is "$good" 80 "the 80 requests around it all complete"
+is "$(flood_sums 1 4)" 80 "the 80 requests around it all complete with their sums"
 like "$(cat "$tmp/daemon.log")" "error: test unit [01] taken out of service: recovery failed: test unit [01] cannot be reset" \
     "the broken unit leaves service, logged with why"
-is "$(run 5 8 10)" 40 "the pool's next 40 requests complete on the other unit"
+flood 5 8 10
+is "$(flood_sums 5 8)" 40 "the pool's next 40 requests complete on the other unit"
 stop_daemon
