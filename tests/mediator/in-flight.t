@@ -61,15 +61,15 @@ ok "$([ "$busy" -ge $((80 * service_us / 4)) ] && [ "$busy" -lt $((84 * service_
     "busy time counts overlapping requests once: $busy us for 84 requests of $service_us us"
 
 # A failure amid a flood: recover() waits until nothing else runs on the unit.
-# The failing request is the high VM's, so it starts while three others run,
-# and fails at once (tests/mediator/test-backend.c).
-flood 1 4 10
+# The failing request is the high VM's, so it starts beside three others,
+# and fails halfway through their time (tests/mediator/test-backend.c).
+flood 1 4 40
 running_is() { [ "$(vgpuctl stats --json | json "j['total']['running']")" = "$1" ]; }
 vgpu_wait_until 10 running_is 4 || diag "the flood did not fill the unit's 4 slots"
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$(uuid_n 10)" --submit 1 --base 3735928558 \
     > "$tmp/fail.out"
 like "$(cat "$tmp/fail.out")" "error=BACKEND status=BACKEND" "a request the plugin fails ends in BACKEND"
-is "$(flood_sums 1 4)" 40 "the 40 requests around it complete"
+is "$(flood_sums 1 4)" 160 "the 160 requests around it complete"
 is "$(grep -cE "taken out of service|ran beside" "$tmp/daemon.log")" 0 \
     "recover() ran alone: the unit stays in service"
 "$build/tests/fake-device" --socket "$dev_sock" --uuid "$(uuid_n 5)" --submit 1 > "$tmp/after.out"

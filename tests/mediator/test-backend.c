@@ -143,10 +143,12 @@ static uint32_t test_execute(void *opaque, const struct vgpu_backend_job *job,
         atomic_fetch_sub(&unit->running, 1);
         return VGPU_ERR_BACKEND;
     }
-    /* a request it refuses fails at once, while the others still run */
-    if (unit->service_us && vgpu_request_param(job->request, 0) != TEST_BACKEND_FAIL_A) {
-        nanosleep(&(struct timespec){ unit->service_us / 1000000,
-                                      (long)(unit->service_us % 1000000) * 1000 }, NULL);
+    if (unit->service_us) {
+        /* one it refuses fails halfway, while the requests that started with it still run */
+        unsigned us = vgpu_request_param(job->request, 0) == TEST_BACKEND_FAIL_A
+                          ? unit->service_us / 2 : unit->service_us;
+
+        nanosleep(&(struct timespec){ us / 1000000, (long)(us % 1000000) * 1000 }, NULL);
     }
     /* one that started while this one slept counts too */
     if (atomic_load(&unit->running) > running) {
