@@ -25,8 +25,15 @@
 # The deb's QEMU comes from the same cache as `make qemu` (VGPU_CACHE_DIR).
 # The RPM builds QEMU itself from the declared Source1 tarball (vgpu.spec),
 # which scripts/fetch-qemu-source.sh puts into its SOURCES; on Debian the
-# QEMU compile goes through ccache (packaging/rpm/debian.macros), so only a
-# first build takes the full 8-10 minutes on 2 cores.
+# QEMU compile goes through ccache (packaging/rpm/debian.macros) in
+# VGPU_CACHE_DIR/rpm-ccache.  The RPM is built in one place per machine,
+# VGPU_CACHE_DIR/rpm-build/ (one build at a time), as mock builds in
+# /builddir: QEMU's generated trace headers hold the absolute path of the
+# source, so a stage in each clone missed the cache on every fresh clone.
+# Only a machine's first RPM build compiles QEMU (about 7 minutes on 2
+# cores); later ones, from any clone, take about a minute.  It cannot share
+# `make qemu`'s cache: that compiles Debian's patched 7.2.x (QEMU_VERSION
+# and 700-odd files differ), the RPM upstream's 7.2.0.
 set -euo pipefail
 
 prog=build-packages
@@ -115,7 +122,11 @@ build_deb() {
 }
 
 build_rpm() {
-    local dir=$out/rpm stage=$out/stage-rpm version spec_version key debian=()
+    local dir=$out/rpm build=$VGPU_CACHE_DIR/rpm-build version spec_version key debian=()
+    local stage=$build/stage
+    mkdir -p "$build"
+    exec 8>"$build/lock"
+    flock -n 8 || { echo "$prog: waiting for another RPM build on this machine ($build)"; flock 8; }
     rm -rf "$stage"
     stage_tree "$stage/vgpu"
     version=$(tree_version "$stage/vgpu")
@@ -138,11 +149,22 @@ build_rpm() {
     # the build dependencies, and its rpm lacks Fedora's macros.
     if ! rpm -q rpm >/dev/null 2>&1; then
         debian=(--nodeps --load "$stage/vgpu-$version/packaging/rpm/debian.macros")
-        export CCACHE_DIR=$VGPU_CACHE_DIR/rpm-ccache
+        # Depend mode takes the includes from the compiler's -MD output
+        # instead of running the preprocessor a second time on each miss
+        # (a quarter of a cold compile); it hits only in direct mode, which
+        # the one stage path allows.  The base dir keeps that path out of
+        # the hash where it can (another VGPU_CACHE_DIR).
+        export CCACHE_DIR=$VGPU_CACHE_DIR/rpm-ccache CCACHE_BASEDIR=$stage CCACHE_NOHASHDIR=1 \
+               CCACHE_DEPEND=1 CCACHE_STATSLOG=$stage/ccache-stats.log
     fi
     rpmbuild -ba "${debian[@]}" --define "_topdir $stage/rpmbuild" \
         "$stage/vgpu-$version/vgpu.spec" >"$dir/rpm-build.log" 2>&1 ||
         { tail -n 40 "$dir/rpm-build.log" >&2; die "rpmbuild failed, see $dir/rpm-build.log"; }
+    if [ -f "$stage/ccache-stats.log" ]; then
+        echo "$prog: QEMU's compile through ccache ($CCACHE_DIR):" \
+            "$(ccache --show-log-stats | grep -E '^ *(Hits|Misses):' | tr -s ' ' | tr '\n' ' ')" |
+            tee -a "$dir/rpm-build.log"
+    fi
     mv "$stage"/rpmbuild/SRPMS/*.src.rpm "$dir/source/"
     mv "$stage"/rpmbuild/RPMS/*/vgpu-guest-tools*.rpm "$dir/guest/"
     mv "$stage"/rpmbuild/RPMS/*/vgpu-*.rpm "$dir/host/"
