@@ -151,7 +151,7 @@ build_rpm() {
         debian=(--nodeps --load "$stage/vgpu-$version/packaging/rpm/debian.macros")
         # Depend mode takes the includes from the compiler's -MD output
         # instead of running the preprocessor a second time on each miss
-        # (a quarter of a cold compile); it hits only in direct mode, which
+        # (a fifth of a cold compile); it hits only in direct mode, which
         # the one stage path allows.  The base dir keeps that path out of
         # the hash where it can (another VGPU_CACHE_DIR).
         export CCACHE_DIR=$VGPU_CACHE_DIR/rpm-ccache CCACHE_BASEDIR=$stage CCACHE_NOHASHDIR=1 \
