@@ -473,6 +473,11 @@ static void slot_run(struct sched_slot *slot, struct request *r)
     if (--u->in_execute == 0) {
         u->stats.busy_us += (uint64_t)(g_get_monotonic_time() - u->busy_since);
     }
+    u->stats.requests++;
+    /* usage is VGPU_OP_CUDA's alone: a plugin that sets it for another opcode is ignored */
+    if (usage.valid && r->view.opcode == VGPU_OP_CUDA) {
+        stats_cuda_record(&r->vm->cuda, &usage, exec_ns);
+    }
     stats_unlock();
     g_mutex_unlock(&s->lock);
     if (error != VGPU_OK) {
@@ -485,13 +490,6 @@ static void slot_run(struct sched_slot *slot, struct request *r)
         result_count = VGPU_RESPONSE_MAX_RESULTS;
     }
     end = g_get_monotonic_time();
-    stats_lock();
-    u->stats.requests++;
-    /* usage is VGPU_OP_CUDA's alone: a plugin that sets it for another opcode is ignored */
-    if (usage.valid && r->view.opcode == VGPU_OP_CUDA) {
-        stats_cuda_record(&r->vm->cuda, &usage, exec_ns);
-    }
-    stats_unlock();
     /* Lines are logged as requests end; "started #N" gives the order they started in. */
     if (s->log_each_request) {
         g_debug("%s: ran request %u of domain '%s' (vm-id %u): %s, started #%" G_GUINT64_FORMAT
